@@ -1,0 +1,358 @@
+//! [`CachedTokenSource`]: reuse, share and refresh the tokens of any [`TokenSource`].
+//!
+//! - **Fast path**: one `ArcSwap` load, no lock, no allocation.
+//! - **Skew**: a token is never handed out within `skew` of its expiry.
+//! - **Single flight**: any number of concurrent callers cause exactly one fetch. The fetch runs
+//!   as its own task, so a caller that is cancelled never cancels or stalls it.
+//! - **Proactive refresh**: in the last part of a token's life one background refresh starts
+//!   while the current token keeps being served, so callers do not wait for the token endpoint.
+//! - **Failures** reach every waiting caller; retries back off with jitter; a still-valid token
+//!   keeps being served; errors that cannot heal (`invalid_client`, `invalid_grant`) are not
+//!   retried in a loop.
+//!
+//! ```
+//! use auth_core::{AccessToken, CachedTokenSource, FnTokenSource, TokenSource};
+//! use std::{sync::atomic::{AtomicUsize, Ordering}, sync::Arc, time::Duration};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), auth_core::AuthError> {
+//! let fetches = Arc::new(AtomicUsize::new(0));
+//! let counter = fetches.clone();
+//! let source = CachedTokenSource::new(FnTokenSource::new(move || {
+//!     counter.fetch_add(1, Ordering::SeqCst);
+//!     async { AccessToken::builder("t").expires_in(Duration::from_secs(3600)).build() }
+//! }));
+//! let (a, b) = tokio::join!(source.token(), source.token());
+//! assert!(a?.same_as(&b?));
+//! assert_eq!(fetches.load(Ordering::SeqCst), 1);
+//! # Ok(()) }
+//! ```
+
+use std::{
+    fmt,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use arc_swap::ArcSwapOption;
+use tokio::{sync::watch, time::Instant};
+
+use crate::{AccessToken, AuthError, ErrorKind, TokenFuture, TokenSource};
+
+pub mod config;
+
+pub use config::CacheConfig;
+
+/// Emits a tracing event when the `tracing` feature is on; nothing otherwise.
+macro_rules! event {
+    ($level:ident, $($arg:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::$level!(target: "tower_auth::cache", $($arg)*);
+    };
+}
+
+/// A [`TokenSource`] that caches the tokens of another one; see the [module docs](self).
+///
+/// Cloning is cheap and clones share one cache.
+pub struct CachedTokenSource<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for CachedTokenSource<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+struct Shared<S> {
+    source: S,
+    config: CacheConfig,
+    entry: ArcSwapOption<Entry>,
+    /// A fetch is in flight; read without the lock on the fast path.
+    fetching: AtomicBool,
+    flight: Mutex<Flight>,
+}
+
+/// A cached token and the instants derived from it once, when it was stored.
+struct Entry {
+    token: AccessToken,
+    /// From here on a background refresh is due.
+    refresh_at: Instant,
+    /// From here on the token is not handed out (expiry minus skew).
+    stale_at: Instant,
+}
+
+type FetchResult = Option<Result<AccessToken, AuthError>>;
+
+#[derive(Default)]
+struct Flight {
+    inflight: Option<watch::Receiver<FetchResult>>,
+    /// The last failure and when the next attempt is allowed.
+    failure: Option<(AuthError, Instant)>,
+    consecutive_failures: u32,
+}
+
+impl<S: TokenSource> CachedTokenSource<S> {
+    /// Caches `source` with the default [`CacheConfig`].
+    pub fn new(source: S) -> Self {
+        Self::with_config(source, CacheConfig::default())
+    }
+
+    /// Caches `source` with `config`.
+    pub fn with_config(source: S, config: CacheConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                source,
+                config,
+                entry: ArcSwapOption::empty(),
+                fetching: AtomicBool::new(false),
+                flight: Mutex::new(Flight::default()),
+            }),
+        }
+    }
+
+    /// The wrapped source.
+    pub fn source(&self) -> &S {
+        &self.shared.source
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &CacheConfig {
+        &self.shared.config
+    }
+
+    /// Fetches a new token now, even if the cached one is still fresh, ignoring any backoff;
+    /// joins a fetch already in flight instead of starting a second one.
+    pub async fn refresh_now(&self) -> Result<AccessToken, AuthError> {
+        let rx = {
+            let mut flight = self.shared.lock();
+            match &flight.inflight {
+                Some(rx) => rx.clone(),
+                None => Shared::start_fetch(&self.shared, &mut flight)?,
+            }
+        };
+        wait(rx).await
+    }
+
+    /// Puts a token obtained elsewhere into the cache (e.g. restored from a store).
+    pub fn insert(&self, token: AccessToken) {
+        self.shared.store(&token);
+    }
+
+    async fn token_slow(&self) -> Result<AccessToken, AuthError> {
+        let rx = {
+            let mut flight = self.shared.lock();
+            // Re-check under the lock: a fetch may have completed since the fast path looked.
+            if let Some(token) = self.shared.fresh(Instant::now()) {
+                return Ok(token);
+            }
+            match &flight.inflight {
+                Some(rx) => rx.clone(),
+                None => {
+                    if let Some((error, retry_at)) = &flight.failure {
+                        if Instant::now() < *retry_at {
+                            return Err(error.clone());
+                        }
+                    }
+                    Shared::start_fetch(&self.shared, &mut flight)?
+                }
+            }
+        };
+        wait(rx).await
+    }
+}
+
+impl<S: TokenSource> Shared<S> {
+    fn lock(&self) -> MutexGuard<'_, Flight> {
+        // The lock is never held across an await or user code, so poisoning cannot leave the
+        // state half-updated; recover rather than panic.
+        self.flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached token if it may be handed out at `now`, starting a background refresh when
+    /// one is due.
+    fn fresh(self: &Arc<Self>, now: Instant) -> Option<AccessToken> {
+        let guard = self.entry.load();
+        let entry = guard.as_ref()?;
+        if now >= entry.stale_at {
+            return None;
+        }
+        if now >= entry.refresh_at
+            && self.config.proactive_refresh
+            && !self.fetching.load(Ordering::Acquire)
+        {
+            self.start_background_refresh(now);
+        }
+        Some(entry.token.clone())
+    }
+
+    fn start_background_refresh(self: &Arc<Self>, now: Instant) {
+        // try_lock: a contended lock means another caller is already deciding.
+        let Ok(mut flight) = self.flight.try_lock() else {
+            return;
+        };
+        if flight.inflight.is_some() {
+            return;
+        }
+        if let Some((error, retry_at)) = &flight.failure {
+            // Errors that cannot heal are retried only on demand, once the token is gone.
+            if now < *retry_at || !error.is_transient() {
+                return;
+            }
+        }
+        event!(debug, "token enters its refresh window; refreshing in the background");
+        let _ = Shared::start_fetch(self, &mut flight);
+    }
+
+    /// Starts the one fetch; the caller holds the flight lock and no fetch is in flight.
+    fn start_fetch(
+        this: &Arc<Self>,
+        flight: &mut Flight,
+    ) -> Result<watch::Receiver<FetchResult>, AuthError> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(AuthError::new(
+                ErrorKind::Config,
+                "CachedTokenSource needs a Tokio runtime to fetch tokens",
+            ));
+        };
+        let (tx, rx) = watch::channel(None);
+        flight.inflight = Some(rx.clone());
+        this.fetching.store(true, Ordering::Release);
+        let guard = FetchGuard {
+            shared: Some(this.clone()),
+        };
+        runtime.spawn(async move {
+            let mut guard = guard;
+            let Some(shared) = guard.shared.as_ref() else {
+                return;
+            };
+            event!(debug, "fetching a token");
+            let result = match tokio::time::timeout(shared.config.fetch_timeout, shared.source.token())
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(AuthError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the token fetch did not finish within {:?}",
+                        shared.config.fetch_timeout
+                    ),
+                )),
+            };
+            if let Some(shared) = guard.shared.take() {
+                shared.complete(&result);
+            }
+            // Followers are woken only after the cache is updated.
+            let _ = tx.send(Some(result));
+        });
+        Ok(rx)
+    }
+
+    /// Records the outcome of a fetch and ends the flight.
+    fn complete(&self, result: &Result<AccessToken, AuthError>) {
+        let mut flight = self.lock();
+        flight.inflight = None;
+        match result {
+            Ok(token) => {
+                self.store(token);
+                flight.failure = None;
+                flight.consecutive_failures = 0;
+                event!(debug, expires_in = ?token.expires_at().map(|at| at.saturating_duration_since(Instant::now())), "token fetched");
+            }
+            Err(error) => {
+                flight.consecutive_failures = flight.consecutive_failures.saturating_add(1);
+                let delay = self
+                    .config
+                    .backoff_delay(error, flight.consecutive_failures);
+                flight.failure = Some((error.clone(), Instant::now() + delay));
+                let still_valid = self.entry.load().as_ref().is_some_and(|e| Instant::now() < e.stale_at);
+                event!(warn, error = %error, retry_in = ?delay, still_valid, "token fetch failed");
+                let _ = still_valid;
+            }
+        }
+        self.fetching.store(false, Ordering::Release);
+    }
+
+    fn store(&self, token: &AccessToken) {
+        let entry = self.config.entry_times(token, Instant::now());
+        self.entry.store(Some(Arc::new(Entry {
+            token: token.clone(),
+            refresh_at: entry.0,
+            stale_at: entry.1,
+        })));
+    }
+}
+
+/// Ends the flight if the fetch task is dropped without completing (runtime shutdown, a panic
+/// in the source), so waiters get an error instead of hanging and the next call fetches again.
+struct FetchGuard<S: TokenSource> {
+    shared: Option<Arc<Shared<S>>>,
+}
+
+impl<S: TokenSource> Drop for FetchGuard<S> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            let mut flight = shared.lock();
+            flight.inflight = None;
+            shared.fetching.store(false, Ordering::Release);
+        }
+    }
+}
+
+async fn wait(mut rx: watch::Receiver<FetchResult>) -> Result<AccessToken, AuthError> {
+    match rx.wait_for(Option::is_some).await {
+        Ok(value) => match &*value {
+            Some(result) => result.clone(),
+            None => Err(abandoned()),
+        },
+        Err(_) => Err(abandoned()),
+    }
+}
+
+fn abandoned() -> AuthError {
+    AuthError::new(
+        ErrorKind::TokenEndpoint,
+        "the token fetch ended without a result (runtime shutting down, or the token source \
+         panicked)",
+    )
+}
+
+impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
+    fn token(&self) -> TokenFuture<'_> {
+        if let Some(token) = self.current() {
+            return Box::pin(std::future::ready(Ok(token)));
+        }
+        Box::pin(self.token_slow())
+    }
+
+    fn current(&self) -> Option<AccessToken> {
+        self.shared.fresh(Instant::now())
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        let current = self.shared.entry.load();
+        if let Some(entry) = current.as_ref() {
+            if entry.token.same_as(token) {
+                event!(debug, "token rejected by the server; dropping it from the cache");
+                self.shared.entry.compare_and_swap(&*current, None);
+            }
+        }
+    }
+}
+
+impl<S> fmt::Debug for CachedTokenSource<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entry = self.shared.entry.load();
+        f.debug_struct("CachedTokenSource")
+            .field("config", &self.shared.config)
+            .field("cached", &entry.as_ref().map(|e| &e.token))
+            .field("fetching", &self.shared.fetching.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
+

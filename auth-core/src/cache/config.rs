@@ -1,0 +1,266 @@
+//! The tunables of [`CachedTokenSource`](super::CachedTokenSource), each with its default.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{AccessToken, AuthError};
+
+/// Default expiry skew: a token is not handed out within 30 seconds of its expiry.
+pub const DEFAULT_SKEW: Duration = Duration::from_secs(30);
+/// Default share of a token's life, at its end, in which a background refresh starts: 25%.
+pub const DEFAULT_REFRESH_FRACTION: f64 = 0.25;
+/// Default cap on the refresh window: 5 minutes.
+pub const DEFAULT_MAX_REFRESH_WINDOW: Duration = Duration::from_secs(300);
+/// Default lifetime of tokens that come without an expiry: 15 minutes.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(900);
+/// Default deadline for one fetch: 60 seconds.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default first retry delay after a failed fetch: 1 second.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(1);
+/// Default cap on retry delays after transient failures: 60 seconds.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Default delay before retrying an error that cannot heal by itself: 5 minutes.
+pub const DEFAULT_PERMANENT_FAILURE_DELAY: Duration = Duration::from_secs(300);
+/// A token is always usable for at least this long after it arrives, whatever its expiry says,
+/// so a provider that sends `expires_in: 0` cannot cause a fetch storm.
+pub const MIN_USABLE_LIFETIME: Duration = Duration::from_secs(1);
+
+/// Settings of a [`CachedTokenSource`](super::CachedTokenSource).
+///
+/// ```
+/// use auth_core::CacheConfig;
+/// use std::time::Duration;
+///
+/// let config = CacheConfig::default()
+///     .skew(Duration::from_secs(10))
+///     .default_lifetime(Duration::from_secs(3600));
+/// ```
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub(crate) skew: Duration,
+    pub(crate) refresh_fraction: f64,
+    pub(crate) max_refresh_window: Duration,
+    pub(crate) proactive_refresh: bool,
+    pub(crate) jitter: bool,
+    pub(crate) default_lifetime: Duration,
+    pub(crate) fetch_timeout: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) permanent_failure_delay: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            skew: DEFAULT_SKEW,
+            refresh_fraction: DEFAULT_REFRESH_FRACTION,
+            max_refresh_window: DEFAULT_MAX_REFRESH_WINDOW,
+            proactive_refresh: true,
+            jitter: true,
+            default_lifetime: DEFAULT_LIFETIME,
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            permanent_failure_delay: DEFAULT_PERMANENT_FAILURE_DELAY,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// A token is not handed out within `skew` of its expiry. Defaults to 30 seconds.
+    ///
+    /// For tokens that live less than twice the skew, half their lifetime is used instead, so
+    /// short-lived tokens stay usable.
+    pub fn skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+
+    /// Background refresh starts in the last `fraction` (0.0 to 1.0) of a token's usable life.
+    /// Defaults to 0.25.
+    pub fn refresh_fraction(mut self, fraction: f64) -> Self {
+        self.refresh_fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            DEFAULT_REFRESH_FRACTION
+        };
+        self
+    }
+
+    /// Caps the refresh window. Defaults to 5 minutes.
+    pub fn max_refresh_window(mut self, window: Duration) -> Self {
+        self.max_refresh_window = window;
+        self
+    }
+
+    /// Whether to refresh in the background before expiry. Defaults to on.
+    pub fn proactive_refresh(mut self, enabled: bool) -> Self {
+        self.proactive_refresh = enabled;
+        self
+    }
+
+    /// Whether to jitter refresh start and retry delays so a fleet does not act in lockstep.
+    /// Defaults to on; tests turn it off for exact timings.
+    pub fn jitter(mut self, enabled: bool) -> Self {
+        self.jitter = enabled;
+        self
+    }
+
+    /// Lifetime assumed for tokens without an expiry. Defaults to 15 minutes.
+    pub fn default_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// Deadline for one fetch, after which waiters get [`ErrorKind::Timeout`](crate::ErrorKind).
+    /// Defaults to 60 seconds.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// First retry delay after a transient failure; it doubles per consecutive failure.
+    /// Defaults to 1 second.
+    pub fn backoff_base(mut self, delay: Duration) -> Self {
+        self.backoff_base = delay;
+        self
+    }
+
+    /// Cap on retry delays after transient failures. Defaults to 60 seconds.
+    pub fn backoff_max(mut self, delay: Duration) -> Self {
+        self.backoff_max = delay;
+        self
+    }
+
+    /// Delay before retrying an error that cannot heal (`invalid_client`, `invalid_grant`,
+    /// configuration). Until then callers get the same error at once. Defaults to 5 minutes.
+    pub fn permanent_failure_delay(mut self, delay: Duration) -> Self {
+        self.permanent_failure_delay = delay;
+        self
+    }
+
+    /// The delay before the next attempt after `failures` consecutive failures ending in `error`.
+    pub(crate) fn backoff_delay(&self, error: &AuthError, failures: u32) -> Duration {
+        if !error.is_transient() {
+            return self.permanent_failure_delay;
+        }
+        let exponent = failures.saturating_sub(1).min(20);
+        let full = self
+            .backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.backoff_max);
+        if self.jitter {
+            // "Equal jitter": half fixed, half random, so delays never collapse to zero.
+            full / 2 + full.mul_f64(fastrand::f64() / 2.0)
+        } else {
+            full
+        }
+    }
+
+    /// `(refresh_at, stale_at)` for a token stored at `now`.
+    pub(crate) fn entry_times(&self, token: &AccessToken, now: Instant) -> (Instant, Instant) {
+        let expires_at = token
+            .expires_at()
+            .unwrap_or(now + self.default_lifetime);
+        let life = expires_at.saturating_duration_since(now);
+        let skew = self.skew.min(life / 2);
+        let stale_at = (expires_at - skew).max(now + MIN_USABLE_LIFETIME);
+        let usable = stale_at.saturating_duration_since(now);
+        let window = usable
+            .mul_f64(self.refresh_fraction)
+            .min(self.max_refresh_window);
+        let offset = if self.jitter {
+            // Start somewhere in the first quarter of the window.
+            window.mul_f64(fastrand::f64() / 4.0)
+        } else {
+            Duration::ZERO
+        };
+        let refresh_at = stale_at - window + offset;
+        (refresh_at, stale_at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn token(lifetime: Option<Duration>) -> AccessToken {
+        let b = AccessToken::builder("t");
+        match lifetime {
+            Some(d) => b.expires_in(d),
+            None => b,
+        }
+        .build()
+        .expect("valid token")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_hour_token_refreshes_in_the_last_five_minutes_before_the_skew() {
+        let config = CacheConfig::default().jitter(false);
+        let now = Instant::now();
+        let (refresh_at, stale_at) = config.entry_times(&token(Some(Duration::from_secs(3600))), now);
+        assert_eq!(stale_at - now, Duration::from_secs(3570));
+        assert_eq!(stale_at - refresh_at, Duration::from_secs(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_tokens_use_half_their_life_as_skew() {
+        let config = CacheConfig::default().jitter(false);
+        let now = Instant::now();
+        let (refresh_at, stale_at) = config.entry_times(&token(Some(Duration::from_secs(2))), now);
+        assert_eq!(stale_at - now, Duration::from_secs(1));
+        assert_eq!(stale_at - refresh_at, Duration::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_without_expiry_use_the_default_lifetime() {
+        let config = CacheConfig::default()
+            .jitter(false)
+            .default_lifetime(Duration::from_secs(600));
+        let now = Instant::now();
+        let (_, stale_at) = config.entry_times(&token(None), now);
+        assert_eq!(stale_at - now, Duration::from_secs(570));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn already_expired_tokens_stay_usable_for_the_minimum_lifetime() {
+        let config = CacheConfig::default().jitter(false);
+        let now = Instant::now();
+        let (_, stale_at) = config.entry_times(&token(Some(Duration::ZERO)), now);
+        assert_eq!(stale_at - now, MIN_USABLE_LIFETIME);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jittered_refresh_stays_inside_the_window() {
+        let config = CacheConfig::default();
+        let now = Instant::now();
+        for _ in 0..200 {
+            let (refresh_at, stale_at) =
+                config.entry_times(&token(Some(Duration::from_secs(3600))), now);
+            let lead = stale_at - refresh_at;
+            assert!(lead <= Duration::from_secs(300) && lead >= Duration::from_secs(225), "{lead:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_permanent_errors_wait_longest() {
+        let config = CacheConfig::default().jitter(false);
+        let transient = AuthError::of_kind(ErrorKind::Transport);
+        let delays: Vec<_> = (1..=8).map(|n| config.backoff_delay(&transient, n)).collect();
+        assert_eq!(delays[0], Duration::from_secs(1));
+        assert_eq!(delays[1], Duration::from_secs(2));
+        assert_eq!(delays[5], Duration::from_secs(32));
+        assert_eq!(delays[6], Duration::from_secs(60));
+        assert_eq!(delays[7], Duration::from_secs(60));
+        let permanent = AuthError::of_kind(ErrorKind::InvalidClient);
+        assert_eq!(config.backoff_delay(&permanent, 1), DEFAULT_PERMANENT_FAILURE_DELAY);
+        let jittered = CacheConfig::default();
+        for n in 1..10 {
+            let d = jittered.backoff_delay(&transient, n);
+            let full = config.backoff_delay(&transient, n);
+            assert!(d >= full / 2 && d <= full, "{d:?} vs {full:?}");
+        }
+    }
+}

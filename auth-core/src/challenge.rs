@@ -1,0 +1,245 @@
+//! Parsing of `WWW-Authenticate` challenges (RFC 7235 §4.1, RFC 6750 §3).
+//!
+//! Only what helps diagnose a rejection is kept: the scheme, `realm`, `error`,
+//! `error_description`, `scope`. The parser never panics and accepts malformed input by keeping
+//! what it could read.
+
+use std::fmt;
+
+use http::{HeaderMap, header::WWW_AUTHENTICATE};
+
+/// The first usable challenge of a `WWW-Authenticate` header, preferring a `Bearer` one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WwwAuthenticate {
+    /// The auth scheme, e.g. `Bearer` or `Basic`.
+    pub scheme: String,
+    /// The `realm` parameter.
+    pub realm: Option<String>,
+    /// The RFC 6750 `error` code: `invalid_request`, `invalid_token` or `insufficient_scope`.
+    pub error: Option<String>,
+    /// The `error_description` parameter.
+    pub error_description: Option<String>,
+    /// The `scope` parameter: scopes the resource requires.
+    pub scope: Option<String>,
+}
+
+impl WwwAuthenticate {
+    /// Parses every `WWW-Authenticate` header of `headers`; `None` when there is none or nothing
+    /// could be read.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let mut first = None;
+        for value in headers.get_all(WWW_AUTHENTICATE) {
+            let Ok(text) = value.to_str() else { continue };
+            for challenge in parse_challenges(text) {
+                if challenge.scheme.eq_ignore_ascii_case("bearer") {
+                    return Some(challenge);
+                }
+                first.get_or_insert(challenge);
+            }
+        }
+        first
+    }
+
+    /// Parses one header value; see [`parse_challenges`].
+    pub fn parse(value: &str) -> Option<Self> {
+        let all = parse_challenges(value);
+        let bearer = all
+            .iter()
+            .position(|c| c.scheme.eq_ignore_ascii_case("bearer"));
+        all.into_iter().nth(bearer.unwrap_or(0))
+    }
+}
+
+impl fmt::Display for WwwAuthenticate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "challenge {}", self.scheme)?;
+        for (name, value) in [
+            ("realm", &self.realm),
+            ("error", &self.error),
+            ("error_description", &self.error_description),
+            ("scope", &self.scope),
+        ] {
+            if let Some(value) = value {
+                let value: String = value.chars().filter(|c| !c.is_control()).take(200).collect();
+                write!(f, " {name}=\"{value}\"")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a header value into its challenges: `Bearer realm="x", error="invalid_token", Basic`.
+///
+/// Tolerant: unknown parameters are skipped, unterminated quotes end at the end of input, and
+/// `token68` credentials are ignored.
+pub fn parse_challenges(input: &str) -> Vec<WwwAuthenticate> {
+    let mut out = Vec::new();
+    let mut cursor = Cursor { s: input, pos: 0 };
+    loop {
+        cursor.skip_separators();
+        let Some(scheme) = cursor.token() else {
+            // Not a token where a scheme should start: skip one character and resync.
+            if cursor.bump().is_none() {
+                break;
+            }
+            continue;
+        };
+        let mut challenge = WwwAuthenticate {
+            scheme: scheme.to_owned(),
+            ..Default::default()
+        };
+        // Parameters: name=value pairs separated by commas, until the next scheme.
+        loop {
+            cursor.skip_ws();
+            let save = cursor.pos;
+            let Some(name) = cursor.token() else { break };
+            cursor.skip_ws();
+            if !cursor.eat('=') {
+                // A bare token: the next scheme (or a token68). Rewind and stop.
+                cursor.pos = save;
+                break;
+            }
+            // token68 ends in '=' padding: "abc==" - consume trailing '='.
+            while cursor.eat('=') {}
+            cursor.skip_ws();
+            let value = if cursor.peek() == Some('"') {
+                cursor.quoted()
+            } else {
+                cursor.token().unwrap_or_default().to_owned()
+            };
+            match name.to_ascii_lowercase().as_str() {
+                "realm" => challenge.realm = Some(value),
+                "error" => challenge.error = Some(value),
+                "error_description" => challenge.error_description = Some(value),
+                "scope" => challenge.scope = Some(value),
+                _ => {}
+            }
+            cursor.skip_ws();
+            if !cursor.eat(',') {
+                break;
+            }
+        }
+        out.push(challenge);
+        if cursor.pos >= input.len() {
+            break;
+        }
+    }
+    out
+}
+
+struct Cursor<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<char> {
+        self.s[self.pos..].chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(' ' | '\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn skip_separators(&mut self) {
+        while matches!(self.peek(), Some(' ' | '\t' | ',')) {
+            self.pos += 1;
+        }
+    }
+
+    /// An RFC 7230 `token` (tchar+), plus `/` so token68 values are consumed whole.
+    fn token(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            let tchar = c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~/".contains(c);
+            if !tchar {
+                break;
+            }
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.s[start..self.pos])
+    }
+
+    fn quoted(&mut self) -> String {
+        let mut out = String::new();
+        self.bump(); // opening quote
+        while let Some(c) = self.bump() {
+            match c {
+                '"' => break,
+                '\\' => {
+                    if let Some(escaped) = self.bump() {
+                        out.push(escaped);
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_rfc_6750_error_challenge() {
+        let c = WwwAuthenticate::parse(
+            r#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#,
+        )
+        .expect("parsed");
+        assert_eq!(c.scheme, "Bearer");
+        assert_eq!(c.realm.as_deref(), Some("example"));
+        assert_eq!(c.error.as_deref(), Some("invalid_token"));
+        assert_eq!(
+            c.error_description.as_deref(),
+            Some("The access token expired")
+        );
+    }
+
+    #[test]
+    fn prefers_bearer_among_several_challenges() {
+        let all = parse_challenges(r#"Basic realm="a", Bearer error="insufficient_scope", scope="x y""#);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].scheme, "Basic");
+        let c = WwwAuthenticate::parse(r#"Basic realm="a", Bearer error="insufficient_scope", scope="x y""#)
+            .expect("parsed");
+        assert_eq!(c.scheme, "Bearer");
+        assert_eq!(c.scope.as_deref(), Some("x y"));
+    }
+
+    #[test]
+    fn tolerates_escapes_token68_and_garbage() {
+        let c = WwwAuthenticate::parse(r#"Bearer realm="a \"q\" b""#).expect("parsed");
+        assert_eq!(c.realm.as_deref(), Some(r#"a "q" b"#));
+        assert_eq!(parse_challenges("Negotiate abc123==").len(), 1);
+        for junk in ["", "=", "\"", ",,,", "Bearer realm=\"unterminated", "é ü =\"", "Bearer ,=,"] {
+            let _ = parse_challenges(junk);
+        }
+        assert!(WwwAuthenticate::parse("").is_none());
+    }
+
+    #[test]
+    fn bare_scheme_has_no_parameters() {
+        let c = WwwAuthenticate::parse("Bearer").expect("parsed");
+        assert_eq!(c.scheme, "Bearer");
+        assert!(c.error.is_none());
+    }
+}
