@@ -1,0 +1,234 @@
+//! Sends a token from any [`TokenSource`] with each request, and retries once with a fresh
+//! token when the server answers 401.
+//!
+//! The layer takes [`TokenSource::current`] on the fast path (a cached, fresh token: no await, no
+//! lock, no allocation) and awaits [`TokenSource::token`] otherwise. On a 401 it calls
+//! [`TokenSource::invalidate`] and sends the request once more with a new token, when the body
+//! can be replayed (see [`ReplayableBody`]); it never retries a 403 and never loops. A final 401
+//! or 403 carries an [`AuthError`] in its extensions, with the parsed `WWW-Authenticate`
+//! challenge and a hint.
+//!
+//! ```
+//! use auth_core::{AccessToken, CachedTokenSource, FnTokenSource};
+//! use auth_layers::TokenLayer;
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Empty;
+//! use std::{convert::Infallible, time::Duration};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+//! let source = CachedTokenSource::new(FnTokenSource::new(|| async {
+//!     AccessToken::builder("s3cr3t").expires_in(Duration::from_secs(3600)).build()
+//! }));
+//! let api = service_fn(|req: Request<Empty<Bytes>>| async move {
+//!     assert_eq!(req.headers()["authorization"], "Bearer s3cr3t");
+//!     Ok::<_, Infallible>(Response::new(()))
+//! });
+//! let client = ServiceBuilder::new().layer(TokenLayer::new(source)).service(api);
+//! let response = client.oneshot(Request::new(Empty::new())).await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(()) }
+//! ```
+//!
+//! A request that already carries the header gets it replaced by default; with
+//! [`TokenLayer::keep_existing`] such a request is sent as it is (and not retried).
+
+use std::{
+    fmt, mem,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use auth_core::{AuthError, TokenSource};
+use http::{HeaderName, Request, Response, header::AUTHORIZATION};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::BoxError;
+
+mod future;
+mod replay;
+mod retry;
+
+pub use future::ResponseFuture;
+pub use replay::ReplayableBody;
+
+/// Default cap on a body buffered for replay: 64 KiB.
+pub const DEFAULT_REPLAY_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// Adds a token from a [`TokenSource`] to every request; see the [module docs](self).
+#[derive(Clone)]
+pub struct TokenLayer<T> {
+    source: T,
+    settings: Arc<Settings>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) header: HeaderName,
+    pub(crate) replay_limit: usize,
+    pub(crate) keep_existing: bool,
+    pub(crate) retry_on_401: bool,
+}
+
+impl<T: TokenSource + Clone> TokenLayer<T> {
+    /// Sends tokens from `source` in the `Authorization` header; the header value (with its
+    /// prefix, usually `Bearer`) is the one the [`AccessToken`](auth_core::AccessToken) carries.
+    pub fn new(source: T) -> Self {
+        Self {
+            source,
+            settings: Arc::new(Settings {
+                header: AUTHORIZATION,
+                replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
+                keep_existing: false,
+                retry_on_401: true,
+            }),
+        }
+    }
+
+    fn with(mut self, f: impl FnOnce(&mut Settings)) -> Self {
+        let s = &*self.settings;
+        let mut settings = Settings {
+            header: s.header.clone(),
+            replay_limit: s.replay_limit,
+            keep_existing: s.keep_existing,
+            retry_on_401: s.retry_on_401,
+        };
+        f(&mut settings);
+        self.settings = Arc::new(settings);
+        self
+    }
+
+    /// Sends the token in this header instead of `Authorization`.
+    pub fn header_name(self, name: HeaderName) -> Self {
+        self.with(|s| s.header = name)
+    }
+
+    /// Like [`header_name`](Self::header_name), from a string; fails with a
+    /// [`Config`](auth_core::ErrorKind::Config) error when it is not a valid header name.
+    pub fn try_header_name(self, name: &str) -> Result<Self, AuthError> {
+        let name = HeaderName::try_from(name)
+            .map_err(|_| AuthError::config("header_name", format!("`{name}` is not a valid header name")))?;
+        Ok(self.header_name(name))
+    }
+
+    /// Largest body (in bytes) buffered so it can be replayed after a 401, for body types that
+    /// cannot be cloned. Defaults to 64 KiB.
+    pub fn replay_buffer_limit(self, bytes: usize) -> Self {
+        self.with(|s| s.replay_limit = bytes)
+    }
+
+    /// Leaves requests that already carry the header untouched (and never retries them).
+    /// By default the header is replaced.
+    pub fn keep_existing(self) -> Self {
+        self.with(|s| s.keep_existing = true)
+    }
+
+    /// Whether a 401 triggers one invalidate-and-retry. Defaults to on; turning it off also
+    /// saves the per-request copy of the request head kept for the retry.
+    pub fn retry_on_401(self, enabled: bool) -> Self {
+        self.with(|s| s.retry_on_401 = enabled)
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &T {
+        &self.source
+    }
+}
+
+impl<T> fmt::Debug for TokenLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenLayer")
+            .field("header", &self.settings.header)
+            .field("replay_limit", &self.settings.replay_limit)
+            .field("keep_existing", &self.settings.keep_existing)
+            .field("retry_on_401", &self.settings.retry_on_401)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T: Clone> Layer<S> for TokenLayer<T> {
+    type Service = TokenService<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TokenService {
+            inner,
+            source: self.source.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// The service made by [`TokenLayer`].
+#[derive(Clone)]
+pub struct TokenService<S, T> {
+    inner: S,
+    source: T,
+    settings: Arc<Settings>,
+}
+
+impl<S, T> TokenService<S, T> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &T {
+        &self.source
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for TokenService<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("inner", &self.inner)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, B, ResB> Service<Request<B>> for TokenService<S, T>
+where
+    S: Service<Request<B>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+    T: TokenSource + Clone,
+    B: ReplayableBody,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResB>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, T, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The ready service goes into the future; `self` keeps a fresh clone (tower's pattern).
+        let clone = self.inner.clone();
+        let inner = mem::replace(&mut self.inner, clone);
+        let settings = self.settings.clone();
+        if settings.keep_existing && request.headers().contains_key(&settings.header) {
+            return ResponseFuture::pass_through(inner, self.source.clone(), settings, request);
+        }
+        match self.source.current() {
+            Some(token) => ResponseFuture::send(inner, self.source.clone(), settings, request, token),
+            None => ResponseFuture::fetch(inner, self.source.clone(), settings, request),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

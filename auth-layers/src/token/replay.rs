@@ -1,0 +1,173 @@
+//! Which request bodies can be sent twice, for the one retry after a 401.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body::Body;
+use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody, combinators::UnsyncBoxBody};
+
+/// A request body that [`TokenLayer`](super::TokenLayer) may be able to replay once.
+///
+/// Bodies that can be copied cheaply (`Full<Bytes>`, `Empty<Bytes>`, `String`) are cloned before
+/// the first attempt. Bodies that cannot be cloned but can be rebuilt from bytes (`BoxBody`,
+/// `UnsyncBoxBody`) are buffered first when their size is known and within the layer's cap
+/// (default 64 KiB). Anything else (streaming bodies of unknown or larger size,
+/// `hyper::body::Incoming`) is sent once, and a 401 is returned to the caller as it is.
+///
+/// Implement it for your own body type to make it replayable:
+///
+/// ```
+/// use auth_layers::ReplayableBody;
+/// # use bytes::Bytes; use std::{pin::Pin, task::{Context, Poll}}; use http_body::Frame;
+/// #[derive(Clone)]
+/// struct MyBody(Bytes);
+/// # impl http_body::Body for MyBody {
+/// #     type Data = Bytes; type Error = std::convert::Infallible;
+/// #     fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> { Poll::Ready(None) }
+/// # }
+/// impl ReplayableBody for MyBody {
+///     fn try_clone_body(&self) -> Option<Self> {
+///         Some(self.clone())
+///     }
+/// }
+/// ```
+pub trait ReplayableBody: Body + Sized {
+    /// Whether bodies of this type can be rebuilt with [`from_buffered`](Self::from_buffered).
+    const CAN_BUFFER: bool = false;
+
+    /// A copy for one retry, if it can be made without reading the body.
+    fn try_clone_body(&self) -> Option<Self>;
+
+    /// Rebuilds a body from its buffered bytes. Only called when [`CAN_BUFFER`](Self::CAN_BUFFER)
+    /// is true.
+    fn from_buffered(bytes: Bytes) -> Self {
+        let _ = bytes;
+        unreachable_buffering()
+    }
+}
+
+#[cold]
+fn unreachable_buffering() -> ! {
+    // Proven invariant: TokenLayer checks CAN_BUFFER before calling from_buffered, and every
+    // implementation that sets CAN_BUFFER overrides from_buffered.
+    panic!("ReplayableBody::from_buffered called on a type with CAN_BUFFER = false")
+}
+
+impl ReplayableBody for Full<Bytes> {
+    fn try_clone_body(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+impl ReplayableBody for Empty<Bytes> {
+    fn try_clone_body(&self) -> Option<Self> {
+        Some(*self)
+    }
+}
+
+impl ReplayableBody for String {
+    fn try_clone_body(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+impl<E: Send + Sync + 'static> ReplayableBody for BoxBody<Bytes, E> {
+    const CAN_BUFFER: bool = true;
+
+    fn try_clone_body(&self) -> Option<Self> {
+        None
+    }
+
+    fn from_buffered(bytes: Bytes) -> Self {
+        Full::new(bytes).map_err(|never: Infallible| match never {}).boxed()
+    }
+}
+
+impl<E: Send + 'static> ReplayableBody for UnsyncBoxBody<Bytes, E> {
+    const CAN_BUFFER: bool = true;
+
+    fn try_clone_body(&self) -> Option<Self> {
+        None
+    }
+
+    fn from_buffered(bytes: Bytes) -> Self {
+        Full::new(bytes)
+            .map_err(|never: Infallible| match never {})
+            .boxed_unsync()
+    }
+}
+
+impl ReplayableBody for hyper::body::Incoming {
+    fn try_clone_body(&self) -> Option<Self> {
+        None
+    }
+}
+
+/// How the body of one request will be replayed, decided before it is sent.
+pub(crate) enum ReplayPlan {
+    /// A copy is at hand.
+    Copy,
+    /// The body must be buffered first (known size within the cap, type can be rebuilt).
+    Buffer,
+    /// The body is sent once.
+    Never,
+}
+
+pub(crate) fn plan<B: ReplayableBody>(body: &B, cap: usize) -> (ReplayPlan, Option<B>) {
+    if let Some(copy) = body.try_clone_body() {
+        return (ReplayPlan::Copy, Some(copy));
+    }
+    if B::CAN_BUFFER {
+        let fits = body
+            .size_hint()
+            .upper()
+            .is_some_and(|upper| upper <= cap as u64);
+        if fits {
+            return (ReplayPlan::Buffer, None);
+        }
+    }
+    (ReplayPlan::Never, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::StreamBody;
+
+    #[test]
+    fn cloneable_bodies_are_copied() {
+        assert!(matches!(plan(&Full::new(Bytes::from_static(b"x")), 10).0, ReplayPlan::Copy));
+        assert!(matches!(plan(&Empty::<Bytes>::new(), 0).0, ReplayPlan::Copy));
+        assert!(matches!(plan(&String::from("x"), 0).0, ReplayPlan::Copy));
+    }
+
+    #[test]
+    fn boxed_bodies_are_buffered_only_within_the_cap() {
+        let small: BoxBody<Bytes, Infallible> = Full::new(Bytes::from_static(b"12345")).boxed();
+        assert!(matches!(plan(&small, 5).0, ReplayPlan::Buffer));
+        assert!(matches!(plan(&small, 4).0, ReplayPlan::Never));
+    }
+
+    #[test]
+    fn streaming_bodies_of_unknown_size_are_never_replayed() {
+        let stream = futures_stream();
+        let body: BoxBody<Bytes, Infallible> = StreamBody::new(stream).boxed();
+        assert!(matches!(plan(&body, 1 << 20).0, ReplayPlan::Never));
+    }
+
+    fn futures_stream()
+    -> impl futures_core::Stream<Item = Result<http_body::Frame<Bytes>, Infallible>> + Send + Sync + 'static
+    {
+        struct Once(Option<Bytes>);
+        impl futures_core::Stream for Once {
+            type Item = Result<http_body::Frame<Bytes>, Infallible>;
+            fn poll_next(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                std::task::Poll::Ready(self.0.take().map(|b| Ok(http_body::Frame::data(b))))
+            }
+        }
+        Once(Some(Bytes::from_static(b"chunk")))
+    }
+}
