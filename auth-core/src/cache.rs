@@ -151,10 +151,10 @@ impl<S: TokenSource> CachedTokenSource<S> {
             match &flight.inflight {
                 Some(rx) => rx.clone(),
                 None => {
-                    if let Some((error, retry_at)) = &flight.failure {
-                        if Instant::now() < *retry_at {
-                            return Err(error.clone());
-                        }
+                    if let Some((error, retry_at)) = &flight.failure
+                        && Instant::now() < *retry_at
+                    {
+                        return Err(error.clone());
                     }
                     Shared::start_fetch(&self.shared, &mut flight)?
                 }
@@ -333,11 +333,11 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
 
     fn invalidate(&self, token: &AccessToken) {
         let current = self.shared.entry.load();
-        if let Some(entry) = current.as_ref() {
-            if entry.token.same_as(token) {
-                event!(debug, "token rejected by the server; dropping it from the cache");
-                self.shared.entry.compare_and_swap(&*current, None);
-            }
+        if let Some(entry) = current.as_ref()
+            && entry.token.same_as(token)
+        {
+            event!(debug, "token rejected by the server; dropping it from the cache");
+            self.shared.entry.compare_and_swap(&*current, None);
         }
     }
 }
