@@ -202,7 +202,10 @@ impl<S: TokenSource> Shared<S> {
                 return;
             }
         }
-        event!(debug, "token enters its refresh window; refreshing in the background");
+        event!(
+            debug,
+            "token enters its refresh window; refreshing in the background"
+        );
         let _ = Shared::start_fetch(self, &mut flight);
     }
 
@@ -229,8 +232,11 @@ impl<S: TokenSource> Shared<S> {
                 return;
             };
             event!(debug, "fetching a token");
-            let result = match tokio::time::timeout(shared.config.fetch_timeout, shared.source.token())
-                .await
+            let result = match tokio::time::timeout(
+                shared.config.fetch_timeout,
+                shared.source.token(),
+            )
+            .await
             {
                 Ok(result) => result,
                 Err(_) => Err(AuthError::new(
@@ -267,7 +273,11 @@ impl<S: TokenSource> Shared<S> {
                     .config
                     .backoff_delay(error, flight.consecutive_failures);
                 flight.failure = Some((error.clone(), Instant::now() + delay));
-                let still_valid = self.entry.load().as_ref().is_some_and(|e| Instant::now() < e.stale_at);
+                let still_valid = self
+                    .entry
+                    .load()
+                    .as_ref()
+                    .is_some_and(|e| Instant::now() < e.stale_at);
                 event!(warn, error = %error, retry_in = ?delay, still_valid, "token fetch failed");
                 let _ = still_valid;
             }
@@ -336,7 +346,10 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
         if let Some(entry) = current.as_ref()
             && entry.token.same_as(token)
         {
-            event!(debug, "token rejected by the server; dropping it from the cache");
+            event!(
+                debug,
+                "token rejected by the server; dropping it from the cache"
+            );
             self.shared.entry.compare_and_swap(&*current, None);
         }
     }
@@ -355,4 +368,3 @@ impl<S> fmt::Debug for CachedTokenSource<S> {
 
 #[cfg(test)]
 mod tests;
-

@@ -60,7 +60,11 @@ impl fmt::Display for WwwAuthenticate {
             ("scope", &self.scope),
         ] {
             if let Some(value) = value {
-                let value: String = value.chars().filter(|c| !c.is_control()).take(200).collect();
+                let value: String = value
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect();
                 write!(f, " {name}=\"{value}\"")?;
             }
         }
@@ -216,11 +220,14 @@ mod tests {
 
     #[test]
     fn prefers_bearer_among_several_challenges() {
-        let all = parse_challenges(r#"Basic realm="a", Bearer error="insufficient_scope", scope="x y""#);
+        let all =
+            parse_challenges(r#"Basic realm="a", Bearer error="insufficient_scope", scope="x y""#);
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].scheme, "Basic");
-        let c = WwwAuthenticate::parse(r#"Basic realm="a", Bearer error="insufficient_scope", scope="x y""#)
-            .expect("parsed");
+        let c = WwwAuthenticate::parse(
+            r#"Basic realm="a", Bearer error="insufficient_scope", scope="x y""#,
+        )
+        .expect("parsed");
         assert_eq!(c.scheme, "Bearer");
         assert_eq!(c.scope.as_deref(), Some("x y"));
     }
@@ -230,7 +237,15 @@ mod tests {
         let c = WwwAuthenticate::parse(r#"Bearer realm="a \"q\" b""#).expect("parsed");
         assert_eq!(c.realm.as_deref(), Some(r#"a "q" b"#));
         assert_eq!(parse_challenges("Negotiate abc123==").len(), 1);
-        for junk in ["", "=", "\"", ",,,", "Bearer realm=\"unterminated", "é ü =\"", "Bearer ,=,"] {
+        for junk in [
+            "",
+            "=",
+            "\"",
+            ",,,",
+            "Bearer realm=\"unterminated",
+            "é ü =\"",
+            "Bearer ,=,",
+        ] {
             let _ = parse_challenges(junk);
         }
         assert!(WwwAuthenticate::parse("").is_none());

@@ -505,7 +505,9 @@ mod tests {
         let challenge = err.challenge().expect("challenge parsed");
         assert_eq!(challenge.error.as_deref(), Some("insufficient_scope"));
         assert!(err.hint().contains("lacks a scope"));
-        assert!(AuthError::from_status_and_headers(StatusCode::OK, &http::HeaderMap::new()).is_none());
+        assert!(
+            AuthError::from_status_and_headers(StatusCode::OK, &http::HeaderMap::new()).is_none()
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 use crate::{AccessToken, AuthError};
 
 /// The future returned by [`TokenSource::token`].
-pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, AuthError>> + Send + 'a>>;
+pub type TokenFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<AccessToken, AuthError>> + Send + 'a>>;
 
 /// Produces access tokens. Object safe: `Arc<dyn TokenSource>` works everywhere a source does.
 ///

@@ -117,7 +117,10 @@ impl fmt::Debug for AccessToken {
             .field("token_type", &self.inner.token_type)
             .field(
                 "expires_in",
-                &self.inner.expires_at.map(|at| at.saturating_duration_since(now)),
+                &self
+                    .inner
+                    .expires_at
+                    .map(|at| at.saturating_duration_since(now)),
             )
             .field("scopes", &self.inner.scopes)
             .field(

@@ -160,9 +160,7 @@ impl CacheConfig {
 
     /// `(refresh_at, stale_at)` for a token stored at `now`.
     pub(crate) fn entry_times(&self, token: &AccessToken, now: Instant) -> (Instant, Instant) {
-        let expires_at = token
-            .expires_at()
-            .unwrap_or(now + self.default_lifetime);
+        let expires_at = token.expires_at().unwrap_or(now + self.default_lifetime);
         let life = expires_at.saturating_duration_since(now);
         let skew = self.skew.min(life / 2);
         let stale_at = (expires_at - skew).max(now + MIN_USABLE_LIFETIME);
@@ -200,7 +198,8 @@ mod tests {
     async fn one_hour_token_refreshes_in_the_last_five_minutes_before_the_skew() {
         let config = CacheConfig::default().jitter(false);
         let now = Instant::now();
-        let (refresh_at, stale_at) = config.entry_times(&token(Some(Duration::from_secs(3600))), now);
+        let (refresh_at, stale_at) =
+            config.entry_times(&token(Some(Duration::from_secs(3600))), now);
         assert_eq!(stale_at - now, Duration::from_secs(3570));
         assert_eq!(stale_at - refresh_at, Duration::from_secs(300));
     }
@@ -240,7 +239,10 @@ mod tests {
             let (refresh_at, stale_at) =
                 config.entry_times(&token(Some(Duration::from_secs(3600))), now);
             let lead = stale_at - refresh_at;
-            assert!(lead <= Duration::from_secs(300) && lead >= Duration::from_secs(225), "{lead:?}");
+            assert!(
+                lead <= Duration::from_secs(300) && lead >= Duration::from_secs(225),
+                "{lead:?}"
+            );
         }
     }
 
@@ -248,14 +250,19 @@ mod tests {
     fn backoff_doubles_up_to_the_cap_and_permanent_errors_wait_longest() {
         let config = CacheConfig::default().jitter(false);
         let transient = AuthError::of_kind(ErrorKind::Transport);
-        let delays: Vec<_> = (1..=8).map(|n| config.backoff_delay(&transient, n)).collect();
+        let delays: Vec<_> = (1..=8)
+            .map(|n| config.backoff_delay(&transient, n))
+            .collect();
         assert_eq!(delays[0], Duration::from_secs(1));
         assert_eq!(delays[1], Duration::from_secs(2));
         assert_eq!(delays[5], Duration::from_secs(32));
         assert_eq!(delays[6], Duration::from_secs(60));
         assert_eq!(delays[7], Duration::from_secs(60));
         let permanent = AuthError::of_kind(ErrorKind::InvalidClient);
-        assert_eq!(config.backoff_delay(&permanent, 1), DEFAULT_PERMANENT_FAILURE_DELAY);
+        assert_eq!(
+            config.backoff_delay(&permanent, 1),
+            DEFAULT_PERMANENT_FAILURE_DELAY
+        );
         let jittered = CacheConfig::default();
         for n in 1..10 {
             let d = jittered.backoff_delay(&transient, n);

@@ -113,7 +113,11 @@ async fn single_flight_on_the_current_thread_runtime() {
     let cache = CachedTokenSource::new(source.clone());
     let calls = (0..1000).map(|_| cache.token());
     let results = futures_join_all(calls).await;
-    assert!(results.iter().all(|r| r.as_ref().is_ok_and(|t| name(t) == "t1")));
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|t| name(t) == "t1"))
+    );
     assert_eq!(source.fetches(), 1);
 }
 
@@ -161,7 +165,11 @@ async fn proactive_refresh_serves_the_old_token_while_refreshing() {
     }
     let start = Instant::now();
     assert_eq!(name(&cache.token().await.expect("no wait")), "t1");
-    assert_eq!(Instant::now(), start, "token() did not wait for the refresh");
+    assert_eq!(
+        Instant::now(),
+        start,
+        "token() did not wait for the refresh"
+    );
     tokio::task::yield_now().await;
     assert_eq!(source.fetches(), 2, "exactly one background refresh");
     // Once the refresh (2 s) lands, the new token is served.
@@ -200,7 +208,10 @@ async fn a_cancelled_leader_does_not_stall_followers() {
     // A caller that times out early does not cancel the fetch either.
     let impatient = tokio::time::timeout(Duration::from_millis(10), cache.token()).await;
     assert!(impatient.is_err());
-    let token = follower.await.expect("join").expect("follower gets the token");
+    let token = follower
+        .await
+        .expect("join")
+        .expect("follower gets the token");
     assert_eq!(name(&token), "t1");
     assert_eq!(source.fetches(), 1);
 }
@@ -410,7 +421,9 @@ impl TokenSource for StaticSecret {
 }
 
 /// Joins futures without pulling in `futures-util`.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
     let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
     let mut out = Vec::with_capacity(handles.len());
     let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
