@@ -1,1 +1,64 @@
-//! placeholder
+//! Outbound authentication for any Tower-based HTTP client.
+//!
+//! One [`tower::Layer`](tower_layer::Layer) per auth method, all sharing one [`TokenSource`]
+//! trait, so token caching, refresh, retry-on-401 and credential injection plug into any client
+//! stack: hyper-util's client, axum apps calling out, anything built with `ServiceBuilder`.
+//!
+//! ```
+//! use tower_auth::prelude::*;
+//! use http::{Request, Response};
+//! use std::{convert::Infallible, time::Duration};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+//! // Any token logic of your own gets caching, single flight, proactive refresh and one
+//! // retry on 401 by being wrapped in a CachedTokenSource and a TokenLayer.
+//! let tokens = CachedTokenSource::new(FnTokenSource::new(|| async {
+//!     AccessToken::builder("fetched-token").expires_in(Duration::from_secs(3600)).build()
+//! }));
+//! let client = ServiceBuilder::new()
+//!     .layer(TokenLayer::new(tokens))
+//!     .service(service_fn(|req: Request<String>| async move {
+//!         assert_eq!(req.headers()["authorization"], "Bearer fetched-token");
+//!         Ok::<_, Infallible>(Response::new(()))
+//!     }));
+//! client.oneshot(Request::new(String::new())).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Crates
+//!
+//! | crate | re-exported as | holds |
+//! |---|---|---|
+//! | `auth-core` | [`core`] | secrets, [`AccessToken`], [`TokenSource`], [`CachedTokenSource`], [`TokenStore`], [`AuthError`] |
+//! | `auth-layers` | [`layers`] | [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`], [`TokenLayer`] |
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `tracing` | off | `tracing` events for token fetches, refreshes, failures and retries (never secrets) |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use auth_core as core;
+pub use auth_layers as layers;
+
+pub use auth_core::{
+    AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, FileTokenStore,
+    FnTokenSource, MemoryTokenStore, ProviderError, SecretString, StaticTokenSource, StoredToken,
+    TokenSource, TokenStore, WwwAuthenticate,
+};
+pub use auth_layers::{
+    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, ReplayableBody, TokenLayer,
+};
+
+/// The names most programs need: `use tower_auth::prelude::*;`.
+pub mod prelude {
+    pub use auth_core::{
+        AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, FnTokenSource,
+        StaticTokenSource, TokenSource,
+    };
+    pub use auth_layers::{ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, TokenLayer};
+}
