@@ -361,8 +361,10 @@ impl AuthError {
                             named in the challenge, or ask for it to be granted to the client";
                 }
                 "invalid_token" => {
-                    return "the token was rejected (expired, revoked, or for another audience): \
-                            check the audience/resource parameters and clock skew";
+                    return "the credential was rejected as wrong, expired, revoked or meant for \
+                            another audience: check its value, where it is sent (header vs query \
+                            parameter, the header or parameter name, the prefix), the \
+                            audience/resource parameters, and clock skew";
                 }
                 _ => {}
             }

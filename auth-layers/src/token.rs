@@ -108,8 +108,12 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
     /// Like [`header_name`](Self::header_name), from a string; fails with a
     /// [`Config`](auth_core::ErrorKind::Config) error when it is not a valid header name.
     pub fn try_header_name(self, name: &str) -> Result<Self, AuthError> {
-        let name = HeaderName::try_from(name)
-            .map_err(|_| AuthError::config("header_name", format!("`{name}` is not a valid header name")))?;
+        let name = HeaderName::try_from(name).map_err(|_| {
+            AuthError::config(
+                "header_name",
+                format!("`{name}` is not a valid header name"),
+            )
+        })?;
         Ok(self.header_name(name))
     }
 
@@ -224,7 +228,9 @@ where
             return ResponseFuture::pass_through(inner, self.source.clone(), settings, request);
         }
         match self.source.current() {
-            Some(token) => ResponseFuture::send(inner, self.source.clone(), settings, request, token),
+            Some(token) => {
+                ResponseFuture::send(inner, self.source.clone(), settings, request, token)
+            }
             None => ResponseFuture::fetch(inner, self.source.clone(), settings, request),
         }
     }

@@ -1,2 +1,40 @@
 //! In-process servers on 127.0.0.1 shared by tower-auth's tests, examples and benches.
+//!
+//! ```
+//! use auth_test_support::{ApiServer, Expectation, client};
+//! use http::{Request, StatusCode};
+//! # #[tokio::main]
+//! # async fn main() {
+//! let server = ApiServer::start(Expectation::query("api_key", "k3y")).await;
+//! let request = Request::get(server.url("/v1/items?api_key=k3y"))
+//!     .body(Default::default())
+//!     .expect("valid request");
+//! let response = client().request(request).await.expect("server reachable");
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(server.request_count(), 1);
+//! # }
+//! ```
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`ApiServer`] | an API that checks one credential's placement and records requests |
+//! | [`client`] | a plain hyper-util HTTP/1 client to put under the layers |
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod api_server;
+
+pub use api_server::{ApiServer, CHALLENGE, Expectation, RecordedRequest};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+
+/// A hyper-util HTTP/1 client (plain `http://`), the inner service of the stacks under test.
+pub fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+pub mod demo;

@@ -106,7 +106,12 @@ where
     T: TokenSource + Clone,
     B: ReplayableBody,
 {
-    fn with_state(inner: S, source: T, settings: Arc<Settings>, state: State<S::Future, B>) -> Self {
+    fn with_state(
+        inner: S,
+        source: T,
+        settings: Arc<Settings>,
+        state: State<S::Future, B>,
+    ) -> Self {
         Self {
             state,
             inner,
@@ -294,7 +299,8 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
-                    let (Some(mut request), Some(token)) = (this.replay.take(), this.token.as_ref())
+                    let (Some(mut request), Some(token)) =
+                        (this.replay.take(), this.token.as_ref())
                     else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));

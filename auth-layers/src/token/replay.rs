@@ -79,7 +79,9 @@ impl<E: Send + Sync + 'static> ReplayableBody for BoxBody<Bytes, E> {
     }
 
     fn from_buffered(bytes: Bytes) -> Self {
-        Full::new(bytes).map_err(|never: Infallible| match never {}).boxed()
+        Full::new(bytes)
+            .map_err(|never: Infallible| match never {})
+            .boxed()
     }
 }
 
@@ -136,8 +138,14 @@ mod tests {
 
     #[test]
     fn cloneable_bodies_are_copied() {
-        assert!(matches!(plan(&Full::new(Bytes::from_static(b"x")), 10).0, ReplayPlan::Copy));
-        assert!(matches!(plan(&Empty::<Bytes>::new(), 0).0, ReplayPlan::Copy));
+        assert!(matches!(
+            plan(&Full::new(Bytes::from_static(b"x")), 10).0,
+            ReplayPlan::Copy
+        ));
+        assert!(matches!(
+            plan(&Empty::<Bytes>::new(), 0).0,
+            ReplayPlan::Copy
+        ));
         assert!(matches!(plan(&String::from("x"), 0).0, ReplayPlan::Copy));
     }
 
@@ -156,8 +164,10 @@ mod tests {
     }
 
     fn futures_stream()
-    -> impl futures_core::Stream<Item = Result<http_body::Frame<Bytes>, Infallible>> + Send + Sync + 'static
-    {
+    -> impl futures_core::Stream<Item = Result<http_body::Frame<Bytes>, Infallible>>
+    + Send
+    + Sync
+    + 'static {
         struct Once(Option<Bytes>);
         impl futures_core::Stream for Once {
             type Item = Result<http_body::Frame<Bytes>, Infallible>;

@@ -53,28 +53,50 @@ mod tests {
 
     #[test]
     fn retries_a_replayable_401() {
-        assert_eq!(decide(StatusCode::UNAUTHORIZED, &HeaderMap::new(), true), Decision::Retry);
+        assert_eq!(
+            decide(StatusCode::UNAUTHORIZED, &HeaderMap::new(), true),
+            Decision::Retry
+        );
         let expired = challenge(r#"Bearer error="invalid_token""#);
-        assert_eq!(decide(StatusCode::UNAUTHORIZED, &expired, true), Decision::Retry);
+        assert_eq!(
+            decide(StatusCode::UNAUTHORIZED, &expired, true),
+            Decision::Retry
+        );
     }
 
     #[test]
     fn never_retries_403_or_a_body_that_cannot_be_replayed() {
-        assert_eq!(decide(StatusCode::FORBIDDEN, &HeaderMap::new(), true), Decision::GiveUp);
-        assert_eq!(decide(StatusCode::UNAUTHORIZED, &HeaderMap::new(), false), Decision::GiveUp);
+        assert_eq!(
+            decide(StatusCode::FORBIDDEN, &HeaderMap::new(), true),
+            Decision::GiveUp
+        );
+        assert_eq!(
+            decide(StatusCode::UNAUTHORIZED, &HeaderMap::new(), false),
+            Decision::GiveUp
+        );
     }
 
     #[test]
     fn does_not_retry_when_the_challenge_blames_the_request_not_the_token() {
         let scope = challenge(r#"Bearer error="insufficient_scope", scope="admin""#);
-        assert_eq!(decide(StatusCode::UNAUTHORIZED, &scope, true), Decision::GiveUp);
+        assert_eq!(
+            decide(StatusCode::UNAUTHORIZED, &scope, true),
+            Decision::GiveUp
+        );
         let bad = challenge(r#"Bearer error="invalid_request""#);
-        assert_eq!(decide(StatusCode::UNAUTHORIZED, &bad, true), Decision::GiveUp);
+        assert_eq!(
+            decide(StatusCode::UNAUTHORIZED, &bad, true),
+            Decision::GiveUp
+        );
     }
 
     #[test]
     fn other_statuses_are_accepted() {
-        for s in [StatusCode::OK, StatusCode::NOT_FOUND, StatusCode::INTERNAL_SERVER_ERROR] {
+        for s in [
+            StatusCode::OK,
+            StatusCode::NOT_FOUND,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ] {
             assert_eq!(decide(s, &HeaderMap::new(), true), Decision::Accept);
         }
     }

@@ -22,7 +22,10 @@ use super::TokenLayer;
 use crate::BoxError;
 
 /// A source that hands out `t1`, `t2`, … and counts its fetches.
-fn numbered_source() -> (CachedTokenSource<impl TokenSource + Clone>, Arc<AtomicUsize>) {
+fn numbered_source() -> (
+    CachedTokenSource<impl TokenSource + Clone>,
+    Arc<AtomicUsize>,
+) {
     let fetches = Arc::new(AtomicUsize::new(0));
     let counter = fetches.clone();
     let source = FnTokenSource::new(move || {
@@ -66,7 +69,9 @@ impl Api {
 
     fn service<B>(
         &self,
-    ) -> impl Service<Request<B>, Response = Response<()>, Error = Infallible, Future: Send> + Clone + use<B>
+    ) -> impl Service<Request<B>, Response = Response<()>, Error = Infallible, Future: Send>
+    + Clone
+    + use<B>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Debug,
@@ -188,9 +193,11 @@ async fn custom_header_name_carries_the_token() {
         .oneshot(Request::new(Empty::new()))
         .await
         .expect("response");
-    let err = TokenLayer::new(StaticTokenSource::new(AccessToken::bearer("x").expect("token")))
-        .try_header_name("bad header")
-        .expect_err("invalid");
+    let err = TokenLayer::new(StaticTokenSource::new(
+        AccessToken::bearer("x").expect("token"),
+    ))
+    .try_header_name("bad header")
+    .expect_err("invalid");
     assert_eq!(err.kind(), ErrorKind::Config);
 }
 
@@ -234,7 +241,10 @@ async fn a_second_401_is_returned_with_the_error_and_no_loop() {
         Some("invalid_token")
     );
     let text = error.to_string();
-    assert!(text.contains("a freshly fetched token was rejected too"), "{text}");
+    assert!(
+        text.contains("a freshly fetched token was rejected too"),
+        "{text}"
+    );
     assert!(text.contains("hint:"), "{text}");
     assert!(!text.contains("t1") && !text.contains("t2"), "{text}");
 }
@@ -319,10 +329,7 @@ async fn streaming_bodies_are_never_replayed() {
         .service(api.service::<BoxBody<Bytes, Infallible>>());
     let chunks = futures_stream(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
     let body = StreamBody::new(chunks).boxed();
-    let response = client
-        .oneshot(Request::new(body))
-        .await
-        .expect("response");
+    let response = client.oneshot(Request::new(body)).await.expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(api.calls(), 1);
 }
@@ -386,7 +393,11 @@ async fn many_concurrent_401s_cause_one_refresh() {
         let response = task.await.expect("join").expect("response");
         assert_eq!(response.status(), StatusCode::OK);
     }
-    assert_eq!(fetches.load(Ordering::SeqCst), 2, "one initial fetch, one refresh");
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "one initial fetch, one refresh"
+    );
 }
 
 #[tokio::test]

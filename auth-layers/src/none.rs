@@ -1,0 +1,140 @@
+//! An explicit "no authentication": requests pass through unchanged.
+//!
+//! Useful where an auth layer is expected (a configured connection, a generic client stack) but
+//! the API needs none. Like the other layers, a 401 or 403 response gets an
+//! [`AuthError`](auth_core::AuthError) in its extensions, saying that no credential was sent.
+//!
+//! ```
+//! use auth_layers::NoAuthLayer;
+//! use http::{Request, Response};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let api = ServiceBuilder::new()
+//!     .layer(NoAuthLayer::new())
+//!     .service(service_fn(|req: Request<String>| async move {
+//!         // stands in for an HTTP client such as hyper-util's
+//!         assert!(req.headers().is_empty());
+//!         Ok::<_, std::convert::Infallible>(Response::new(String::new()))
+//!     }));
+//!
+//! let response = api.oneshot(Request::new(String::new())).await?;
+//! # assert!(response.status().is_success());
+//! # Ok(()) }
+//! ```
+
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::response::{Detail, ResponseFuture};
+
+const SENT: &str = "the request carried no credential (the auth method is `none`)";
+
+/// Adds no credential; see the [module docs](crate::none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAuthLayer {
+    _private: (),
+}
+
+impl NoAuthLayer {
+    /// A layer that adds nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for NoAuthLayer {
+    type Service = NoAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        NoAuth { inner }
+    }
+}
+
+/// Middleware that passes requests through unchanged; see [`NoAuthLayer`].
+#[derive(Debug, Clone, Copy)]
+pub struct NoAuth<S> {
+    inner: S,
+}
+
+impl<S> NoAuth<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for NoAuth<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        ResponseFuture::new(self.inner.call(req), Detail::Static(SENT))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use auth_core::{AuthError, ErrorKind};
+    use http::{StatusCode, header::AUTHORIZATION};
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn passes_the_request_through_unchanged() {
+        let svc = ServiceBuilder::new()
+            .layer(NoAuthLayer::new())
+            .service(service_fn(|req: Request<&'static str>| async move {
+                assert_eq!(req.uri(), "/p?q=1");
+                assert_eq!(req.headers()[AUTHORIZATION], "Bearer mine");
+                assert_eq!(req.headers().len(), 1);
+                assert_eq!(*req.body(), "body");
+                Ok::<_, Infallible>(Response::new(()))
+            }));
+        let req = Request::get("/p?q=1")
+            .header(AUTHORIZATION, "Bearer mine")
+            .body("body")
+            .expect("valid request");
+        let response = svc.oneshot(req).await.expect("infallible");
+        assert!(response.extensions().get::<AuthError>().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_401_says_no_credential_was_sent() {
+        let svc = ServiceBuilder::new()
+            .layer(NoAuthLayer::new())
+            .service(service_fn(|_req: Request<()>| async {
+                let mut response = Response::new(());
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                Ok::<_, Infallible>(response)
+            }));
+        let response = svc.oneshot(Request::new(())).await.expect("infallible");
+        let error = response.extensions().get::<AuthError>().expect("401 error");
+        assert_eq!(error.kind(), ErrorKind::Unauthorized);
+        assert_eq!(error.detail(), Some(SENT));
+    }
+}

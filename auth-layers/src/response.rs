@@ -1,0 +1,252 @@
+//! What the static-credential layers share: putting a credential in a header, and turning a
+//! 401/403 into a typed [`AuthError`] that says what the request carried.
+//!
+//! Every layer of this crate returns (or wraps) [`ResponseFuture`]. When the server answers
+//! 401 or 403, the future inserts an [`AuthError`] into the response's extensions, built with
+//! [`AuthError::from_response`] and a detail such as "the request carried a bearer token in the
+//! `Authorization` header with prefix `Bearer`", never the secret. Any other response passes
+//! through untouched and without allocation.
+//!
+//! ```
+//! use auth_core::{AuthError, ErrorKind};
+//! use auth_layers::BearerLayer;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let api = ServiceBuilder::new()
+//!     .layer(BearerLayer::new("expired-token")?)
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         // stands in for a real client talking to a server that rejects the token
+//!         let mut response = Response::new(String::new());
+//!         *response.status_mut() = StatusCode::UNAUTHORIZED;
+//!         Ok::<_, std::convert::Infallible>(response)
+//!     }));
+//!
+//! let response = api.oneshot(Request::new(String::new())).await?;
+//! let error = response.extensions().get::<AuthError>().expect("401 carries an AuthError");
+//! assert_eq!(error.kind(), ErrorKind::Unauthorized);
+//! assert!(error.to_string().contains("a bearer token in the `Authorization` header"));
+//! # Ok(()) }
+//! ```
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use auth_core::AuthError;
+use http::{HeaderMap, HeaderName, HeaderValue, Response};
+use pin_project_lite::pin_project;
+
+pin_project! {
+    /// Response future of the static-credential layers: the inner service's future, plus the
+    /// description of what the request carried, attached as an [`AuthError`] to a 401 or 403.
+    ///
+    /// If the response already carries an [`AuthError`] (an inner auth layer put it there), it
+    /// is kept: the layer closest to the wire knows best what was sent.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        detail: Detail,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, detail: Detail) -> Self {
+        Self { inner, detail }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        // `from_response` returns early, without allocating, for anything but 401 and 403.
+        if let Some(error) = AuthError::from_response(&response)
+            && response.extensions().get::<AuthError>().is_none()
+        {
+            let error = error.with_detail(this.detail.as_str());
+            response.extensions_mut().insert(error);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// What a request carried, in words, for the error attached to a 401/403. Built once when the
+/// layer is built, so a request only clones it (no allocation).
+#[derive(Clone)]
+pub(crate) enum Detail {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Detail {
+    pub(crate) fn shared(text: String) -> Self {
+        Detail::Shared(text.into())
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Detail::Static(text) => text,
+            Detail::Shared(text) => text,
+        }
+    }
+}
+
+impl fmt::Debug for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// A credential sent in a header: the pre-built sensitive value and what to say about it.
+///
+/// Shared by [`BearerLayer`](crate::BearerLayer), [`BasicAuthLayer`](crate::BasicAuthLayer) and
+/// the header mode of [`ApiKeyLayer`](crate::ApiKeyLayer).
+#[derive(Clone)]
+pub(crate) struct HeaderCredential {
+    name: HeaderName,
+    /// The header name as the user spelled it, for messages (`HeaderName` is lower-case).
+    display_name: Arc<str>,
+    prefix: Arc<str>,
+    value: HeaderValue,
+    keep_existing: bool,
+    sent: Detail,
+    kept: Detail,
+}
+
+impl HeaderCredential {
+    /// `display_name` is the header name as the user spelled it; `sent` says what a request
+    /// carries, e.g. "the request carried a bearer token in the `Authorization` header with
+    /// prefix `Bearer`". `value` must already be sensitive.
+    pub(crate) fn new(
+        name: HeaderName,
+        display_name: &str,
+        prefix: &str,
+        value: HeaderValue,
+        keep_existing: bool,
+        sent: String,
+    ) -> Self {
+        debug_assert!(value.is_sensitive());
+        let kept = format!(
+            "the request already carried a `{display_name}` header, which was kept \
+             (keep_existing), so the configured credential was not sent"
+        );
+        Self {
+            name,
+            display_name: display_name.into(),
+            prefix: prefix.into(),
+            value,
+            keep_existing,
+            sent: Detail::shared(sent),
+            kept: Detail::shared(kept),
+        }
+    }
+
+    /// Switches to leaving a header the request already carries.
+    pub(crate) fn keep_existing(&mut self) {
+        self.keep_existing = true;
+    }
+
+    /// Puts the credential into `headers`, replacing any value of the same name unless
+    /// `keep_existing` was asked for and one is there; returns what the request now carries.
+    pub(crate) fn apply(&self, headers: &mut HeaderMap) -> Detail {
+        if self.keep_existing && headers.contains_key(&self.name) {
+            return self.kept.clone();
+        }
+        headers.insert(self.name.clone(), self.value.clone());
+        self.sent.clone()
+    }
+
+    pub(crate) fn debug_fields(&self, f: &mut fmt::DebugStruct<'_, '_>) {
+        f.field("header_name", &self.display_name)
+            .field("prefix", &self.prefix)
+            .field("keep_existing", &self.keep_existing);
+    }
+}
+
+/// Parses a header name, as a configuration error naming it when it is not one.
+pub(crate) fn header_name(name: &str, what: &str) -> Result<HeaderName, AuthError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        AuthError::config(
+            format!("{what} `{}`", name.escape_debug()),
+            "is not a valid HTTP header name (letters, digits and `-` only, not empty)",
+        )
+    })
+}
+
+/// "with prefix `Bearer`" or "with no prefix (the bare value)", for descriptions.
+pub(crate) fn describe_prefix(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "with no prefix (the bare value)".to_owned()
+    } else {
+        format!("with prefix `{}`", prefix.escape_debug())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use auth_core::ErrorKind;
+    use http::StatusCode;
+
+    use super::*;
+
+    async fn respond(status: StatusCode, detail: Detail) -> Response<()> {
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        let inner = async move { Ok::<_, Infallible>(response) };
+        match ResponseFuture::new(inner, detail).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    #[tokio::test]
+    async fn success_passes_without_an_error_extension() {
+        let response = respond(StatusCode::OK, Detail::Static("x")).await;
+        assert!(response.extensions().get::<AuthError>().is_none());
+    }
+
+    #[tokio::test]
+    async fn forbidden_gets_the_error_with_the_detail() {
+        let response = respond(StatusCode::FORBIDDEN, Detail::shared("sent X".into())).await;
+        let error = response.extensions().get::<AuthError>().expect("403 error");
+        assert_eq!(error.kind(), ErrorKind::Forbidden);
+        assert_eq!(error.detail(), Some("sent X"));
+    }
+
+    #[tokio::test]
+    async fn an_error_from_an_inner_layer_is_kept() {
+        let mut response = Response::new(());
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+            .extensions_mut()
+            .insert(AuthError::of_kind(ErrorKind::Unauthorized).with_detail("inner"));
+        let inner = async move { Ok::<_, Infallible>(response) };
+        let response = ResponseFuture::new(inner, Detail::Static("outer"))
+            .await
+            .expect("infallible");
+        let error = response.extensions().get::<AuthError>().expect("error");
+        assert_eq!(error.detail(), Some("inner"));
+    }
+
+    #[test]
+    fn bad_header_names_are_config_errors_naming_the_name() {
+        let error = header_name("X Bad", "bearer header name").expect_err("space");
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(error.to_string().contains("`X Bad`"));
+        assert!(header_name("", "bearer header name").is_err());
+    }
+}

@@ -1,0 +1,277 @@
+//! One canary value used as every secret: it must never appear in `Debug`, `Display`, errors,
+//! request dumps, or tracing output at TRACE level.
+//!
+//! Every type that can hold a secret is listed here; a new one gets a line.
+
+use std::{
+    convert::Infallible,
+    io::Write,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use tower::{ServiceBuilder, ServiceExt, service_fn};
+use tower_auth::{
+    AccessToken, ApiKeyLayer, AuthError, BasicAuthLayer, BearerLayer, CachedTokenSource, ErrorKind,
+    FileTokenStore, FnTokenSource, MemoryTokenStore, StaticTokenSource, StoredToken, TokenLayer,
+    TokenSource, TokenStore,
+};
+
+const CANARY: &str = "CANARY-c4n4ry-5ecret-7f3a9c";
+
+/// Everything the test subscriber wrote.
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(writer.clone()))
+            .init();
+        buffer
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[track_caller]
+fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(CANARY),
+        "{what} leaks the canary secret: {text}"
+    );
+}
+
+fn assert_debug_clean(what: &str, value: &impl std::fmt::Debug) {
+    assert_clean(what, &format!("{value:?}"));
+    assert_clean(what, &format!("{value:#?}"));
+}
+
+fn assert_error_clean(what: &str, error: &AuthError) {
+    assert_clean(what, &error.to_string());
+    assert_debug_clean(what, error);
+    assert_clean(what, error.hint());
+}
+
+fn canary_token() -> AccessToken {
+    AccessToken::builder(CANARY)
+        .refresh_token(CANARY)
+        .expires_in(Duration::from_secs(3600))
+        .scopes(["read"])
+        .build()
+        .expect("token")
+}
+
+#[test]
+fn core_types_never_show_the_secret() {
+    let token = canary_token();
+    assert_debug_clean("AccessToken", &token);
+    assert_debug_clean("AccessToken::header_value", token.header_value());
+    assert_debug_clean(
+        "AccessTokenBuilder",
+        &AccessToken::builder(CANARY).refresh_token(CANARY),
+    );
+    assert_debug_clean("StaticTokenSource", &StaticTokenSource::new(token.clone()));
+    let mut stored = StoredToken::with_refresh_token(CANARY);
+    stored.access_token = Some(CANARY.into());
+    assert_debug_clean("StoredToken", &stored);
+    assert_debug_clean("SecretString", &tower_auth::SecretString::from(CANARY));
+}
+
+#[test]
+fn build_errors_never_show_the_secret() {
+    let with_newline = format!("{CANARY}\r\nX-Injected: 1");
+    let errors = [
+        AccessToken::bearer(with_newline.clone()).expect_err("newline"),
+        BearerLayer::new(with_newline.clone()).expect_err("newline"),
+        BearerLayer::builder(CANARY)
+            .header_name("bad header")
+            .build()
+            .expect_err("header name"),
+        ApiKeyLayer::header("X-Key", with_newline.clone())
+            .build()
+            .expect_err("newline"),
+        ApiKeyLayer::query("a&b", CANARY)
+            .build()
+            .expect_err("query name"),
+        BasicAuthLayer::new(format!("{CANARY}:user"), CANARY).expect_err("colon in user"),
+        BasicAuthLayer::new("", CANARY).expect_err("empty user"),
+    ];
+    for error in &errors {
+        assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+        assert_error_clean("build error", error);
+    }
+}
+
+#[test]
+fn layers_never_show_the_secret() {
+    assert_debug_clean("BearerLayer", &BearerLayer::new(CANARY).expect("layer"));
+    assert_debug_clean(
+        "BearerLayer (custom)",
+        &BearerLayer::builder(CANARY)
+            .header_name("X-Token")
+            .prefix("Token")
+            .build()
+            .expect("layer"),
+    );
+    assert_debug_clean("BearerLayerBuilder", &BearerLayer::builder(CANARY));
+    assert_debug_clean(
+        "ApiKeyLayer (header)",
+        &ApiKeyLayer::header("X-Key", CANARY).build().expect("layer"),
+    );
+    assert_debug_clean(
+        "ApiKeyLayer (query)",
+        &ApiKeyLayer::query("key", CANARY).build().expect("layer"),
+    );
+    assert_debug_clean("ApiKeyLayerBuilder", &ApiKeyLayer::query("key", CANARY));
+    assert_debug_clean(
+        "BasicAuthLayer",
+        &BasicAuthLayer::new("user", CANARY).expect("layer"),
+    );
+    let source = StaticTokenSource::new(canary_token());
+    assert_debug_clean("TokenLayer", &TokenLayer::new(source.clone()));
+    let service = ServiceBuilder::new()
+        .layer(TokenLayer::new(source))
+        .service(service_fn(|_: Request<Full<Bytes>>| async {
+            Ok::<_, Infallible>(Response::new(()))
+        }));
+    assert_debug_clean("TokenService", &service);
+}
+
+/// An API that dumps every request it receives with `Debug`, then rejects it.
+fn dumping_api(
+    dumps: Arc<Mutex<Vec<String>>>,
+) -> impl tower::Service<Request<Full<Bytes>>, Response = Response<()>, Error = Infallible, Future: Send>
++ Clone {
+    service_fn(move |req: Request<Full<Bytes>>| {
+        let dumps = dumps.clone();
+        async move {
+            tracing::trace!(request = ?req, "api received");
+            dumps.lock().expect("lock").push(format!("{req:?}"));
+            let mut response = Response::new(());
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok::<_, Infallible>(response)
+        }
+    })
+}
+
+#[tokio::test]
+async fn requests_responses_errors_and_trace_logs_never_show_the_secret() {
+    let logs = log_buffer();
+    let dumps = Arc::new(Mutex::new(Vec::new()));
+    let api = dumping_api(dumps.clone());
+    let request = || {
+        Request::get("http://api.test/x?a=1")
+            .body(Full::default())
+            .expect("request")
+    };
+
+    // Static layers: the request dump (headers are sensitive) and the 401's AuthError.
+    let responses = vec![
+        ServiceBuilder::new()
+            .layer(BearerLayer::new(CANARY).expect("layer"))
+            .service(api.clone())
+            .oneshot(request())
+            .await
+            .expect("response"),
+        ServiceBuilder::new()
+            .layer(ApiKeyLayer::header("X-Key", CANARY).build().expect("layer"))
+            .service(api.clone())
+            .oneshot(request())
+            .await
+            .expect("response"),
+        ServiceBuilder::new()
+            .layer(BasicAuthLayer::new("user", CANARY).expect("layer"))
+            .service(api.clone())
+            .oneshot(request())
+            .await
+            .expect("response"),
+    ];
+    for response in &responses {
+        assert_debug_clean("response", response);
+        let error = response
+            .extensions()
+            .get::<AuthError>()
+            .expect("AuthError on 401");
+        assert_error_clean("401 error", error);
+    }
+
+    // TokenLayer over a cache: fetch, 401, invalidate, refetch, 401 again.
+    let tokens = CachedTokenSource::new(FnTokenSource::new(|| async { Ok(canary_token()) }));
+    let response = ServiceBuilder::new()
+        .layer(TokenLayer::new(tokens.clone()))
+        .service(api.clone())
+        .oneshot(request())
+        .await
+        .expect("response");
+    assert_debug_clean("TokenLayer response", &response);
+    assert_error_clean(
+        "TokenLayer 401 error",
+        response.extensions().get::<AuthError>().expect("AuthError"),
+    );
+    assert_debug_clean("CachedTokenSource", &tokens);
+
+    // A failing source: the error every waiter gets, and the cache's warning log.
+    let failing = CachedTokenSource::new(FnTokenSource::new(|| async {
+        Err::<AccessToken, _>(
+            AuthError::from_oauth("invalid_client", Some("client authentication failed"), None)
+                .with_detail("token endpoint rejected the client"),
+        )
+    }));
+    let error = failing.token().await.expect_err("fails");
+    assert_error_clean("fetch error", &error);
+
+    for dump in dumps.lock().expect("lock").iter() {
+        assert_clean("request dump", dump);
+    }
+    let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
+    assert!(
+        logs.contains("token fetch failed") && logs.contains("api received"),
+        "the subscriber captured the events: {logs}"
+    );
+    assert_clean("TRACE logs", &logs);
+}
+
+#[tokio::test]
+async fn stores_and_their_errors_never_show_the_secret() {
+    let mut record = StoredToken::with_refresh_token(CANARY);
+    record.access_token = Some(CANARY.into());
+
+    let memory = MemoryTokenStore::new();
+    memory.save("conn", &record).await.expect("save");
+    assert_debug_clean("MemoryTokenStore", &memory);
+    assert_debug_clean("loaded record", &memory.load("conn").await.expect("load"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tokens.json");
+    let file = FileTokenStore::new(&path);
+    file.save("conn", &record).await.expect("save");
+    assert_debug_clean("FileTokenStore", &file);
+    assert_debug_clean("loaded record", &file.load("conn").await.expect("load"));
+
+    // A corrupt file that contains the secret: the parse error must not quote it.
+    std::fs::write(
+        &path,
+        format!("{{\"conn\": {{\"refresh_token\": \"{CANARY}\","),
+    )
+    .expect("write");
+    let error = file.load("conn").await.expect_err("corrupt");
+    assert_eq!(error.kind(), ErrorKind::Store);
+    assert_error_clean("corrupt store error", &error);
+}
