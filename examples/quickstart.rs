@@ -19,7 +19,7 @@ use std::{
 
 use auth_test_support::demo::{self, DemoProvider};
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header::CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
@@ -114,7 +114,12 @@ async fn run(t: &mut Transcript) -> Result<(), BoxError> {
     }
 
     t.section("tokens from the embedded token endpoint (your own token logic + CachedTokenSource)");
-    let tokens = CachedTokenSource::new(demo_token_source(client.clone(), provider.token_url()));
+    // `demo::client_credentials_source` is a FnTokenSource doing a client-credentials request by
+    // hand: your own token logic gets caching, single flight and refresh from CachedTokenSource.
+    let tokens = CachedTokenSource::new(demo::client_credentials_source(
+        client.clone(),
+        provider.token_url(),
+    ));
     let api = stack!(TokenLayer::new(tokens.clone()));
     let before = provider.token_fetches();
     let ok = concurrent_gets(&api, &whoami, 100).await;
@@ -209,60 +214,6 @@ where
         let _ = task.await;
     }
     ok.load(Ordering::SeqCst)
-}
-
-/// "Your own token logic": a client-credentials request written by hand. (The `auth-oauth`
-/// crate's `OAuth2Layer` does this, and much more, for you.)
-fn demo_token_source(client: HttpClient, token_url: String) -> impl TokenSource {
-    FnTokenSource::new(move || {
-        let (client, token_url) = (client.clone(), token_url.clone());
-        async move {
-            let form = format!(
-                "grant_type=client_credentials&client_id={}&client_secret={}",
-                demo::CLIENT_ID,
-                demo::CLIENT_SECRET
-            );
-            let request = Request::post(&token_url)
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Full::from(form))
-                .map_err(|e| AuthError::config("token_url", e))?;
-            let transport = |e: &dyn std::fmt::Display| {
-                AuthError::new(ErrorKind::Transport, format!("calling {token_url}: {e}"))
-            };
-            let response = client.request(request).await.map_err(|e| transport(&e))?;
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| transport(&e))?;
-            let json: serde_json::Value =
-                serde_json::from_slice(&body.to_bytes()).map_err(|_| {
-                    AuthError::new(
-                        ErrorKind::MalformedResponse,
-                        "the token response is not JSON",
-                    )
-                    .with_status(status)
-                })?;
-            if let Some(code) = json["error"].as_str() {
-                return Err(AuthError::from_oauth(
-                    code,
-                    json["error_description"].as_str(),
-                    Some(status),
-                ));
-            }
-            let access_token = json["access_token"].as_str().ok_or_else(|| {
-                AuthError::new(
-                    ErrorKind::MalformedResponse,
-                    "no `access_token` in the response",
-                )
-            })?;
-            let lifetime = json["expires_in"].as_u64().unwrap_or(3600);
-            AccessToken::builder(access_token.to_owned())
-                .expires_in(Duration::from_secs(lifetime))
-                .build()
-        }
-    })
 }
 
 /// Prints steps as they pass or fail and sets the exit code.

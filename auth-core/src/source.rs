@@ -112,6 +112,7 @@ impl TokenSource for StaticTokenSource {
 /// assert_eq!(source.token().await?.header_value(), "Bearer from-my-idp");
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct FnTokenSource<F> {
     fetch: F,
 }

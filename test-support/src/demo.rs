@@ -15,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use auth_core::{AccessToken, AuthError, ErrorKind, FnTokenSource, TokenSource};
 use axum::{
     Form, Json, Router,
     extract::{Query, State},
@@ -22,6 +23,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use serde_json::json;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -142,6 +146,8 @@ impl Drop for DemoProvider {
     }
 }
 
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
 type AppState = Arc<SharedHandle>;
 
 async fn whoami(
@@ -245,6 +251,67 @@ async fn token(
         "scope": form.get("scope").cloned().unwrap_or_default(),
     }))
     .into_response()
+}
+
+/// "Your own token logic": a client-credentials request to the demo token endpoint written by
+/// hand, as a [`FnTokenSource`]. (The `auth-oauth` crate's `OAuth2Layer` does this, and much
+/// more, for you.) Wrap it in a `CachedTokenSource`.
+pub fn client_credentials_source(
+    client: HttpClient,
+    token_url: String,
+) -> impl TokenSource + Clone {
+    FnTokenSource::new(move || {
+        let (client, token_url) = (client.clone(), token_url.clone());
+        async move {
+            let form = format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}",
+                CLIENT_ID,
+                CLIENT_SECRET
+            );
+            let request = http::Request::post(&token_url)
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(Full::from(form))
+                .map_err(|e| AuthError::config("token_url", e))?;
+            let transport = |e: &dyn std::fmt::Display| {
+                AuthError::new(ErrorKind::Transport, format!("calling {token_url}: {e}"))
+            };
+            let response = client.request(request).await.map_err(|e| transport(&e))?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| transport(&e))?;
+            let json: serde_json::Value =
+                serde_json::from_slice(&body.to_bytes()).map_err(|_| {
+                    AuthError::new(
+                        ErrorKind::MalformedResponse,
+                        "the token response is not JSON",
+                    )
+                    .with_status(status)
+                })?;
+            if let Some(code) = json["error"].as_str() {
+                return Err(AuthError::from_oauth(
+                    code,
+                    json["error_description"].as_str(),
+                    Some(status),
+                ));
+            }
+            let access_token = json["access_token"].as_str().ok_or_else(|| {
+                AuthError::new(
+                    ErrorKind::MalformedResponse,
+                    "no `access_token` in the response",
+                )
+            })?;
+            let lifetime = json["expires_in"].as_u64().unwrap_or(3600);
+            AccessToken::builder(access_token.to_owned())
+                .expires_in(Duration::from_secs(lifetime))
+                .build()
+        }
+    })
 }
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
