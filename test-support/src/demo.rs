@@ -49,6 +49,7 @@ struct Shared {
     token_delay_ms: AtomicU64,
     issued: Mutex<HashMap<String, Instant>>,
     api_calls: AtomicUsize,
+    flaky_calls: AtomicUsize,
 }
 
 /// A running demo provider; stops when dropped.
@@ -80,6 +81,7 @@ impl DemoProvider {
             .store(token_lifetime.as_secs().max(1), Ordering::SeqCst);
         let app = Router::new()
             .route("/api/whoami", get(whoami))
+            .route("/api/flaky", get(flaky))
             .route("/oauth/token", post(token))
             .with_state(shared.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -149,6 +151,20 @@ impl Drop for DemoProvider {
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 type AppState = Arc<SharedHandle>;
+
+/// Like `/api/whoami`, but every other call fails with 503 first, as a flaky upstream would.
+async fn flaky(
+    state: State<AppState>,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+) -> Response {
+    let n = state.0.0.flaky_calls.fetch_add(1, Ordering::SeqCst);
+    if n % 2 == 0 {
+        state.0.0.api_calls.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
+    }
+    whoami(state, headers, query).await
+}
 
 async fn whoami(
     State(state): State<AppState>,
@@ -265,8 +281,7 @@ pub fn client_credentials_source(
         async move {
             let form = format!(
                 "grant_type=client_credentials&client_id={}&client_secret={}",
-                CLIENT_ID,
-                CLIENT_SECRET
+                CLIENT_ID, CLIENT_SECRET
             );
             let request = http::Request::post(&token_url)
                 .header(
