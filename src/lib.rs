@@ -62,3 +62,8 @@ pub mod prelude {
     };
     pub use auth_layers::{ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, TokenLayer};
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
