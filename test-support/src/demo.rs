@@ -159,7 +159,7 @@ async fn flaky(
     query: Query<HashMap<String, String>>,
 ) -> Response {
     let n = state.0.0.flaky_calls.fetch_add(1, Ordering::SeqCst);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         state.0.0.api_calls.fetch_add(1, Ordering::SeqCst);
         return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
     }
