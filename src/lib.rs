@@ -1,6 +1,6 @@
 //! Outbound authentication for any Tower-based HTTP client.
 //!
-//! One [`tower::Layer`](tower_layer::Layer) per auth method, all sharing one [`TokenSource`]
+//! One `tower::Layer` per auth method, all sharing one [`TokenSource`]
 //! trait, so token caching, refresh, retry-on-401 and credential injection plug into any client
 //! stack: hyper-util's client, axum apps calling out, anything built with `ServiceBuilder`.
 //!
