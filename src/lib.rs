@@ -38,9 +38,15 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `tracing` | off | `tracing` events for token fetches, refreshes, failures and retries (never secrets) |
+//! | `config` | off | declarative connections in TOML or JSON ([`config`]) |
+//! | `yaml` | off | YAML configuration files too |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod config;
 
 pub use auth_core as core;
 pub use auth_layers as layers;

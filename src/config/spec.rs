@@ -1,0 +1,251 @@
+//! The typed, validated form of one connection (after the environment overlay is merged).
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use http::Method;
+
+use super::secret::SecretRef;
+
+/// One named connection: where the API is, how to authenticate, how to check it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionSpec {
+    /// The connection's name (the key under `connections`).
+    pub name: String,
+    /// The environment whose overlay was merged, if any.
+    pub environment: Option<String>,
+    /// Requests and checks are relative to it.
+    pub base_url: String,
+    /// The request `tower-auth check` sends.
+    pub check: CheckSpec,
+    /// How to authenticate.
+    pub auth: AuthSpec,
+    /// Client certificate for the API (mTLS).
+    pub tls: Option<TlsSpec>,
+    /// Timeout for requests on this connection.
+    pub timeout: Option<Duration>,
+}
+
+/// The check request: `GET base_url` expecting any 2xx by default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CheckSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path (and query) relative to `base_url`; empty for `base_url` itself.
+    pub path: String,
+    /// Accepted statuses; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+}
+
+impl Default for CheckSpec {
+    fn default() -> Self {
+        Self {
+            method: Method::GET,
+            path: String::new(),
+            expect_status: Vec::new(),
+        }
+    }
+}
+
+/// Client certificate files (PEM).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TlsSpec {
+    /// Certificate chain.
+    pub cert: PathBuf,
+    /// Private key (a secret reference: a file is usual).
+    pub key: SecretRef,
+    /// Extra CA roots.
+    pub ca: Option<PathBuf>,
+}
+
+/// Where an API key or custom token goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// In a request header.
+    Header,
+    /// In a query parameter.
+    Query,
+}
+
+/// The auth method of a connection and its parameters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AuthSpec {
+    /// No credential.
+    None,
+    /// A fixed token in a header.
+    Bearer {
+        /// The token.
+        token: SecretRef,
+        /// Header name; default `Authorization`.
+        header: String,
+        /// Prefix; default `Bearer`, may be empty.
+        prefix: String,
+    },
+    /// A fixed API key in a header or query parameter.
+    ApiKey {
+        /// Header or parameter name.
+        key_name: String,
+        /// The key.
+        key_value: SecretRef,
+        /// Header (default) or query.
+        location: Location,
+        /// Optional prefix.
+        prefix: Option<String>,
+    },
+    /// HTTP Basic.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: SecretRef,
+    },
+    /// OAuth 2.0.
+    OAuth2(Box<OAuth2Spec>),
+    /// JWT bearer assertion grant (RFC 7523).
+    JwtBearer(Box<JwtBearerSpec>),
+    /// A custom token request.
+    Custom(Box<CustomSpec>),
+}
+
+impl AuthSpec {
+    /// The `type` name as written in the configuration.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AuthSpec::None => "none",
+            AuthSpec::Bearer { .. } => "bearer",
+            AuthSpec::ApiKey { .. } => "api_key",
+            AuthSpec::Basic { .. } => "basic",
+            AuthSpec::OAuth2(_) => "oauth2",
+            AuthSpec::JwtBearer(_) => "jwt_bearer",
+            AuthSpec::Custom(_) => "custom",
+        }
+    }
+}
+
+/// Renamed response fields (`key_map`), as dotted paths.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct KeyMapSpec {
+    /// Path of the access token, e.g. `data.token`.
+    pub access_token: Option<String>,
+    /// Path of the lifetime in seconds.
+    pub expires_in: Option<String>,
+    /// Path of the token type.
+    pub token_type: Option<String>,
+    /// Path of the refresh token.
+    pub refresh_token: Option<String>,
+}
+
+/// `type = "oauth2"`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OAuth2Spec {
+    /// `client_credentials`, `password`, `refresh_token` or `authorization_code`.
+    pub grant: String,
+    /// Token endpoint (or found by discovery from `issuer`).
+    pub token_url: Option<String>,
+    /// Authorization endpoint (authorization code).
+    pub auth_url: Option<String>,
+    /// Issuer URL for discovery.
+    pub issuer: Option<String>,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (confidential clients).
+    pub client_secret: Option<SecretRef>,
+    /// `basic`, `body`, `auto`, `none`, `private_key_jwt` or `tls`; default `auto`.
+    pub client_auth: String,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// `audience` parameter.
+    pub audience: Option<String>,
+    /// `resource` parameters (RFC 8707).
+    pub resource: Vec<String>,
+    /// Prefix of the header the token is sent with (default from `token_type`).
+    pub header_prefix: Option<String>,
+    /// Resource owner (password grant).
+    pub username: Option<String>,
+    /// Resource owner's password (password grant).
+    pub password: Option<SecretRef>,
+    /// Refresh token (refresh_token grant).
+    pub refresh_token: Option<SecretRef>,
+    /// Redirect URI (authorization code).
+    pub redirect_uri: Option<String>,
+    /// PKCE for the authorization code grant; default on.
+    pub pkce: bool,
+    /// Extra token-request parameters.
+    pub extra_params: BTreeMap<String, String>,
+    /// Renamed response fields.
+    pub key_map: KeyMapSpec,
+    /// Private key for `private_key_jwt`.
+    pub private_key: Option<SecretRef>,
+    /// Key id (`kid`) for `private_key_jwt`.
+    pub key_id: Option<String>,
+    /// Where refresh tokens are stored.
+    pub token_store: Option<PathBuf>,
+    /// Client certificate for the token endpoint.
+    pub tls: Option<TlsSpec>,
+}
+
+/// `type = "jwt_bearer"`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JwtBearerSpec {
+    /// Token endpoint (from the key file when omitted with `service_account_file`).
+    pub token_url: Option<String>,
+    /// `iss` claim.
+    pub issuer: Option<String>,
+    /// `sub` claim.
+    pub subject: Option<String>,
+    /// `aud` claim (default: the token URL).
+    pub audience: Option<String>,
+    /// Requested scopes.
+    pub scopes: Vec<String>,
+    /// PEM private key.
+    pub private_key: Option<SecretRef>,
+    /// `kid` header.
+    pub key_id: Option<String>,
+    /// `RS256`, `ES256`, …
+    pub algorithm: Option<String>,
+    /// Google-style service-account JSON key file.
+    pub service_account_file: Option<PathBuf>,
+    /// Client certificate for the token endpoint.
+    pub tls: Option<TlsSpec>,
+}
+
+/// A value in a custom request body or header: literal, secret, or `{{name}}` template.
+#[derive(Debug, Clone)]
+pub enum TemplateValue {
+    /// Plain text, possibly with `{{name}}` placeholders filled from `values`.
+    Text(String),
+    /// A secret reference.
+    Secret(SecretRef),
+}
+
+/// `type = "custom"`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CustomSpec {
+    /// HTTP method of the token request.
+    pub method: Method,
+    /// URL of the token request.
+    pub url: String,
+    /// Headers of the token request.
+    pub headers: BTreeMap<String, TemplateValue>,
+    /// JSON body fields (exclusive with `form`).
+    pub json: Option<BTreeMap<String, TemplateValue>>,
+    /// Form body fields (exclusive with `json`).
+    pub form: Option<BTreeMap<String, TemplateValue>>,
+    /// Named values for `{{name}}` placeholders.
+    pub values: BTreeMap<String, TemplateValue>,
+    /// Renamed response fields.
+    pub key_map: KeyMapSpec,
+    /// Header the token is sent in (default `Authorization`), or the query parameter name.
+    pub header: String,
+    /// Prefix before the token (default `Bearer`).
+    pub prefix: String,
+    /// Header (default) or query.
+    pub location: Location,
+}
