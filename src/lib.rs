@@ -52,9 +52,9 @@ pub use auth_core as core;
 pub use auth_layers as layers;
 
 pub use auth_core::{
-    AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, FileTokenStore,
-    FnTokenSource, MemoryTokenStore, ProviderError, SecretString, StaticTokenSource, StoredToken,
-    TokenSource, TokenStore, WwwAuthenticate,
+    AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,
+    FileTokenStore, FnTokenSource, MemoryTokenStore, ProviderError, SecretString,
+    StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate,
 };
 pub use auth_layers::{
     ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, ReplayableBody, TokenLayer,

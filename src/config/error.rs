@@ -36,6 +36,7 @@ impl fmt::Display for Problem {
 pub struct ConfigError {
     source_name: String,
     problems: Vec<Problem>,
+    secret: bool,
 }
 
 impl ConfigError {
@@ -43,7 +44,22 @@ impl ConfigError {
         Self {
             source_name: source_name.into(),
             problems,
+            secret: false,
         }
+    }
+
+    /// A secret reference that could not be resolved (unset variable, unreadable file).
+    pub(crate) fn secret(problem: Problem) -> Self {
+        Self {
+            source_name: "configuration".to_owned(),
+            problems: vec![problem],
+            secret: true,
+        }
+    }
+
+    /// Whether the error is a secret that could not be read, rather than an invalid value.
+    pub fn is_secret(&self) -> bool {
+        self.secret
     }
 
     pub(crate) fn single(

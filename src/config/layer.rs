@@ -76,7 +76,7 @@ impl ConnectionSpec {
         let resolve = |key: &str, secret: &super::SecretRef| {
             secret
                 .resolve(&format!("{path}.{key}"))
-                .map_err(|p| ConfigError::new("configuration", vec![p]))
+                .map_err(ConfigError::secret)
         };
         let inner = match &self.auth {
             AuthSpec::None => Inner::None(NoAuthLayer::new()),

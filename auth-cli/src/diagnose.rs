@@ -1,0 +1,155 @@
+//! Turns failures into a stage, a one-line error and a hint from the troubleshooting matrix.
+
+use std::{error::Error as StdError, fmt};
+
+use tower::BoxError;
+use tower_auth::{AuthError, ErrorKind};
+
+/// Where a check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// The connection's configuration is invalid.
+    Config,
+    /// A secret reference could not be read.
+    Secret,
+    /// The token could not be obtained.
+    Token,
+    /// The request could not be sent or answered.
+    Request,
+    /// The response was not the expected one.
+    Check,
+}
+
+impl Stage {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Stage::Config => "config",
+            Stage::Secret => "secret",
+            Stage::Token => "token",
+            Stage::Request => "request",
+            Stage::Check => "check",
+        }
+    }
+
+    /// How the text output names the stage.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Stage::Config => "config",
+            Stage::Secret => "secret",
+            Stage::Token => "token endpoint",
+            Stage::Request => "request",
+            Stage::Check => "check",
+        }
+    }
+}
+
+/// A diagnosed failure.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub(crate) stage: Stage,
+    pub(crate) kind: Option<ErrorKind>,
+    pub(crate) error: String,
+    pub(crate) hint: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.stage.label(), self.error)
+    }
+}
+
+impl Failure {
+    pub(crate) fn new(stage: Stage, error: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            stage,
+            kind: None,
+            error: error.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// From an [`AuthError`]: its sentence (without the hint) and its hint.
+    pub(crate) fn from_auth(stage: Stage, error: &AuthError) -> Self {
+        let text = error.to_string();
+        let sentence = text
+            .rsplit_once("; hint: ")
+            .map_or(text.as_str(), |(sentence, _)| sentence)
+            .to_owned();
+        let sentence = match error.provider() {
+            // `invalid_client (client authentication failed)`: the code first, as providers
+            // document it.
+            Some(p) if stage == Stage::Token => match &p.description {
+                Some(d) => format!("{} ({d})", p.code),
+                None => format!("{} ({sentence})", p.code),
+            },
+            _ => sentence,
+        };
+        Self {
+            stage,
+            kind: Some(error.kind()),
+            error: sentence,
+            hint: error.hint().to_owned(),
+        }
+    }
+
+    /// From an error of the request stack: an [`AuthError`] inside it, a timeout, or a
+    /// transport error (connection refused, TLS, DNS).
+    pub(crate) fn from_request_error(error: &BoxError) -> Self {
+        if let Some(auth) = error.downcast_ref::<AuthError>() {
+            let stage = if is_token_kind(auth.kind()) {
+                Stage::Token
+            } else {
+                Stage::Request
+            };
+            return Self::from_auth(stage, auth);
+        }
+        if error.is::<tower::timeout::error::Elapsed>() {
+            let mut failure = Self::new(
+                Stage::Request,
+                "no answer within the connection's timeout",
+                ErrorKind::Timeout.hint(),
+            );
+            failure.kind = Some(ErrorKind::Timeout);
+            return failure;
+        }
+        let chain = error_chain(&**error);
+        let lower = chain.to_ascii_lowercase();
+        let hint = if lower.contains("connection refused") {
+            "nothing is listening there: check the URL's host and port, and that the server is running"
+        } else if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+        {
+            "TLS failed: check the server's certificate is trusted (CA roots), and the client \
+             certificate and key if the server requires one"
+        } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
+            "the host name could not be resolved: check the URL"
+        } else {
+            ErrorKind::Transport.hint()
+        };
+        let mut failure = Self::new(Stage::Request, chain, hint);
+        failure.kind = Some(ErrorKind::Transport);
+        failure
+    }
+}
+
+fn is_token_kind(kind: ErrorKind) -> bool {
+    !matches!(
+        kind,
+        ErrorKind::Unauthorized | ErrorKind::Forbidden | ErrorKind::Request
+    )
+}
+
+/// `outer: inner: innermost`, without repeating a message its source already says.
+fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}

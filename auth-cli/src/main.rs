@@ -1,0 +1,144 @@
+//! `tower-auth`: check, debug and use the connections of a tower-auth configuration.
+//!
+//! Exit codes: 0 success, 1 a connection or request failed, 2 the configuration (or the command
+//! line) is unusable.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tower_auth::config::Config;
+
+mod check;
+mod client;
+mod diagnose;
+mod request;
+mod show;
+mod token;
+
+/// Check, debug and use the connections of a tower-auth configuration.
+#[derive(Parser, Debug)]
+#[command(name = "tower-auth", version)]
+struct Cli {
+    /// Configuration file [default: $TOWER_AUTH_CONFIG, else ./tower-auth.toml]
+    #[arg(short, long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Environment overlay [default: $TOWER_AUTH_ENV, else the file's default_environment]
+    #[arg(long, global = true, value_name = "NAME")]
+    env: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Obtain credentials and send each connection's check request
+    Check {
+        /// Connections to check [default: all]
+        names: Vec<String>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Obtain a token and print its type, expiry and scopes
+    Token {
+        /// Connection name
+        name: String,
+        /// Print only the raw token, for scripts
+        #[arg(long)]
+        show: bool,
+    },
+    /// Send an authenticated request relative to the connection's base_url
+    Request {
+        /// Connection name
+        name: String,
+        /// HTTP method
+        method: String,
+        /// Path relative to base_url, e.g. /me
+        path: String,
+        /// Extra header, `Name: value` (repeatable)
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+        /// Request body
+        #[arg(short = 'd', long = "data", value_name = "BODY")]
+        data: Option<String>,
+        /// Print the status line and response headers too
+        #[arg(short = 'i', long = "include")]
+        include: bool,
+    },
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Report every problem at once, and warn about literal secrets
+    Validate,
+    /// Print the resolved configuration with every secret redacted
+    Show {
+        /// Connections to show [default: all]
+        names: Vec<String>,
+    },
+}
+
+/// How `check` prints its results.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum OutputFormat {
+    /// One line per connection, with a hint under failures
+    Text,
+    /// A JSON array of results
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = cli.config.clone().unwrap_or_else(Config::default_path);
+    let config = match Config::load(&path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("hint: fix the configuration values named above");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let env = config.environment(cli.env.as_deref());
+    let env = env.as_deref();
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Check { names, format } => check::run(&config, env, &names, format).await,
+            Command::Token { name, show } => token::run(&config, env, &name, show).await,
+            Command::Request {
+                name,
+                method,
+                path,
+                headers,
+                data,
+                include,
+            } => {
+                let args = request::Args {
+                    method,
+                    path,
+                    headers,
+                    data,
+                    include,
+                };
+                request::run(&config, env, &name, args).await
+            }
+            Command::Config(ConfigCommand::Validate) => show::validate(&config),
+            Command::Config(ConfigCommand::Show { names }) => show::show(&config, env, &names),
+        }
+    });
+    ExitCode::from(code)
+}

@@ -1,0 +1,113 @@
+//! `tower-auth request NAME METHOD PATH [-H 'K: V']... [-d BODY] [-i]`.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Full};
+use tower::ServiceExt;
+use tower_auth::{AuthError, config::Config};
+
+use crate::{
+    client,
+    diagnose::{Failure, Stage},
+};
+
+/// The request to send.
+pub(crate) struct Args {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) headers: Vec<String>,
+    pub(crate) data: Option<String>,
+    pub(crate) include: bool,
+}
+
+pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, args: Args) -> u8 {
+    match send(config, env, name, args).await {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            eprintln!("hint: {}", failure.hint);
+            if failure.stage == Stage::Config { 2 } else { 1 }
+        }
+    }
+}
+
+async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Result<u8, Failure> {
+    let usage = |message: String| Failure::new(Stage::Config, message, "fix the command line");
+    let spec = config
+        .connection(name, env)
+        .map_err(|e| Failure::new(Stage::Config, e.to_string(), "fix the configuration"))?;
+    let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| usage(format!("`{}` is not an HTTP method", args.method)))?;
+    let url = client::join(&spec.base_url, &args.path).map_err(usage)?;
+    let mut builder = Request::builder().method(method).uri(&url);
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| usage(format!("header `{header}` is not `Name: value`")))?;
+        let name = HeaderName::try_from(name.trim())
+            .map_err(|_| usage(format!("`{}` is not a header name", name.trim())))?;
+        let value = HeaderValue::try_from(value.trim())
+            .map_err(|_| usage(format!("the value of header `{name}` is not valid")))?;
+        builder = builder.header(name, value);
+    }
+    let body = args.data.map(Bytes::from).unwrap_or_default();
+    let request = builder
+        .body(Full::new(body))
+        .map_err(|e| usage(format!("{url}: {e}")))?;
+    let layer = spec.layer().map_err(|e| {
+        let stage = if e.is_secret() {
+            Stage::Secret
+        } else {
+            Stage::Config
+        };
+        Failure::new(
+            stage,
+            e.to_string(),
+            "set the environment variable or create the file it refers to",
+        )
+    })?;
+    let response = client::stack(&spec, layer, client::http_client())
+        .oneshot(request)
+        .await
+        .map_err(|e| Failure::from_request_error(&e))?;
+    let status = response.status();
+    let auth_error = response.extensions().get::<AuthError>().cloned();
+    if args.include {
+        println!("{:?} {status}", response.version());
+        for (name, value) in response.headers() {
+            println!("{name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        }
+        println!();
+    }
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| {
+            Failure::new(
+                Stage::Request,
+                format!("reading the response body: {e}"),
+                "retry; the connection was cut",
+            )
+        })?
+        .to_bytes();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&body);
+    if !body.ends_with(b"\n") && !body.is_empty() {
+        let _ = writeln!(stdout);
+    }
+    if status.is_success() {
+        return Ok(0);
+    }
+    match auth_error {
+        Some(error) => {
+            let failure = Failure::from_auth(Stage::Check, &error);
+            eprintln!("error: {}", failure.error);
+            eprintln!("hint: {}", failure.hint);
+        }
+        None => eprintln!("error: the server answered {status}"),
+    }
+    Ok(1)
+}

@@ -1,0 +1,252 @@
+//! `tower-auth config validate` and `tower-auth config show`.
+
+use std::fmt::Write as _;
+
+use tower_auth::config::{
+    AuthSpec, Config, ConnectionSpec, KeyMapSpec, Location, SecretRef, TemplateValue, TlsSpec,
+};
+
+/// Loading already reported every error (exit 2 before we get here); print the warnings.
+pub(crate) fn validate(config: &Config) -> u8 {
+    let count = config.connection_names().count();
+    println!(
+        "{}: valid, {count} connection{}",
+        config.source_name(),
+        if count == 1 { "" } else { "s" }
+    );
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
+    0
+}
+
+pub(crate) fn show(config: &Config, env: Option<&str>, names: &[String]) -> u8 {
+    let names: Vec<String> = if names.is_empty() {
+        config.connection_names().map(str::to_owned).collect()
+    } else {
+        names.to_vec()
+    };
+    let mut code = 0;
+    let mut out = String::new();
+    for name in &names {
+        match config.connection(name, env) {
+            Ok(spec) => render(&mut out, &spec),
+            Err(error) => {
+                eprintln!("error: {error}");
+                code = 2;
+            }
+        }
+    }
+    print!("{out}");
+    code
+}
+
+fn quote(text: &str) -> String {
+    format!("{text:?}")
+}
+
+/// Secrets print as their reference (`{ env = "X" }`), literals as `"[redacted]"`.
+fn secret(s: &SecretRef) -> String {
+    s.to_string()
+}
+
+fn render(out: &mut String, spec: &ConnectionSpec) {
+    let header = format!("[connections.{}]", spec.name);
+    match &spec.environment {
+        Some(env) => {
+            let _ = writeln!(out, "{header}  # environment: {env}");
+        }
+        None => {
+            let _ = writeln!(out, "{header}");
+        }
+    }
+    let _ = writeln!(out, "base_url = {}", quote(&spec.base_url));
+    let _ = writeln!(
+        out,
+        "check = {{ method = {}, path = {}, expect_status = {:?} }}",
+        quote(spec.check.method.as_str()),
+        quote(&spec.check.path),
+        spec.check.expect_status
+    );
+    if let Some(timeout) = spec.timeout {
+        let _ = writeln!(out, "timeout = \"{}ms\"", timeout.as_millis());
+    }
+    if let Some(tls) = &spec.tls {
+        let _ = writeln!(out, "tls = {}", tls_line(tls));
+    }
+    let _ = writeln!(out, "\n[connections.{}.auth]", spec.name);
+    let mut field = |key: &str, value: String| {
+        let _ = writeln!(out, "{key} = {value}");
+    };
+    field("type", quote(spec.auth.type_name()));
+    match &spec.auth {
+        AuthSpec::None => {}
+        AuthSpec::Bearer {
+            token,
+            header,
+            prefix,
+        } => {
+            field("token", secret(token));
+            field("header", quote(header));
+            field("prefix", quote(prefix));
+        }
+        AuthSpec::ApiKey {
+            key_name,
+            key_value,
+            location,
+            prefix,
+        } => {
+            field("key_name", quote(key_name));
+            field("key_value", secret(key_value));
+            field("location", quote(location_name(*location)));
+            if let Some(p) = prefix {
+                field("prefix", quote(p));
+            }
+        }
+        AuthSpec::Basic { username, password } => {
+            field("username", quote(username));
+            field("password", secret(password));
+        }
+        AuthSpec::OAuth2(o) => {
+            field("grant", quote(&o.grant));
+            for (key, value) in [
+                ("token_url", &o.token_url),
+                ("auth_url", &o.auth_url),
+                ("issuer", &o.issuer),
+                ("audience", &o.audience),
+                ("header_prefix", &o.header_prefix),
+                ("username", &o.username),
+                ("redirect_uri", &o.redirect_uri),
+                ("key_id", &o.key_id),
+            ] {
+                if let Some(v) = value {
+                    field(key, quote(v));
+                }
+            }
+            field("client_id", quote(&o.client_id));
+            field("client_auth", quote(&o.client_auth));
+            for (key, value) in [
+                ("client_secret", &o.client_secret),
+                ("password", &o.password),
+                ("refresh_token", &o.refresh_token),
+                ("private_key", &o.private_key),
+            ] {
+                if let Some(v) = value {
+                    field(key, secret(v));
+                }
+            }
+            if !o.scopes.is_empty() {
+                field("scopes", format!("{:?}", o.scopes));
+            }
+            if !o.resource.is_empty() {
+                field("resource", format!("{:?}", o.resource));
+            }
+            field("pkce", o.pkce.to_string());
+            if !o.extra_params.is_empty() {
+                field("extra_params", format!("{:?}", o.extra_params));
+            }
+            if let Some(store) = &o.token_store {
+                field("token_store", quote(&store.display().to_string()));
+            }
+            key_map_field(&mut field, &o.key_map);
+            if let Some(tls) = &o.tls {
+                field("tls", tls_line(tls));
+            }
+        }
+        AuthSpec::JwtBearer(j) => {
+            for (key, value) in [
+                ("token_url", &j.token_url),
+                ("issuer", &j.issuer),
+                ("subject", &j.subject),
+                ("audience", &j.audience),
+                ("key_id", &j.key_id),
+                ("algorithm", &j.algorithm),
+            ] {
+                if let Some(v) = value {
+                    field(key, quote(v));
+                }
+            }
+            if let Some(key) = &j.private_key {
+                field("private_key", secret(key));
+            }
+            if let Some(file) = &j.service_account_file {
+                field("service_account_file", quote(&file.display().to_string()));
+            }
+            if !j.scopes.is_empty() {
+                field("scopes", format!("{:?}", j.scopes));
+            }
+            if let Some(tls) = &j.tls {
+                field("tls", tls_line(tls));
+            }
+        }
+        AuthSpec::Custom(c) => {
+            field("request.method", quote(c.method.as_str()));
+            field("request.url", quote(&c.url));
+            for (label, map) in [
+                ("request.headers", Some(&c.headers)),
+                ("request.json", c.json.as_ref()),
+                ("request.form", c.form.as_ref()),
+                ("values", Some(&c.values)),
+            ] {
+                if let Some(map) = map.filter(|m| !m.is_empty()) {
+                    let items: Vec<String> = map
+                        .iter()
+                        .map(|(k, v)| format!("{} = {}", quote(k), template(v)))
+                        .collect();
+                    field(label, format!("{{ {} }}", items.join(", ")));
+                }
+            }
+            field("location", quote(location_name(c.location)));
+            field("header", quote(&c.header));
+            field("prefix", quote(&c.prefix));
+            key_map_field(&mut field, &c.key_map);
+        }
+        other => field(
+            "note",
+            quote(&format!("{} is not shown", other.type_name())),
+        ),
+    }
+    out.push('\n');
+}
+
+fn template(value: &TemplateValue) -> String {
+    match value {
+        TemplateValue::Text(text) => quote(text),
+        TemplateValue::Secret(s) => secret(s),
+    }
+}
+
+fn key_map_field(field: &mut impl FnMut(&str, String), key_map: &KeyMapSpec) {
+    let items: Vec<String> = [
+        ("access_token", &key_map.access_token),
+        ("expires_in", &key_map.expires_in),
+        ("token_type", &key_map.token_type),
+        ("refresh_token", &key_map.refresh_token),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", quote(v))))
+    .collect();
+    if !items.is_empty() {
+        field("key_map", format!("{{ {} }}", items.join(", ")));
+    }
+}
+
+fn tls_line(tls: &TlsSpec) -> String {
+    let mut line = format!(
+        "{{ cert = {}, key = {}",
+        quote(&tls.cert.display().to_string()),
+        secret(&tls.key)
+    );
+    if let Some(ca) = &tls.ca {
+        line.push_str(&format!(", ca = {}", quote(&ca.display().to_string())));
+    }
+    line.push_str(" }");
+    line
+}
+
+fn location_name(location: Location) -> &'static str {
+    match location {
+        Location::Header => "header",
+        Location::Query => "query",
+    }
+}

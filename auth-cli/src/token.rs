@@ -1,0 +1,80 @@
+//! `tower-auth token NAME [--show]`: obtain a token and describe it (or print it for scripts).
+
+use tower_auth::{ExposeSecret, config::Config};
+
+use crate::{
+    check::{describe, human},
+    diagnose::{Failure, Stage},
+};
+
+pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, show: bool) -> u8 {
+    match obtain(config, env, name, show).await {
+        Ok(()) => 0,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            eprintln!("hint: {}", failure.hint);
+            if failure.stage == Stage::Config { 2 } else { 1 }
+        }
+    }
+}
+
+async fn obtain(config: &Config, env: Option<&str>, name: &str, show: bool) -> Result<(), Failure> {
+    let spec = config
+        .connection(name, env)
+        .map_err(|e| Failure::new(Stage::Config, e.to_string(), "fix the configuration"))?;
+    let layer = spec.layer().map_err(|e| {
+        let stage = if e.is_secret() {
+            Stage::Secret
+        } else {
+            Stage::Config
+        };
+        Failure::new(
+            stage,
+            e.to_string(),
+            "set the environment variable or create the file it refers to",
+        )
+    })?;
+    let Some(source) = layer.token_source() else {
+        return Err(Failure::new(
+            Stage::Config,
+            format!(
+                "connection `{name}` uses {}, which has no token",
+                describe(&spec)
+            ),
+            "`token` works for oauth2, jwt_bearer and custom connections; use `check` or \
+             `request` for the others",
+        ));
+    };
+    let token = source
+        .token()
+        .await
+        .map_err(|e| Failure::from_auth(Stage::Token, &e))?;
+    if show {
+        // Explicitly asked for: the raw token alone, so scripts can capture it.
+        println!("{}", token.secret().expose_secret());
+        return Ok(());
+    }
+    println!("connection: {name}");
+    println!("type:       {}", token.token_type());
+    match token.expires_at() {
+        Some(at) => println!(
+            "expires in: {}",
+            human(at.saturating_duration_since(tokio::time::Instant::now()))
+        ),
+        None => println!("expires in: unknown (no expires_in)"),
+    }
+    if token.scopes().is_empty() {
+        println!("scopes:     (not reported)");
+    } else {
+        println!("scopes:     {}", token.scopes().join(" "));
+    }
+    println!(
+        "refresh:    {}",
+        if token.refresh_token().is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    Ok(())
+}
