@@ -32,11 +32,13 @@
 //! |---|---|---|
 //! | `auth-core` | [`core`] | secrets, [`AccessToken`], [`TokenSource`], [`CachedTokenSource`], [`TokenStore`], [`AuthError`] |
 //! | `auth-layers` | [`layers`] | [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`], [`TokenLayer`] |
+//! | `auth-oauth` | `oauth` | OAuth 2.0 grants, client authentication, token-response normalization, `OAuth2Layer` |
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it enables |
 //! |---|---|---|
+//! | `oauth2` | **on** | OAuth 2.0 grants and `OAuth2Layer` (rustls with ring for HTTPS token endpoints) |
 //! | `tracing` | off | `tracing` events for token fetches, refreshes, failures and retries (never secrets) |
 //! | `config` | off | declarative connections in TOML or JSON ([`config`]) |
 //! | `yaml` | off | YAML configuration files too |
@@ -50,6 +52,12 @@ pub mod config;
 
 pub use auth_core as core;
 pub use auth_layers as layers;
+#[cfg(feature = "oauth2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
+pub use auth_oauth as oauth;
+#[cfg(feature = "oauth2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
+pub use auth_oauth::{ClientAuth, OAuth2Layer};
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,
@@ -67,6 +75,8 @@ pub mod prelude {
         StaticTokenSource, TokenSource,
     };
     pub use auth_layers::{ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, TokenLayer};
+    #[cfg(feature = "oauth2")]
+    pub use auth_oauth::{ClientAuth, OAuth2Layer};
 }
 
 /// The README's examples, compiled and run as doctests.

@@ -136,9 +136,14 @@ impl<S: TokenSource> CachedTokenSource<S> {
         wait(rx).await
     }
 
-    /// Puts a token obtained elsewhere into the cache (e.g. restored from a store).
+    /// Puts a token obtained elsewhere into the cache (e.g. restored from a store, or from an
+    /// interactive login). Any recorded failure and its backoff are cleared: the cache is
+    /// healthy again.
     pub fn insert(&self, token: AccessToken) {
+        let mut flight = self.shared.lock();
         self.shared.store(&token);
+        flight.failure = None;
+        flight.consecutive_failures = 0;
     }
 
     async fn token_slow(&self) -> Result<AccessToken, AuthError> {

@@ -23,6 +23,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api_server;
+pub mod demo;
+pub mod token_server;
 
 pub use api_server::{ApiServer, CHALLENGE, Expectation, RecordedRequest};
 
@@ -37,4 +39,3 @@ use hyper_util::{
 pub fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
 }
-pub mod demo;

@@ -315,6 +315,20 @@ async fn errors_that_cannot_heal_are_not_retried_in_a_loop() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_inserted_token_clears_a_recorded_failure() {
+    let source = Scripted::new([fail(0, ErrorKind::InvalidGrant)]);
+    let cache = CachedTokenSource::new(source.clone());
+    cache.token().await.expect_err("invalid_grant");
+    cache.insert(AccessToken::bearer("from-login").expect("token"));
+    assert_eq!(name(&cache.token().await.expect("inserted")), "from-login");
+    // After it is invalidated, the next call fetches instead of replaying the old error.
+    let inserted = cache.current().expect("cached");
+    cache.invalidate(&inserted);
+    assert_eq!(name(&cache.token().await.expect("fetched")), "t2");
+    assert_eq!(source.fetches(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn invalidate_drops_only_the_current_token() {
     let source = Scripted::new([token(0, 3600), token(0, 3600)]);
     let cache = CachedTokenSource::new(source.clone());

@@ -1,0 +1,438 @@
+//! [`TokenEndpoint`]: where token requests go, who the client is, and how answers are read.
+//!
+//! Every grant sends its requests through one of these. It holds the token URL, the client's
+//! id, secret and [`ClientAuth`] method, the [`KeyMap`] for the answers, the header prefix of
+//! the resulting tokens, and the [`TokenHttpClient`].
+//!
+//! ```
+//! use auth_oauth::{ClientAuth, TokenEndpoint, TokenParams};
+//! # async fn run() -> Result<(), auth_core::AuthError> {
+//! let endpoint = TokenEndpoint::builder("https://auth.example.com/oauth/token", "my-client")
+//!     .client_secret("s3cr3t")
+//!     .client_auth(ClientAuth::Auto)
+//!     .build()?;
+//! // Grants call this; custom grants (token exchange, …) can too.
+//! let response = endpoint
+//!     .request(&[("grant_type", "client_credentials")], &TokenParams::new().scopes("read"))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use auth_core::{AuthError, SecretString};
+use http::{HeaderValue, Method as HttpMethod, Request, header};
+use oauth2::url::Url;
+
+use crate::{
+    ClientAuth, KeyMap, TokenHttpClient, TokenParams, TokenResponse,
+    client_auth::{ClientIdentity, Method, rejected_client},
+    normalize::normalize,
+};
+
+/// Emits a tracing event when the `tracing` feature is on; nothing otherwise.
+macro_rules! event {
+    ($level:ident, $($arg:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::$level!(target: "tower_auth::oauth", $($arg)*);
+    };
+}
+pub(crate) use event;
+
+/// A token endpoint and the client that talks to it; see the [module docs](self). Cheap to
+/// clone (clones share everything, including what [`ClientAuth::Auto`] learnt).
+#[derive(Clone)]
+pub struct TokenEndpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: Url,
+    client: ClientIdentity,
+    key_map: KeyMap,
+    header_prefix: Option<String>,
+    http: TokenHttpClient,
+}
+
+impl TokenEndpoint {
+    /// Starts configuring the endpoint at `token_url` for the client `client_id`.
+    pub fn builder(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> TokenEndpointBuilder {
+        TokenEndpointBuilder {
+            token_url: token_url.into(),
+            client_id: client_id.into(),
+            client_secret: None,
+            client_auth: None,
+            key_map: KeyMap::default(),
+            header_prefix: None,
+            http: None,
+            timeout: None,
+            max_response_size: None,
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The token URL.
+    pub fn token_url(&self) -> &Url {
+        &self.inner.url
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client.id
+    }
+
+    /// The configured client-authentication method.
+    pub fn client_auth(&self) -> ClientAuth {
+        self.inner.client.auth()
+    }
+
+    /// The header prefix tokens are sent with, when overridden.
+    pub fn header_prefix(&self) -> Option<&str> {
+        self.inner.header_prefix.as_deref()
+    }
+
+    /// The key map answers are read with.
+    pub fn key_map(&self) -> &KeyMap {
+        &self.inner.key_map
+    }
+
+    /// The HTTP client requests go through.
+    pub fn http_client(&self) -> &TokenHttpClient {
+        &self.inner.http
+    }
+
+    /// Sends one token request: the grant's `fields` (including `grant_type`), then `params`'
+    /// scope, audience, resources and extras, with the client's authentication, and normalizes
+    /// the answer. With [`ClientAuth::Auto`], a rejected Basic attempt is retried once with the
+    /// body method.
+    pub async fn request(
+        &self,
+        fields: &[(&str, &str)],
+        params: &TokenParams,
+    ) -> Result<TokenResponse, AuthError> {
+        let (method, may_fall_back) = self.inner.client.method();
+        let first = self.send(method, fields, params).await;
+        match first {
+            Ok(response) => {
+                self.inner.client.remember(method);
+                Ok(response)
+            }
+            Err(error) if may_fall_back && rejected_client(&error) => {
+                event!(
+                    info,
+                    "client_secret_basic was rejected; retrying with client_secret_post"
+                );
+                match self.send(Method::Body, fields, params).await {
+                    Ok(response) => {
+                        self.inner.client.remember(Method::Body);
+                        Ok(response)
+                    }
+                    Err(second) if rejected_client(&second) => {
+                        let detail = match second.detail() {
+                            Some(d) => {
+                                format!("{d} (tried client_secret_basic, then client_secret_post)")
+                            }
+                            None => "tried client_secret_basic, then client_secret_post".to_owned(),
+                        };
+                        Err(second.with_detail(detail))
+                    }
+                    Err(second) => {
+                        // The body method got past client authentication: keep it.
+                        self.inner.client.remember(Method::Body);
+                        Err(second)
+                    }
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        fields: &[(&str, &str)],
+        params: &TokenParams,
+    ) -> Result<TokenResponse, AuthError> {
+        let mut request = Request::builder()
+            .method(HttpMethod::POST)
+            .uri(self.inner.url.as_str())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| {
+                AuthError::new(auth_core::ErrorKind::Request, "building the token request")
+                    .with_source(e)
+            })?;
+        // The serializer is not `Send`; it must be gone before the first await.
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in fields {
+                form.append_pair(name, value);
+            }
+            params.append_to(&mut form);
+            self.inner
+                .client
+                .apply(method, request.headers_mut(), &mut form);
+            form.finish()
+        };
+        *request.body_mut() = body.into_bytes();
+        event!(
+            debug,
+            host = self.inner.url.host_str().unwrap_or_default(),
+            client_auth = ?method,
+            "requesting a token"
+        );
+        let response = self.inner.http.send(request).await?;
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        normalize(
+            response.status(),
+            content_type,
+            response.body(),
+            &self.inner.key_map,
+        )
+    }
+}
+
+impl fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("url", &self.inner.url.as_str())
+            .field("client", &self.inner.client)
+            .field("key_map", &self.inner.key_map)
+            .field("header_prefix", &self.inner.header_prefix)
+            .field("http", &self.inner.http)
+            .finish()
+    }
+}
+
+/// Configures a [`TokenEndpoint`]; see [`TokenEndpoint::builder`]. Nothing is checked until
+/// [`build`](TokenEndpointBuilder::build), which names the first bad setting.
+pub struct TokenEndpointBuilder {
+    token_url: String,
+    client_id: String,
+    client_secret: Option<SecretString>,
+    client_auth: Option<ClientAuth>,
+    key_map: KeyMap,
+    header_prefix: Option<String>,
+    http: Option<TokenHttpClient>,
+    timeout: Option<Duration>,
+    max_response_size: Option<usize>,
+    allow_insecure_http: bool,
+}
+
+impl TokenEndpointBuilder {
+    /// The client secret (confidential clients).
+    pub fn client_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// How the client authenticates. Defaults to [`ClientAuth::Basic`] with a secret and
+    /// [`ClientAuth::None`] without one.
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = Some(auth);
+        self
+    }
+
+    /// Where the fields of the answers are. Defaults to RFC 6749's names.
+    pub fn key_map(mut self, key_map: KeyMap) -> Self {
+        self.key_map = key_map;
+        self
+    }
+
+    /// The prefix tokens are sent with (`Authorization: {prefix} {token}`); empty for the bare
+    /// token. Defaults to the token type of each answer (`Bearer` when it has none).
+    pub fn header_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.header_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The HTTP client. Defaults to [`TokenHttpClient::new`].
+    pub fn http_client(mut self, client: TokenHttpClient) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The deadline of one token request. Defaults to 30 seconds (or the HTTP client's).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The largest answer read, in bytes. Defaults to 1 MiB (or the HTTP client's).
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = Some(bytes);
+        self
+    }
+
+    /// Allows a plain `http://` token URL on a host that is not loopback. Defaults to `false`.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks every setting and builds the endpoint. Errors are [`ErrorKind::Config`]
+    /// (`auth_core::ErrorKind::Config`) naming the setting: `token_url` not a URL or not
+    /// https/loopback, `client_id` missing, `client_secret` missing for the method, a bad
+    /// `header_prefix`.
+    ///
+    /// [`ErrorKind::Config`]: auth_core::ErrorKind::Config
+    pub fn build(self) -> Result<TokenEndpoint, AuthError> {
+        let url = parse_url("token_url", &self.token_url)?;
+        let mut http = match self.http {
+            Some(http) => http,
+            None => TokenHttpClient::new()?,
+        };
+        if self.allow_insecure_http {
+            http = http.allow_insecure_http(true);
+        }
+        if let Some(timeout) = self.timeout {
+            http = http.timeout(timeout);
+        }
+        if let Some(bytes) = self.max_response_size {
+            http = http.max_response_size(bytes);
+        }
+        http.check_url(&url, "token_url")?;
+        let auth = self.client_auth.unwrap_or(if self.client_secret.is_some() {
+            ClientAuth::Basic
+        } else {
+            ClientAuth::None
+        });
+        let client = ClientIdentity::new(self.client_id, self.client_secret, auth)?;
+        if let Some(prefix) = &self.header_prefix
+            && (HeaderValue::from_str(prefix).is_err() || prefix.contains(' '))
+        {
+            return Err(AuthError::config(
+                "header_prefix",
+                format!("`{}` cannot start a header value", prefix.escape_debug()),
+            ));
+        }
+        Ok(TokenEndpoint {
+            inner: Arc::new(Inner {
+                url,
+                client,
+                key_map: self.key_map,
+                header_prefix: self.header_prefix,
+                http,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for TokenEndpointBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpointBuilder")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("client_auth", &self.client_auth)
+            .field("key_map", &self.key_map)
+            .field("header_prefix", &self.header_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses an endpoint URL, naming `what` in errors: a URL without a fragment (RFC 6749 §3.1).
+pub(crate) fn parse_url(what: &str, text: &str) -> Result<Url, AuthError> {
+    let shown: String = text.chars().take(80).collect();
+    let url = Url::parse(text.trim()).map_err(|e| {
+        AuthError::config(
+            what,
+            format!("`{}` is not a URL ({e})", shown.escape_debug()),
+        )
+    })?;
+    if url.cannot_be_a_base() || url.host_str().is_none_or(str::is_empty) {
+        return Err(AuthError::config(
+            what,
+            format!(
+                "`{}` is not an http(s) URL with a host",
+                shown.escape_debug()
+            ),
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(AuthError::config(
+            what,
+            "must not contain a fragment (`#…`, RFC 6749 §3.1)",
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use auth_core::ErrorKind;
+
+    fn build(url: &str) -> Result<TokenEndpoint, AuthError> {
+        TokenEndpoint::builder(url, "id").client_secret("s").build()
+    }
+
+    #[test]
+    fn bad_token_urls_are_config_errors_naming_token_url() {
+        for (url, expected) in [
+            ("not a url", "token_url: `not a url` is not a URL"),
+            (
+                "mailto:a@b.c",
+                "token_url: `mailto:a@b.c` is not an http(s) URL",
+            ),
+            (
+                "http://auth.example.com/token",
+                "`http://auth.example.com` is not loopback",
+            ),
+            ("ftp://auth.example.com/token", "unsupported scheme `ftp`"),
+            (
+                "https://auth.example.com/token#x",
+                "token_url: must not contain a fragment",
+            ),
+        ] {
+            let err = build(url).expect_err(url);
+            assert_eq!(err.kind(), ErrorKind::Config, "{url}");
+            assert!(err.to_string().contains(expected), "{url}: {err}");
+        }
+        assert!(build("http://127.0.0.1:8080/token").is_ok());
+        assert!(build("http://localhost/token").is_ok());
+        assert!(build("https://auth.example.com/token").is_ok());
+        let allowed = TokenEndpoint::builder("http://auth.internal/token", "id")
+            .client_secret("s")
+            .allow_insecure_http(true)
+            .build();
+        assert!(allowed.is_ok());
+    }
+
+    #[test]
+    fn the_default_method_depends_on_the_secret() {
+        let with = build("https://a.example/t").expect("ok");
+        assert_eq!(with.client_auth(), ClientAuth::Basic);
+        let without = TokenEndpoint::builder("https://a.example/t", "id")
+            .build()
+            .expect("ok");
+        assert_eq!(without.client_auth(), ClientAuth::None);
+    }
+
+    #[test]
+    fn a_bad_header_prefix_is_named() {
+        let err = TokenEndpoint::builder("https://a.example/t", "id")
+            .header_prefix("Bearer\n")
+            .build()
+            .expect_err("bad prefix");
+        assert!(err.to_string().contains("header_prefix"), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let builder = TokenEndpoint::builder("https://a.example/t", "id").client_secret("hunter2");
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let endpoint = builder.build().expect("ok");
+        assert!(!format!("{endpoint:?}").contains("hunter2"));
+    }
+}

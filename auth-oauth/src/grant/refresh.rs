@@ -1,0 +1,200 @@
+//! The refresh token grant (RFC 6749 §6), safe with rotating refresh tokens.
+//!
+//! The refresh token lives in a [`TokenStore`]. When the provider answers with a new refresh
+//! token (rotation), the new one is saved *before* the new access token is handed out: if the
+//! save fails, the error is returned, the access token is dropped and the store keeps the old
+//! record, so a crash or a full disk never loses the grant silently. Refreshes of one grant are
+//! serialized, so two callers never spend the same refresh token.
+
+use std::{fmt, sync::Arc};
+
+use auth_core::{
+    AccessToken, AuthError, ErrorKind, ExposeSecret, SecretString, StoredToken, TokenFuture,
+    TokenSource, TokenStore,
+};
+
+use crate::{TokenEndpoint, TokenParams, TokenResponse, endpoint::event};
+
+/// Exchanges the stored refresh token for a new access token on every call; see the
+/// [module docs](self).
+///
+/// ```
+/// use auth_core::{MemoryTokenStore, StoredToken, TokenStore};
+/// use auth_oauth::{RefreshToken, TokenEndpoint, TokenParams};
+/// use std::sync::Arc;
+/// # async fn run() -> Result<(), auth_core::AuthError> {
+/// let store = Arc::new(MemoryTokenStore::new());
+/// let endpoint = TokenEndpoint::builder("https://auth.example.com/token", "my-cli").build()?;
+/// let grant = RefreshToken::new(endpoint, store.clone(), "my-cli/alice", TokenParams::new())?
+///     // used when the store has no record yet; saved on first use
+///     .initial_refresh_token("1//refresh-token-from-elsewhere");
+/// # Ok(()) }
+/// ```
+pub struct RefreshToken {
+    endpoint: TokenEndpoint,
+    params: TokenParams,
+    rotation: Rotation,
+    initial: Option<SecretString>,
+}
+
+impl RefreshToken {
+    /// The grant reading and saving its refresh token under `key` in `store`. Fails with a
+    /// config error for an empty key or invalid params.
+    pub fn new(
+        endpoint: TokenEndpoint,
+        store: Arc<dyn TokenStore>,
+        key: impl Into<String>,
+        params: TokenParams,
+    ) -> Result<Self, AuthError> {
+        params.validate()?;
+        Ok(Self {
+            endpoint,
+            params,
+            rotation: Rotation::new(store, key.into())?,
+            initial: None,
+        })
+    }
+
+    /// The refresh token to use when the store has none for the key (it is saved to the store
+    /// on first use).
+    pub fn initial_refresh_token(mut self, refresh_token: impl Into<SecretString>) -> Self {
+        self.initial = Some(refresh_token.into()).filter(|t| !t.expose_secret().is_empty());
+        self
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &TokenEndpoint {
+        &self.endpoint
+    }
+
+    /// The store key.
+    pub fn key(&self) -> &str {
+        &self.rotation.key
+    }
+
+    /// Refreshes once, saving a rotated refresh token before returning the access token.
+    pub async fn fetch(&self) -> Result<AccessToken, AuthError> {
+        self.rotation
+            .refresh(&self.endpoint, &self.params, self.initial.as_ref())
+            .await
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("endpoint", &self.endpoint)
+            .field("params", &self.params)
+            .field("key", &self.rotation.key)
+            .field("initial", &self.initial.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource for RefreshToken {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(self.fetch())
+    }
+}
+
+/// A refresh token in a store, and the rules for spending and rotating it. Shared by
+/// [`RefreshToken`] and the authorization code grant.
+pub(crate) struct Rotation {
+    store: Arc<dyn TokenStore>,
+    key: String,
+    /// Serializes refreshes: with rotation, a refresh token can be spent once, and some
+    /// providers revoke the whole grant when one is reused. A Tokio mutex because the critical
+    /// section is the request itself; nothing else waits on it.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Rotation {
+    pub(crate) fn new(store: Arc<dyn TokenStore>, key: String) -> Result<Self, AuthError> {
+        if key.trim().is_empty() {
+            return Err(AuthError::config("store_key", "is empty"));
+        }
+        Ok(Self {
+            store,
+            key,
+            lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Spends the stored refresh token (or `initial` when none is stored).
+    pub(crate) async fn refresh(
+        &self,
+        endpoint: &TokenEndpoint,
+        params: &TokenParams,
+        initial: Option<&SecretString>,
+    ) -> Result<AccessToken, AuthError> {
+        let _serialized = self.lock.lock().await;
+        let stored = self.store.load(&self.key).await?;
+        let from_store = stored.as_ref().and_then(|s| s.refresh_token.clone());
+        let Some(refresh_token) = from_store.clone().or_else(|| initial.cloned()) else {
+            return Err(AuthError::new(
+                ErrorKind::InvalidGrant,
+                format!(
+                    "no refresh token is stored under `{}`: sign in (run the authorization flow) \
+                     first",
+                    self.key
+                ),
+            ));
+        };
+        let fields = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose_secret()),
+        ];
+        let response = endpoint.request(&fields, params).await?;
+        let token =
+            response.to_access_token(endpoint.header_prefix(), params.requested_scopes())?;
+        if response.rotates(Some(&refresh_token)) || from_store.is_none() {
+            let kept = response.refresh_token().cloned().unwrap_or(refresh_token);
+            self.save(stored, kept, &response).await?;
+            event!(debug, key = %self.key, "refresh token saved");
+        }
+        Ok(token)
+    }
+
+    /// Saves the refresh token a code exchange returned.
+    pub(crate) async fn save_initial(&self, response: &TokenResponse) -> Result<(), AuthError> {
+        let Some(refresh_token) = response.refresh_token().cloned() else {
+            return Ok(());
+        };
+        let _serialized = self.lock.lock().await;
+        let stored = self.store.load(&self.key).await?;
+        self.save(stored, refresh_token, response).await
+    }
+
+    async fn save(
+        &self,
+        previous: Option<StoredToken>,
+        refresh_token: SecretString,
+        response: &TokenResponse,
+    ) -> Result<(), AuthError> {
+        let mut record = previous.unwrap_or_default();
+        record.refresh_token = Some(refresh_token);
+        record.token_type = Some(response.token_type().to_owned());
+        if let Some(scopes) = response.scopes() {
+            record.scopes = scopes.to_vec();
+        }
+        self.store.save(&self.key, &record).await.map_err(|e| {
+            let detail = match e.detail() {
+                Some(d) => format!(
+                    "{d} (saving the rotated refresh token under `{}`; the new access token was \
+                     not used)",
+                    self.key
+                ),
+                None => format!(
+                    "saving the rotated refresh token under `{}` failed; the new access token \
+                     was not used",
+                    self.key
+                ),
+            };
+            e.with_detail(detail)
+        })
+    }
+}

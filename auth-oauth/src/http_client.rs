@@ -1,0 +1,403 @@
+//! [`TokenHttpClient`]: the HTTP client token requests go through, over any Tower service.
+//!
+//! It implements the `oauth2` crate's [`AsyncHttpClient`], so it also works with that crate's
+//! own flows. Whatever service it wraps, token requests:
+//!
+//! - never follow redirects: a 3xx is an [`ErrorKind::TokenEndpoint`] error naming the host it
+//!   pointed to;
+//! - read at most [`DEFAULT_MAX_RESPONSE_SIZE`] bytes of response body (a larger body is an
+//!   [`ErrorKind::MalformedResponse`] error);
+//! - have their own deadline, [`DEFAULT_TIMEOUT`] ([`ErrorKind::Timeout`]);
+//! - refuse plain `http://` unless the host is loopback (`127.0.0.0/8`, `::1`, `localhost`) or
+//!   [`TokenHttpClient::allow_insecure_http`] was set.
+//!
+//! The default client is hyper-util's legacy client over HTTP/1.1, with HTTPS through rustls
+//! (the `rustls` feature, on by default). Bring your own stack, e.g. with mTLS or tracing
+//! layers, with [`TokenHttpClient::from_service`]:
+//!
+//! ```
+//! use auth_oauth::TokenHttpClient;
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! use std::time::Duration;
+//!
+//! let hyper_client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+//! let client = TokenHttpClient::from_service(hyper_client)
+//!     .timeout(Duration::from_secs(10))
+//!     .max_response_size(64 * 1024);
+//! ```
+
+use std::{
+    error::Error as StdError,
+    fmt,
+    future::{Future, poll_fn},
+    net::IpAddr,
+    pin::{Pin, pin},
+    sync::Arc,
+    time::Duration,
+};
+
+use auth_core::{AuthError, ErrorKind};
+use bytes::{Buf, Bytes};
+use http::{Request, Response, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Full};
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse, url::Url};
+use tower_service::Service;
+
+/// Default deadline of one token request, response body included: 30 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on a token response body: 1 MiB.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 1024 * 1024;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+type SendFuture = Pin<Box<dyn Future<Output = Result<HttpResponse, AuthError>> + Send>>;
+
+/// Sends token requests; see the [module docs](self). Cheap to clone (clones share the
+/// connection pool).
+#[derive(Clone)]
+pub struct TokenHttpClient {
+    service: Arc<dyn ErasedService>,
+    timeout: Duration,
+    max_response_size: usize,
+    allow_insecure_http: bool,
+}
+
+impl TokenHttpClient {
+    /// The default client: hyper-util's legacy client (HTTP/1.1), with HTTPS through rustls and
+    /// the platform's root certificates when the `rustls` feature is on (the default).
+    ///
+    /// Fails with [`ErrorKind::Config`] when no root certificate can be loaded.
+    pub fn new() -> Result<Self, AuthError> {
+        default_client::build().map(Self::from_service)
+    }
+
+    /// Sends token requests through `service`, e.g. a hyper-util client, or a
+    /// `ServiceBuilder` stack around one (mTLS, tracing, proxies).
+    ///
+    /// The limits of this type (redirects, body cap, timeout, `http://`) apply on top of
+    /// whatever the service does.
+    pub fn from_service<S, B>(service: S) -> Self
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        Self {
+            service: Arc::new(Erased(service)),
+            timeout: DEFAULT_TIMEOUT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            allow_insecure_http: false,
+        }
+    }
+
+    /// The deadline of one token request, response body included. Defaults to 30 seconds.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body read, in bytes. Defaults to 1 MiB.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Allows plain `http://` to hosts that are not loopback. Defaults to `false`: tokens and
+    /// client secrets would cross the network in clear text.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Whether plain `http://` to non-loopback hosts is allowed.
+    pub fn allows_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
+
+    /// Checks that `url` may be used with this client: `https`, or `http` to a loopback host,
+    /// or `http` anywhere when allowed. `what` names the setting in the error.
+    pub fn check_url(&self, url: &Url, what: &str) -> Result<(), AuthError> {
+        check_url(url, self.allow_insecure_http, what)
+    }
+
+    /// Sends `request` under this client's limits.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AuthError> {
+        let url = Url::parse(&request.uri().to_string())
+            .map_err(|_| AuthError::new(ErrorKind::Request, "the request URI is not a URL"))?;
+        self.check_url(&url, "token request URL")?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+        let response = tokio::time::timeout(
+            self.timeout,
+            self.service.send(request, self.max_response_size),
+        )
+        .await
+        .map_err(|_| {
+            AuthError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the token endpoint `{host}` did not answer within {:?}",
+                    self.timeout
+                ),
+            )
+        })?
+        .map_err(|e| e.with_detail_prefix(&host))?;
+        if response.status().is_redirection() {
+            return Err(redirect_error(&url, &response));
+        }
+        Ok(response)
+    }
+}
+
+impl fmt::Debug for TokenHttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenHttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_response_size", &self.max_response_size)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for TokenHttpClient {
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, AuthError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
+/// Whether `url`'s host is loopback: `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(oauth2::url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(oauth2::url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(oauth2::url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+pub(crate) fn check_url(url: &Url, allow_insecure_http: bool, what: &str) -> Result<(), AuthError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
+        "http" => Err(AuthError::config(
+            what,
+            format!(
+                "`http://{}` is not loopback: use https, or allow plain HTTP explicitly with \
+                 `allow_insecure_http(true)`",
+                url.host_str().unwrap_or_default()
+            ),
+        )),
+        other => Err(AuthError::config(
+            what,
+            format!("unsupported scheme `{other}` (expected https)"),
+        )),
+    }
+}
+
+fn redirect_error(url: &Url, response: &HttpResponse) -> AuthError {
+    let target = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| url.join(location).ok())
+        .map(|to| format!("`{}`", to.host_str().unwrap_or_default()))
+        .unwrap_or_else(|| "an unknown location".to_owned());
+    AuthError::new(
+        ErrorKind::TokenEndpoint,
+        format!(
+            "the token endpoint redirected to {target}; token requests never follow redirects: \
+             set the token URL to the final address"
+        ),
+    )
+    .with_status(response.status())
+}
+
+trait WithPrefix {
+    fn with_detail_prefix(self, host: &str) -> Self;
+}
+
+impl WithPrefix for AuthError {
+    fn with_detail_prefix(self, host: &str) -> Self {
+        let detail = match self.detail() {
+            Some(d) => format!("{d} (token endpoint `{host}`)"),
+            None => format!("token endpoint `{host}`"),
+        };
+        self.with_detail(detail)
+    }
+}
+
+/// A Tower service with its types erased, so grants need no type parameter for their client.
+trait ErasedService: Send + Sync {
+    fn send(&self, request: Request<Full<Bytes>>, max: usize) -> SendFuture;
+}
+
+struct Erased<S>(S);
+
+impl<S, B> ErasedService for Erased<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    fn send(&self, request: Request<Full<Bytes>>, max: usize) -> SendFuture {
+        let mut service = self.0.clone();
+        Box::pin(async move {
+            poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .map_err(|e| transport_error(e.into()))?;
+            let response = service
+                .call(request)
+                .await
+                .map_err(|e| transport_error(e.into()))?;
+            let (parts, body) = response.into_parts();
+            let body = read_capped(body, parts.headers.get(header::CONTENT_LENGTH), max)
+                .await
+                .map_err(|e| e.with_status(parts.status))?;
+            Ok(Response::from_parts(parts, body))
+        })
+    }
+}
+
+async fn read_capped<B>(
+    body: B,
+    content_length: Option<&http::HeaderValue>,
+    max: usize,
+) -> Result<Vec<u8>, AuthError>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || {
+        AuthError::new(
+            ErrorKind::MalformedResponse,
+            format!("the token response is larger than the {max}-byte limit"),
+        )
+    };
+    let declared = content_length
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = pin!(body);
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| transport_error(e.into()))?;
+        if let Ok(mut data) = frame.into_data() {
+            if out.len() + data.remaining() > max {
+                return Err(too_large());
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                out.extend_from_slice(chunk);
+                let n = chunk.len();
+                data.advance(n);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A failed send: a timeout when the chain says so, a transport error otherwise. The whole
+/// chain goes into one message because hyper's top-level errors ("client error (Connect)")
+/// say little on their own.
+fn transport_error(error: BoxError) -> AuthError {
+    let mut chain = error.to_string();
+    let mut timed_out = false;
+    let mut source: Option<&(dyn StdError + 'static)> = Some(&*error);
+    while let Some(e) = source {
+        if e.is::<tokio::time::error::Elapsed>()
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            timed_out = true;
+        }
+        if let Some(next) = e.source() {
+            let text = next.to_string();
+            if !chain.contains(&text) {
+                chain.push_str(": ");
+                chain.push_str(&text);
+            }
+        }
+        source = e.source();
+    }
+    let kind = if timed_out {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Transport
+    };
+    AuthError::new(kind, "sending the token request failed").with_source(chain)
+}
+
+mod default_client {
+    use super::*;
+    use hyper_util::{
+        client::legacy::{Client, connect::HttpConnector},
+        rt::TokioExecutor,
+    };
+
+    fn http_connector() -> HttpConnector {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http
+    }
+
+    /// The TLS configuration, loaded once per process: reading the platform's roots parses
+    /// hundreds of certificates. A `ClientConfig` holds no runtime state, so sharing it is safe
+    /// (unlike a connection pool, which is tied to the runtime that spawned its tasks).
+    #[cfg(feature = "rustls")]
+    fn tls_config() -> Result<rustls::ClientConfig, AuthError> {
+        use hyper_rustls::ConfigBuilderExt;
+        use std::sync::OnceLock;
+
+        static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+        let config = CONFIG.get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_native_roots()
+                .map(|b| b.with_no_client_auth())
+                .map_err(|e| e.to_string())
+        });
+        config.clone().map_err(|e| {
+            AuthError::new(
+                ErrorKind::Config,
+                "no root certificates could be loaded for HTTPS token endpoints (install the \
+                 system's CA certificates, or pass your own client with `from_service`)",
+            )
+            .with_source(e)
+        })
+    }
+
+    #[cfg(feature = "rustls")]
+    pub(super) fn build()
+    -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>, AuthError> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config()?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http_connector());
+        Ok(Client::builder(TokioExecutor::new()).build(connector))
+    }
+
+    #[cfg(not(feature = "rustls"))]
+    pub(super) fn build() -> Result<Client<HttpConnector, Full<Bytes>>, AuthError> {
+        Ok(Client::builder(TokioExecutor::new()).build(http_connector()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,380 @@
+//! Token-response normalization: whatever the provider sent, a [`TokenResponse`] or a typed
+//! [`AuthError`].
+//!
+//! [`normalize`] is a pure function of the status, the `Content-Type` and the body, so it is
+//! tested (and fuzzed) without a server. It accepts:
+//!
+//! | the provider sends | we do |
+//! |---|---|
+//! | RFC 6749 JSON | read it |
+//! | an `application/x-www-form-urlencoded` body (or a form body labelled `text/plain`) | read it like JSON whose values are strings |
+//! | renamed or nested fields (`accessToken`, `data.token`) | find them with a [`KeyMap`] |
+//! | `expires_in` as a number or a numeric string (`"3600"`, `3600.5`) | seconds, fractions dropped |
+//! | `expires_in` zero or negative | treated as unknown: the cache applies its default lifetime (some providers send `0` for "does not expire"; treating it as "already expired" would refetch on every request) |
+//! | `expires_in` above [`MAX_EXPIRES_IN`] (one year) | capped at one year |
+//! | no `token_type`, or `bearer` in any case | `Bearer` |
+//! | `scope` as a space- or comma-separated string, or an array | a list |
+//! | an `error` field, whatever the status (even 200) | the error (RFC 6749 §5.2 codes become typed kinds) |
+//! | a non-2xx status without an `error` field | [`ErrorKind::TokenEndpoint`] ([`ErrorKind::InvalidClient`] for a 401) with a scrubbed excerpt |
+//! | a body that is neither JSON nor a form (an HTML page) | [`ErrorKind::MalformedResponse`] with the status and a scrubbed excerpt ([`ErrorKind::TokenEndpoint`] for a 5xx: the server failed) |
+//!
+//! Error messages never contain a token: excerpts redact the values of secret-looking fields
+//! and long token-like strings.
+//!
+//! ```
+//! use auth_oauth::normalize::{KeyMap, normalize};
+//! use http::StatusCode;
+//! use std::time::Duration;
+//!
+//! let body = br#"{"data": {"token": "abc", "expiresIn": "3600"}}"#;
+//! let map = KeyMap::default().access_token("data.token")?.expires_in("data.expiresIn")?;
+//! let response = normalize(StatusCode::OK, Some("application/json"), body, &map)?;
+//! assert_eq!(response.token_type(), "Bearer");
+//! assert_eq!(response.expires_in(), Some(Duration::from_secs(3600)));
+//!
+//! let err = normalize(StatusCode::OK, Some("application/json"),
+//!     br#"{"error": "invalid_grant"}"#, &KeyMap::default()).unwrap_err();
+//! assert_eq!(err.kind(), auth_core::ErrorKind::InvalidGrant);
+//! # Ok::<(), auth_core::AuthError>(())
+//! ```
+
+use std::{fmt, time::Duration};
+
+use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, SecretString};
+use http::StatusCode;
+use serde_json::{Map, Value};
+
+mod key_map;
+mod scrub;
+
+pub use key_map::{KEY_MAP_FIELDS, KeyMap, KeyPath};
+
+/// The longest lifetime taken from `expires_in`: one year. Larger values are capped (they are
+/// usually a unit mistake, and an unbounded value could overflow the clock).
+pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The longest error code kept from a provider; longer codes are cut.
+const MAX_CODE_LEN: usize = 64;
+
+/// A successful token response, normalized. Its `Debug` never shows the tokens.
+#[derive(Clone)]
+pub struct TokenResponse {
+    access_token: SecretString,
+    token_type: String,
+    expires_in: Option<Duration>,
+    refresh_token: Option<SecretString>,
+    scopes: Option<Vec<String>>,
+}
+
+impl TokenResponse {
+    /// The access token.
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
+
+    /// The token type: `Bearer` when the provider sent none or sent `bearer` in any case.
+    pub fn token_type(&self) -> &str {
+        &self.token_type
+    }
+
+    /// The lifetime, if the provider sent a positive one (capped at [`MAX_EXPIRES_IN`]).
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.expires_in
+    }
+
+    /// The refresh token, if one came.
+    pub fn refresh_token(&self) -> Option<&SecretString> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The granted scopes, if the provider listed them.
+    pub fn scopes(&self) -> Option<&[String]> {
+        self.scopes.as_deref()
+    }
+
+    /// Builds the [`AccessToken`] handed to requests. `header_prefix` overrides the prefix
+    /// (default: the token type); `requested_scopes` stand in when the provider did not list
+    /// the granted ones (RFC 6749 §5.1: then they are the requested ones).
+    pub fn to_access_token(
+        &self,
+        header_prefix: Option<&str>,
+        requested_scopes: &[String],
+    ) -> Result<AccessToken, AuthError> {
+        let mut builder = AccessToken::builder(self.access_token.clone())
+            .token_type(self.token_type.clone())
+            .scopes(
+                self.scopes
+                    .as_deref()
+                    .unwrap_or(requested_scopes)
+                    .iter()
+                    .cloned(),
+            );
+        if let Some(prefix) = header_prefix {
+            builder = builder.header_prefix(prefix);
+        }
+        if let Some(lifetime) = self.expires_in {
+            builder = builder.expires_in(lifetime);
+        }
+        if let Some(refresh) = &self.refresh_token {
+            builder = builder.refresh_token(refresh.clone());
+        }
+        builder.build().map_err(|e| {
+            AuthError::new(
+                ErrorKind::MalformedResponse,
+                "the access token in the response cannot be sent in a header",
+            )
+            .with_source(e)
+        })
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// Turns a token endpoint's answer into a [`TokenResponse`] or a typed error; see the
+/// [module docs](self) for every case handled.
+pub fn normalize(
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+    key_map: &KeyMap,
+) -> Result<TokenResponse, AuthError> {
+    let excerpt = || scrub::snippet(body, &key_map.secret_names());
+    let Some(object) = parse_body(content_type, body) else {
+        let kind = if status.is_server_error() {
+            ErrorKind::TokenEndpoint
+        } else {
+            ErrorKind::MalformedResponse
+        };
+        let what = if body.iter().all(u8::is_ascii_whitespace) {
+            "the token response has an empty body".to_owned()
+        } else {
+            format!(
+                "the token response is neither JSON nor a form (content type `{}`): {}",
+                content_type.unwrap_or("none"),
+                excerpt()
+            )
+        };
+        return Err(AuthError::new(kind, what).with_status(status));
+    };
+
+    if let Some(error) = provider_error(&object, key_map, status) {
+        return Err(error);
+    }
+    if !status.is_success() {
+        let kind = if status == StatusCode::UNAUTHORIZED {
+            ErrorKind::InvalidClient
+        } else {
+            ErrorKind::TokenEndpoint
+        };
+        return Err(AuthError::new(
+            kind,
+            format!(
+                "the token endpoint answered without an OAuth `error`: {}",
+                excerpt()
+            ),
+        )
+        .with_status(status));
+    }
+
+    let malformed = |detail: String| {
+        Err(AuthError::new(ErrorKind::MalformedResponse, detail).with_status(status))
+    };
+    let access_token = match key_map.access_token.find(&object) {
+        Some(Value::String(s)) if !s.trim().is_empty() => SecretString::from(s.trim().to_owned()),
+        Some(Value::String(_)) => return malformed(format!("`{}` is empty", key_map.access_token)),
+        Some(_) => return malformed(format!("`{}` is not a string", key_map.access_token)),
+        None => {
+            return malformed(format!(
+                "no `{}` in the token response (fields present: {})",
+                key_map.access_token,
+                field_names(&object)
+            ));
+        }
+    };
+    let token_type = match key_map.token_type.find(&object) {
+        None | Some(Value::Null) => "Bearer".to_owned(),
+        Some(Value::String(s))
+            if s.trim().is_empty() || s.trim().eq_ignore_ascii_case("bearer") =>
+        {
+            "Bearer".to_owned()
+        }
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(_) => return malformed(format!("`{}` is not a string", key_map.token_type)),
+    };
+    let expires_in = match key_map.expires_in.find(&object) {
+        None => None,
+        Some(value) => match parse_expires_in(value) {
+            Ok(lifetime) => lifetime,
+            Err(problem) => return malformed(format!("`{}` {problem}", key_map.expires_in)),
+        },
+    };
+    let refresh_token = match key_map.refresh_token.find(&object) {
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            Some(SecretString::from(s.trim().to_owned()))
+        }
+        None | Some(Value::Null) | Some(Value::String(_)) => None,
+        Some(_) => return malformed(format!("`{}` is not a string", key_map.refresh_token)),
+    };
+    let scopes = match key_map.scope.find(&object) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(crate::params::split_scopes(s)),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .flat_map(crate::params::split_scopes)
+                .collect(),
+        ),
+        Some(_) => return malformed(format!("`{}` is not a string or a list", key_map.scope)),
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type,
+        expires_in,
+        refresh_token,
+        scopes,
+    })
+}
+
+/// The body as a JSON object, from JSON or a form; `None` when it is neither.
+fn parse_body(content_type: Option<&str>, body: &[u8]) -> Option<Map<String, Value>> {
+    let essence = content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(|ct| ct.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let trimmed = body.trim_ascii();
+    if essence == "application/x-www-form-urlencoded" {
+        return parse_form(trimmed);
+    }
+    if essence.ends_with("json") || trimmed.first() == Some(&b'{') {
+        return match serde_json::from_slice(trimmed) {
+            Ok(Value::Object(object)) => Some(object),
+            _ => None,
+        };
+    }
+    // An unlabelled form body (GitHub's legacy answers) looks like `a=b&c=d`, one line, no markup.
+    let looks_like_form = !trimmed.is_empty()
+        && trimmed.contains(&b'=')
+        && !trimmed
+            .iter()
+            .any(|b| b.is_ascii_whitespace() || matches!(b, b'<' | b'>' | b'{' | b'"'));
+    if looks_like_form {
+        parse_form(trimmed)
+    } else {
+        None
+    }
+}
+
+fn parse_form(body: &[u8]) -> Option<Map<String, Value>> {
+    let object: Map<String, Value> = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    (!object.is_empty()).then_some(object)
+}
+
+/// The RFC 6749 §5.2 error in `object`, if there is one.
+fn provider_error(
+    object: &Map<String, Value>,
+    key_map: &KeyMap,
+    status: StatusCode,
+) -> Option<AuthError> {
+    let code = match key_map.error.find(object)? {
+        Value::String(code) if !code.trim().is_empty() => code.trim(),
+        Value::Null => return None,
+        Value::String(_) => return None,
+        _ => {
+            return Some(
+                AuthError::new(
+                    ErrorKind::TokenEndpoint,
+                    format!(
+                        "the token response has a non-standard `{}` field",
+                        key_map.error
+                    ),
+                )
+                .with_status(status),
+            );
+        }
+    };
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_CODE_LEN)
+        .collect();
+    let description = key_map
+        .error_description
+        .find(object)
+        .and_then(Value::as_str);
+    let mut error = AuthError::from_oauth(&code, description, Some(status));
+    if let Some(uri) = key_map.error_uri.find(object).and_then(Value::as_str) {
+        error = error.with_provider_uri(uri);
+    }
+    Some(error)
+}
+
+/// `expires_in` as a lifetime: `None` for null, empty, zero or negative; an error message for
+/// anything that is not a number.
+fn parse_expires_in(value: &Value) -> Result<Option<Duration>, &'static str> {
+    let seconds = match value {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_f64().ok_or("is not a number")?,
+        Value::String(s) if s.trim().is_empty() => return Ok(None),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| "is not a number of seconds")?,
+        _ => return Err("is not a number of seconds"),
+    };
+    if !seconds.is_finite() {
+        return Err("is not a finite number of seconds");
+    }
+    if seconds < 1.0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_secs(
+        seconds.trunc().min(MAX_EXPIRES_IN.as_secs_f64()) as u64,
+    )))
+}
+
+/// The top-level field names, for "did you mean to map this?" messages. Names only: values
+/// may be secrets.
+fn field_names(object: &Map<String, Value>) -> String {
+    if object.is_empty() {
+        return "none".to_owned();
+    }
+    let mut names: Vec<String> = object
+        .keys()
+        .take(12)
+        .map(|k| k.chars().filter(|c| !c.is_control()).take(40).collect())
+        .collect();
+    if object.len() > 12 {
+        names.push("…".to_owned());
+    }
+    names.join(", ")
+}
+
+impl TokenResponse {
+    /// Whether the response carries a refresh token different from `previous`.
+    pub(crate) fn rotates(&self, previous: Option<&SecretString>) -> bool {
+        match (&self.refresh_token, previous) {
+            (Some(new), Some(old)) => new.expose_secret() != old.expose_secret(),
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Short, secret-free excerpts of response bodies for error messages.
+//!
+//! A body that failed to parse may still hold a token (a provider's HTML error page echoing the
+//! request, a JSON body with a bad field next to a good `access_token`), so the excerpt redacts
+//! the value after any secret-looking name (`access_token=…`, `"refresh_token": "…"`) and any
+//! long token-like run of characters, then keeps one short line.
+
+/// The longest excerpt, in characters (an ellipsis marks a cut).
+pub(crate) const SNIPPET_CHARS: usize = 120;
+
+/// Names whose values are never shown, compared case-insensitively.
+const SECRET_NAMES: [&str; 10] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "password",
+    "code",
+    "code_verifier",
+    "assertion",
+    "token",
+    "secret",
+];
+
+/// Runs of token-like characters at least this long are redacted wherever they appear.
+const LONG_RUN: usize = 24;
+
+const REDACTED: &str = "[redacted]";
+
+/// A one-line excerpt of `body` with secrets redacted; `extra_names` are further field names
+/// whose values are secret (the key map's renamed token fields).
+pub(crate) fn snippet(body: &[u8], extra_names: &[&str]) -> String {
+    // Look at a bounded prefix: enough context, and scrubbing stays cheap on a 1 MiB body.
+    let head = &body[..body.len().min(4 * SNIPPET_CHARS)];
+    let text = String::from_utf8_lossy(head);
+    let text = redact_named_values(&text, extra_names);
+    let text = redact_long_runs(&text);
+    let mut out = String::with_capacity(SNIPPET_CHARS + 3);
+    let mut last_space = true;
+    let mut count = 0;
+    for c in text.chars() {
+        let c = if c.is_whitespace() || c.is_control() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        if count == SNIPPET_CHARS {
+            out.push('…');
+            return out.trim_end().to_owned();
+        }
+        out.push(c);
+        count += 1;
+    }
+    if body.len() > head.len() {
+        out.push('…');
+    }
+    out.trim().to_owned()
+}
+
+/// Replaces the value after `name` + `=` or `:` (quotes and spaces allowed around) for every
+/// secret name.
+fn redact_named_values(text: &str, extra_names: &[&str]) -> String {
+    let lower = text.to_ascii_lowercase();
+    let names = SECRET_NAMES
+        .iter()
+        .copied()
+        .chain(extra_names.iter().copied())
+        .filter(|n| !n.is_empty());
+    // (start, end) byte ranges of values to redact.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for name in names {
+        let name = name.to_ascii_lowercase();
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(&name) {
+            let after = from + pos + name.len();
+            from = after;
+            if let Some(range) = value_after(text.as_bytes(), after) {
+                ranges.push(range);
+            }
+        }
+    }
+    if ranges.is_empty() {
+        return text.to_owned();
+    }
+    ranges.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for (start, end) in ranges {
+        if start < cursor {
+            continue;
+        }
+        out.push_str(&text[cursor..start]);
+        out.push_str(REDACTED);
+        cursor = end;
+    }
+    out.push_str(&text[cursor..]);
+    out
+}
+
+/// The byte range of the value following a name that ends at `at`, if a `:` or `=` follows.
+fn value_after(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
+    let skip = |mut i: usize| {
+        while i < bytes.len() && matches!(bytes[i], b'"' | b'\'' | b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    let i = skip(at);
+    if i >= bytes.len() || !matches!(bytes[i], b':' | b'=') {
+        return None;
+    }
+    let start = skip(i + 1);
+    let mut end = start;
+    while end < bytes.len()
+        && !matches!(
+            bytes[end],
+            b'"' | b'\'' | b'&' | b',' | b';' | b'}' | b'<' | b'>' | b' ' | b'\t' | b'\r' | b'\n'
+        )
+    {
+        end += 1;
+    }
+    // Delimiters are ASCII, so both ends fall on character boundaries.
+    (end > start).then_some((start, end))
+}
+
+fn redact_long_runs(text: &str) -> String {
+    let is_token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= LONG_RUN && run.chars().any(|c| c.is_ascii_digit()) {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_after_secret_names_are_redacted_in_json_form_and_html() {
+        let s = snippet(br#"{"access_token": "abc", "expires_in": "soon"}"#, &[]);
+        assert_eq!(s, r#"{"access_token": "[redacted]", "expires_in": "soon"}"#);
+        let s = snippet(b"refresh_token=r1&Password=hunter2&x=1", &[]);
+        assert_eq!(s, "refresh_token=[redacted]&Password=[redacted]&x=1");
+        let s = snippet(b"<p>token: zzz</p><code>42</code>", &[]);
+        assert_eq!(s, "<p>token: [redacted]</p><code>42</code>");
+    }
+
+    #[test]
+    fn renamed_token_fields_are_redacted_too() {
+        let s = snippet(br#"{"jwt":"e30.e30.sig"}"#, &["jwt"]);
+        assert_eq!(s, r#"{"jwt":"[redacted]"}"#);
+    }
+
+    #[test]
+    fn long_token_like_runs_are_redacted_anywhere() {
+        let s = snippet(
+            b"<html>eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc</html>",
+            &[],
+        );
+        assert_eq!(s, "<html>[redacted]</html>");
+        // Long words without digits are kept: they are prose, not tokens.
+        let s = snippet(b"InternalServerErrorOccurredWhileProcessing", &[]);
+        assert_eq!(s, "InternalServerErrorOccurredWhileProcessing");
+    }
+
+    #[test]
+    fn output_is_one_short_line() {
+        let body = format!("<html>\n  <body>\r\n{}</body></html>", "word ".repeat(200));
+        let s = snippet(body.as_bytes(), &[]);
+        assert!(!s.contains('\n') && !s.contains("  "));
+        assert!(s.chars().count() <= SNIPPET_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn invalid_utf8_does_not_panic() {
+        let s = snippet(&[0xff, 0xfe, b'a', 0xc3], &[]);
+        assert!(s.contains('a'));
+    }
+}

@@ -1,0 +1,325 @@
+//! Interop with a real third-party OAuth 2.0 server: the npm package `oauth2-mock-server`,
+//! pinned in the repository's `package.json` + `package-lock.json` (install with `npm ci`).
+//!
+//! Each test starts its own server through `tests/interop/oauth2-mock-server.mjs` (Node on
+//! 127.0.0.1, ephemeral port) and kills it at the end. When the server cannot start (no Node,
+//! `npm ci` not run), the tests fail with a message saying so: they are never skipped.
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use auth_core::{ErrorKind, ExposeSecret, MemoryTokenStore, StoredToken, TokenStore};
+use auth_oauth::{
+    AuthorizationCode, ClientAuth, ClientCredentials, OAuth2Layer, Password, RefreshToken,
+    TokenEndpoint, TokenParams,
+};
+use bytes::Bytes;
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+use tower::{ServiceBuilder, ServiceExt};
+
+/// A running `oauth2-mock-server`; killed when dropped.
+struct MockServer {
+    child: Child,
+    port: u16,
+    token_requests: Arc<Mutex<Vec<Value>>>,
+}
+
+impl MockServer {
+    async fn start() -> MockServer {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let script = root.join("tests/interop/oauth2-mock-server.mjs");
+        let workspace = root.parent().expect("the workspace root").to_owned();
+        let help = format!(
+            "oauth2-mock-server could not start: install Node.js (^20.19, ^22.12 or ^24) and run \
+             `npm ci` in {}",
+            workspace.display()
+        );
+        let mut child = Command::new("node")
+            .arg(&script)
+            .current_dir(&workspace)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{help} (spawning `node`: {e})"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await;
+        let port = match first {
+            Ok(Ok(Some(line))) => serde_json::from_str::<Value>(&line)
+                .ok()
+                .filter(|v| v["event"] == "listening")
+                .and_then(|v| v["port"].as_u64())
+                .and_then(|p| u16::try_from(p).ok()),
+            _ => None,
+        };
+        let Some(port) = port else {
+            let _ = child.start_kill();
+            let mut stderr = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr),
+                )
+                .await;
+            }
+            panic!("{help}\nnode's stderr:\n{stderr}");
+        };
+        let token_requests = Arc::new(Mutex::new(Vec::new()));
+        let sink = token_requests.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                if let Ok(event) = serde_json::from_str::<Value>(&line)
+                    && event["event"] == "token_request"
+                {
+                    sink.lock().expect("lock").push(event);
+                }
+            }
+        });
+        MockServer {
+            child,
+            port,
+            token_requests,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The token requests as the server parsed them, oldest first.
+    async fn token_requests(&self, at_least: usize) -> Vec<Value> {
+        // Events arrive through a pipe; give the last one a moment.
+        for _ in 0..100 {
+            let seen = self.token_requests.lock().expect("lock").clone();
+            if seen.len() >= at_least {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("oauth2-mock-server reported fewer than {at_least} token requests");
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+fn endpoint(server: &MockServer, auth: ClientAuth) -> TokenEndpoint {
+    TokenEndpoint::builder(server.url("/token"), "interop-client")
+        .client_secret("s3cret:with%odd+chars é")
+        .client_auth(auth)
+        .build()
+        .expect("endpoint")
+}
+
+fn is_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+#[tokio::test]
+async fn client_credentials_with_basic_and_with_the_body() {
+    let server = MockServer::start().await;
+    let params = TokenParams::new()
+        .scopes("read write")
+        .param("aud", "interop-api");
+    let grant = ClientCredentials::new(endpoint(&server, ClientAuth::Basic), params.clone())
+        .expect("grant");
+    let token = grant.fetch().await.expect("token from oauth2-mock-server");
+    assert!(is_jwt(token.secret().expose_secret()));
+    assert_eq!(token.token_type(), "Bearer");
+    assert_eq!(token.scopes(), ["read", "write"]);
+    assert!(token.expires_at().is_some());
+
+    let grant = ClientCredentials::new(endpoint(&server, ClientAuth::Body), params).expect("grant");
+    grant.fetch().await.expect("token with client_secret_post");
+
+    let seen = server.token_requests(2).await;
+    assert_eq!(seen[0]["form"]["grant_type"], "client_credentials");
+    assert_eq!(seen[0]["form"]["scope"], "read write");
+    assert_eq!(seen[0]["basic"]["name"], "interop-client");
+    // RFC 6749 §2.3.1: the secret was form-urlencoded before Base64.
+    assert_eq!(
+        seen[0]["basic"]["pass"],
+        "s3cret%3Awith%25odd%2Bchars+%C3%A9"
+    );
+    assert!(seen[0]["form"].get("client_secret").is_none());
+    assert_eq!(seen[1]["form"]["client_secret"], "s3cret:with%odd+chars é");
+    assert!(seen[1]["basic"].is_null());
+}
+
+#[tokio::test]
+async fn password_then_refresh_with_rotation() {
+    let server = MockServer::start().await;
+    let password = Password::new(
+        endpoint(&server, ClientAuth::Basic),
+        "alice",
+        "wonderland",
+        TokenParams::new().scopes("profile"),
+    )
+    .expect("grant");
+    let token = password.fetch().await.expect("token for alice");
+    let first_refresh = token.refresh_token().expect("a refresh token").clone();
+
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    store
+        .save(
+            "alice",
+            &StoredToken::with_refresh_token(first_refresh.clone()),
+        )
+        .await
+        .expect("seed");
+    let refresh = RefreshToken::new(
+        endpoint(&server, ClientAuth::Basic),
+        store.clone(),
+        "alice",
+        TokenParams::new(),
+    )
+    .expect("grant");
+    refresh.fetch().await.expect("refreshed");
+    refresh
+        .fetch()
+        .await
+        .expect("refreshed with the rotated token");
+    let stored = store.load("alice").await.expect("load").expect("record");
+    let latest = stored.refresh_token.expect("refresh token");
+    assert_ne!(latest.expose_secret(), first_refresh.expose_secret());
+
+    // The first refresh token was spent: the server refuses it.
+    let replay = RefreshToken::new(
+        endpoint(&server, ClientAuth::Basic),
+        Arc::new(MemoryTokenStore::new()),
+        "replay",
+        TokenParams::new(),
+    )
+    .expect("grant")
+    .initial_refresh_token(first_refresh.clone());
+    let err = replay.fetch().await.expect_err("spent refresh token");
+    assert_eq!(err.kind(), ErrorKind::InvalidGrant);
+
+    let seen = server.token_requests(4).await;
+    assert_eq!(seen[0]["form"]["grant_type"], "password");
+    assert_eq!(seen[0]["form"]["username"], "alice");
+    assert_eq!(seen[0]["form"]["password"], "wonderland");
+    assert_eq!(seen[1]["form"]["grant_type"], "refresh_token");
+    assert_eq!(
+        seen[1]["form"]["refresh_token"],
+        first_refresh.expose_secret()
+    );
+}
+
+/// Plays the browser: follows redirects from `url` and returns the final status and page.
+async fn browse(url: String) -> (StatusCode, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut url = url;
+    for _ in 0..5 {
+        let request = Request::get(url.as_str())
+            .body(Empty::new())
+            .expect("request");
+        let response = client
+            .request(request)
+            .await
+            .expect("the browser's request");
+        if response.status().is_redirection() {
+            url = response.headers()[header::LOCATION]
+                .to_str()
+                .expect("location")
+                .to_owned();
+            continue;
+        }
+        let status = response.status();
+        let page = response
+            .into_body()
+            .collect()
+            .await
+            .expect("page")
+            .to_bytes();
+        return (status, String::from_utf8_lossy(&page).into_owned());
+    }
+    panic!("too many redirects");
+}
+
+#[tokio::test]
+async fn authorization_code_with_pkce_then_refresh() {
+    let server = MockServer::start().await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let public = TokenEndpoint::builder(server.url("/token"), "interop-cli")
+        .build()
+        .expect("endpoint");
+    let grant =
+        AuthorizationCode::builder(public, server.url("/authorize"), "http://127.0.0.1:0/cb")
+            .params(TokenParams::new().scopes("openid offline_access"))
+            .store(store.clone(), "cli")
+            .build()
+            .expect("grant");
+    let mut browser = None;
+    let token = grant
+        .login(
+            |url| browser = Some(tokio::spawn(browse(url.to_string()))),
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("signed in against oauth2-mock-server");
+    let (status, page) = browser
+        .expect("browser opened")
+        .await
+        .expect("browser task");
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(is_jwt(token.secret().expose_secret()));
+
+    let seen = server.token_requests(1).await;
+    assert_eq!(seen[0]["form"]["grant_type"], "authorization_code");
+    assert_eq!(seen[0]["form"]["client_id"], "interop-cli");
+    assert!(
+        seen[0]["form"]["code_verifier"]
+            .as_str()
+            .is_some_and(|v| v.len() >= 43)
+    );
+
+    let first = store.load("cli").await.expect("load").expect("record");
+    let first = first
+        .refresh_token
+        .expect("refresh token")
+        .expose_secret()
+        .to_owned();
+    assert!(
+        grant
+            .fetch()
+            .await
+            .expect("the exchanged token")
+            .same_as(&token)
+    );
+    grant.fetch().await.expect("refreshed");
+    let rotated = store.load("cli").await.expect("load").expect("record");
+    assert_ne!(rotated.refresh_token.expect("rt").expose_secret(), first);
+}
+
+#[tokio::test]
+async fn the_layer_sends_the_servers_token() {
+    let server = MockServer::start().await;
+    let oauth = OAuth2Layer::client_credentials(server.url("/token"), "interop-client", "secret")
+        .scopes("read")
+        .build()
+        .expect("layer");
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let api = ServiceBuilder::new().layer(oauth.clone()).service(client);
+    let request = Request::get(server.url("/userinfo"))
+        .body(Full::default())
+        .expect("request");
+    let response = api.oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.token_requests(1).await.len(), 1);
+}

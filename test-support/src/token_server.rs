@@ -1,0 +1,346 @@
+//! [`TokenServer`]: an in-process OAuth 2.0 authorization server on 127.0.0.1 for auth-oauth's
+//! tests, with a fetch counter, a delay, fault switches and canned answers.
+//!
+//! - `POST /token`: client credentials, password, refresh token (rotating by default) and
+//!   authorization code with PKCE (S256 and plain), after checking the client's
+//!   authentication (Basic with form-urlencoded id and secret, body, or none, as configured).
+//!   Every request is recorded as a [`TokenRequest`] so tests can check it exactly.
+//! - `GET /authorize`: records the query and redirects (302) to `redirect_uri` with a fresh
+//!   `code` and the `state`, like a provider after a successful sign-in.
+//! - `GET /api`: 200 with a valid issued access token, 401 with a Bearer challenge otherwise.
+//!
+//! ```
+//! use auth_test_support::token_server::TokenServer;
+//! # #[tokio::main] async fn main() {
+//! let server = TokenServer::builder().client("id", Some("secret")).start().await;
+//! assert!(server.token_url().starts_with("http://127.0.0.1:"));
+//! assert_eq!(server.fetches(), 0);
+//! # }
+//! ```
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    http::HeaderMap,
+    routing::{get, post},
+};
+use serde_json::Value;
+use tokio::{net::TcpListener, task::JoinHandle};
+
+mod handlers;
+
+use handlers::{api, authorize, token};
+
+/// Which client-authentication methods the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptAuth {
+    /// `client_secret_basic` only.
+    Basic,
+    /// `client_secret_post` only.
+    Body,
+    /// Either of the two.
+    Any,
+    /// Public client: `client_id` in the body, no secret.
+    Public,
+}
+
+/// A canned or faulty answer for the next token request(s).
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status, content type and body.
+    Respond {
+        /// The status code.
+        status: u16,
+        /// The `Content-Type`, if any.
+        content_type: Option<String>,
+        /// The body.
+        body: String,
+    },
+    /// Answer 302 with this `Location`.
+    Redirect(String),
+    /// Answer 200 with a JSON body of this many bytes.
+    LargeBody(usize),
+    /// Never answer.
+    Hang,
+}
+
+impl Fault {
+    /// A JSON answer with `status`.
+    pub fn json(status: u16, body: Value) -> Self {
+        Fault::Respond {
+            status,
+            content_type: Some("application/json".to_owned()),
+            body: body.to_string(),
+        }
+    }
+
+    /// An answer with any content type and body.
+    pub fn raw(status: u16, content_type: Option<&str>, body: impl Into<String>) -> Self {
+        Fault::Respond {
+            status,
+            content_type: content_type.map(str::to_owned),
+            body: body.into(),
+        }
+    }
+}
+
+/// One token request as received.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// Every header.
+    pub headers: HeaderMap,
+    /// The form fields, decoded, in order.
+    pub form: Vec<(String, String)>,
+    /// The Basic credentials, Base64- and form-decoded, if an `Authorization: Basic` came.
+    pub basic: Option<(String, String)>,
+}
+
+impl TokenRequest {
+    /// The first value of form field `name`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of form field `name`, in order.
+    pub fn fields(&self, name: &str) -> Vec<&str> {
+        self.form
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The form field names, in order.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.form.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+/// Configures a [`TokenServer`]; see [`TokenServer::builder`].
+#[derive(Debug, Clone)]
+pub struct TokenServerBuilder {
+    client_id: String,
+    client_secret: Option<String>,
+    accept: AcceptAuth,
+    users: Vec<(String, String)>,
+    expires_in: Option<u64>,
+    rotate: bool,
+}
+
+impl TokenServerBuilder {
+    /// The one registered client. Defaults to `client-id` / `client-secret`.
+    pub fn client(mut self, id: &str, secret: Option<&str>) -> Self {
+        self.client_id = id.to_owned();
+        self.client_secret = secret.map(str::to_owned);
+        if secret.is_none() {
+            self.accept = AcceptAuth::Public;
+        }
+        self
+    }
+
+    /// Which client-authentication methods are accepted. Defaults to [`AcceptAuth::Any`].
+    pub fn accept(mut self, accept: AcceptAuth) -> Self {
+        self.accept = accept;
+        self
+    }
+
+    /// Adds a user for the password grant.
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// The `expires_in` of issued tokens; `None` leaves it out. Defaults to 3600.
+    pub fn expires_in(mut self, seconds: Option<u64>) -> Self {
+        self.expires_in = seconds;
+        self
+    }
+
+    /// Whether each refresh issues a new refresh token and revokes the old one. Defaults to
+    /// `true`.
+    pub fn rotate_refresh_tokens(mut self, rotate: bool) -> Self {
+        self.rotate = rotate;
+        self
+    }
+
+    /// Starts the server on an ephemeral port of 127.0.0.1.
+    ///
+    /// # Panics
+    ///
+    /// When no port can be bound.
+    pub async fn start(self) -> TokenServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port on 127.0.0.1");
+        let addr = listener.local_addr().expect("the bound address");
+        let shared = Arc::new(Shared {
+            config: self,
+            fetches: AtomicUsize::new(0),
+            counter: AtomicU64::new(0),
+            delay: Mutex::new(Duration::ZERO),
+            faults: Mutex::new(VecDeque::new()),
+            sticky: Mutex::new(None),
+            requests: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
+            codes: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::new(HashSet::new()),
+            access_tokens: Mutex::new(HashSet::new()),
+        });
+        let app = Router::new()
+            .route("/token", post(token))
+            .route("/authorize", get(authorize))
+            .route("/api", get(api))
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TokenServer { addr, shared, task }
+    }
+}
+
+/// The running server; see the [module docs](self). Stops when dropped.
+#[derive(Debug)]
+pub struct TokenServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: TokenServerBuilder,
+    fetches: AtomicUsize,
+    counter: AtomicU64,
+    delay: Mutex<Duration>,
+    faults: Mutex<VecDeque<Fault>>,
+    sticky: Mutex<Option<Fault>>,
+    requests: Mutex<Vec<TokenRequest>>,
+    authorizations: Mutex<Vec<Vec<(String, String)>>>,
+    codes: Mutex<HashMap<String, CodeGrant>>,
+    refresh_tokens: Mutex<HashSet<String>>,
+    access_tokens: Mutex<HashSet<String>>,
+}
+
+#[derive(Debug, Clone)]
+struct CodeGrant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: Option<(String, String)>,
+    scope: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl TokenServer {
+    /// A server with the defaults: client `client-id` / `client-secret`, any secret method,
+    /// no users, `expires_in` 3600, rotating refresh tokens.
+    pub fn builder() -> TokenServerBuilder {
+        TokenServerBuilder {
+            client_id: "client-id".to_owned(),
+            client_secret: Some("client-secret".to_owned()),
+            accept: AcceptAuth::Any,
+            users: Vec::new(),
+            expires_in: Some(3600),
+            rotate: true,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The token endpoint's URL.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.base_url())
+    }
+
+    /// The authorization endpoint's URL.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.base_url())
+    }
+
+    /// The protected API's URL.
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base_url())
+    }
+
+    /// How many token requests arrived.
+    pub fn fetches(&self) -> usize {
+        self.shared.fetches.load(Ordering::SeqCst)
+    }
+
+    /// Every token request so far, oldest first.
+    pub fn requests(&self) -> Vec<TokenRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The latest token request.
+    ///
+    /// # Panics
+    ///
+    /// When there was none.
+    pub fn last_request(&self) -> TokenRequest {
+        lock(&self.shared.requests)
+            .last()
+            .cloned()
+            .expect("a token request was received")
+    }
+
+    /// The query of every `GET /authorize`, oldest first.
+    pub fn authorizations(&self) -> Vec<Vec<(String, String)>> {
+        lock(&self.shared.authorizations).clone()
+    }
+
+    /// Delays every token answer by `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        *lock(&self.shared.delay) = delay;
+    }
+
+    /// Answers the next token request with `fault` (queued after earlier ones).
+    pub fn push_fault(&self, fault: Fault) {
+        lock(&self.shared.faults).push_back(fault);
+    }
+
+    /// Answers every token request with `fault` until cleared with `None`.
+    pub fn set_sticky_fault(&self, fault: Option<Fault>) {
+        *lock(&self.shared.sticky) = fault;
+    }
+
+    /// Issues a valid refresh token, e.g. to seed a store.
+    pub fn issue_refresh_token(&self) -> String {
+        let token = format!("rt-{}", self.shared.next());
+        lock(&self.shared.refresh_tokens).insert(token.clone());
+        token
+    }
+
+    /// Whether `refresh_token` is currently valid.
+    pub fn refresh_token_is_valid(&self, refresh_token: &str) -> bool {
+        lock(&self.shared.refresh_tokens).contains(refresh_token)
+    }
+
+    /// Makes every access token issued so far invalid at `/api` (as if expired or revoked).
+    pub fn revoke_access_tokens(&self) {
+        lock(&self.shared.access_tokens).clear();
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

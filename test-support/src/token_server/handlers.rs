@@ -1,0 +1,337 @@
+//! The request handlers of [`TokenServer`](super::TokenServer): token issuing, client
+//! authentication, code exchange with PKCE, the authorization redirect and the API.
+
+use std::sync::{Arc, atomic::Ordering};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Query, State},
+    http::{HeaderMap, Response, StatusCode, header},
+};
+use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{AcceptAuth, CodeGrant, Fault, Shared, TokenRequest, TokenServerBuilder, lock};
+
+impl Shared {
+    pub(super) fn next(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn issue(&self, scope: Option<&str>, with_refresh: bool) -> Response<Body> {
+        let n = self.next();
+        let access = format!("at-{n}");
+        lock(&self.access_tokens).insert(access.clone());
+        let mut body = json!({ "access_token": access, "token_type": "Bearer" });
+        if let Some(expires_in) = self.config.expires_in {
+            body["expires_in"] = json!(expires_in);
+        }
+        if let Some(scope) = scope {
+            body["scope"] = json!(scope);
+        }
+        if with_refresh {
+            let refresh = format!("rt-{n}");
+            lock(&self.refresh_tokens).insert(refresh.clone());
+            body["refresh_token"] = json!(refresh);
+        }
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
+    json_response(
+        status,
+        &json!({ "error": code, "error_description": description }),
+    )
+}
+
+fn fault_response(fault: Fault) -> Option<Response<Body>> {
+    let response = match fault {
+        Fault::Respond {
+            status,
+            content_type,
+            body,
+        } => {
+            let mut builder =
+                Response::builder().status(StatusCode::from_u16(status).unwrap_or_default());
+            if let Some(ct) = content_type {
+                builder = builder.header(header::CONTENT_TYPE, ct);
+            }
+            builder.body(Body::from(body)).unwrap_or_default()
+        }
+        Fault::Redirect(location) => Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, location)
+            .body(Body::empty())
+            .unwrap_or_default(),
+        Fault::LargeBody(bytes) => {
+            let padding = "x".repeat(bytes.saturating_sub(40));
+            json_response(
+                StatusCode::OK,
+                &json!({ "access_token": "at", "pad": padding }),
+            )
+        }
+        Fault::Hang => return None,
+    };
+    Some(response)
+}
+
+fn decode_basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| -> Option<String> {
+        let text = format!("v={s}");
+        form_urlencoded::parse(text.as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+pub(super) async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    shared.fetches.fetch_add(1, Ordering::SeqCst);
+    let request = TokenRequest {
+        basic: decode_basic(&headers),
+        form: form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        headers,
+    };
+    lock(&shared.requests).push(request.clone());
+    let delay = *lock(&shared.delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let fault = lock(&shared.faults)
+        .pop_front()
+        .or_else(|| lock(&shared.sticky).clone());
+    if let Some(fault) = fault {
+        return match fault_response(fault) {
+            Some(response) => response,
+            None => std::future::pending().await,
+        };
+    }
+    if let Some(rejection) = reject_client(&shared.config, &request) {
+        return rejection;
+    }
+    let scope = request.field("scope");
+    match request.field("grant_type") {
+        Some("client_credentials") => shared.issue(scope, false),
+        Some("password") => {
+            let user = (request.field("username"), request.field("password"));
+            let known = shared
+                .config
+                .users
+                .iter()
+                .any(|(u, p)| user == (Some(u.as_str()), Some(p.as_str())));
+            if known {
+                shared.issue(scope, true)
+            } else {
+                oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "bad user credentials",
+                )
+            }
+        }
+        Some("refresh_token") => {
+            let presented = request
+                .field("refresh_token")
+                .unwrap_or_default()
+                .to_owned();
+            if !lock(&shared.refresh_tokens).contains(&presented) {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown refresh token",
+                );
+            }
+            if shared.config.rotate {
+                lock(&shared.refresh_tokens).remove(&presented);
+                shared.issue(scope, true)
+            } else {
+                shared.issue(scope, false)
+            }
+        }
+        Some("authorization_code") => exchange_code(&shared, &request),
+        Some(_) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "unknown grant",
+        ),
+        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "no grant_type"),
+    }
+}
+
+/// Checks the client's authentication against the configuration (RFC 6749 §2.3); the error
+/// response when it fails.
+fn reject_client(config: &TokenServerBuilder, request: &TokenRequest) -> Option<Response<Body>> {
+    let unauthorized = |why: &str| {
+        let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"token\""),
+        );
+        response
+    };
+    let body_secret = request.field("client_secret");
+    let presented = match (&request.basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Some(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "more than one client authentication method",
+            ));
+        }
+        (Some((id, secret)), None) => (AcceptAuth::Basic, Some(id.as_str()), Some(secret.as_str())),
+        (None, Some(secret)) => (AcceptAuth::Body, request.field("client_id"), Some(secret)),
+        (None, None) => (AcceptAuth::Public, request.field("client_id"), None),
+    };
+    let (method, id, secret) = presented;
+    let method_ok = match config.accept {
+        AcceptAuth::Any => matches!(method, AcceptAuth::Basic | AcceptAuth::Body),
+        accepted => accepted == method,
+    };
+    if !method_ok {
+        return Some(unauthorized("client authentication method not allowed"));
+    }
+    if id != Some(config.client_id.as_str()) || secret != config.client_secret.as_deref() {
+        return Some(unauthorized("unknown client or wrong secret"));
+    }
+    None
+}
+
+fn exchange_code(shared: &Shared, request: &TokenRequest) -> Response<Body> {
+    let code = request.field("code").unwrap_or_default();
+    // Codes are single use: taken out whether or not the rest checks out.
+    let Some(grant) = lock(&shared.codes).remove(code) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "unknown or used code",
+        );
+    };
+    let client_id = request
+        .basic
+        .as_ref()
+        .map(|(id, _)| id.as_str())
+        .or(request.field("client_id"));
+    if client_id != Some(grant.client_id.as_str()) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "code of another client",
+        );
+    }
+    if request.field("redirect_uri") != Some(grant.redirect_uri.as_str()) {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "redirect_uri mismatch",
+        );
+    }
+    if let Some((challenge, method)) = &grant.challenge {
+        let Some(verifier) = request.field("code_verifier") else {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "code_verifier missing",
+            );
+        };
+        let computed = match method.as_str() {
+            "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            _ => verifier.to_owned(),
+        };
+        if &computed != challenge {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "PKCE verification failed",
+            );
+        }
+    }
+    shared.issue(grant.scope.as_deref(), true)
+}
+
+pub(super) async fn authorize(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response<Body> {
+    lock(&shared.authorizations).push(query.clone());
+    let field = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(redirect_uri), Some(client_id)) = (field("redirect_uri"), field("client_id")) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "redirect_uri and client_id required",
+        );
+    };
+    let code = format!("code-{}", shared.next());
+    let challenge = field("code_challenge").map(|c| {
+        (
+            c,
+            field("code_challenge_method").unwrap_or_else(|| "plain".to_owned()),
+        )
+    });
+    lock(&shared.codes).insert(
+        code.clone(),
+        CodeGrant {
+            client_id,
+            redirect_uri: redirect_uri.clone(),
+            challenge,
+            scope: field("scope"),
+        },
+    );
+    let mut location = form_urlencoded::Serializer::new(String::new());
+    location.append_pair("code", &code);
+    if let Some(state) = field("state") {
+        location.append_pair("state", &state);
+    }
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(
+            header::LOCATION,
+            format!("{redirect_uri}{separator}{}", location.finish()),
+        )
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+pub(super) async fn api(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response<Body> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let valid = token.is_some_and(|t| lock(&shared.access_tokens).contains(t));
+    if valid {
+        Response::new(Body::from("hello"))
+    } else {
+        Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#)
+            .body(Body::empty())
+            .unwrap_or_default()
+    }
+}
