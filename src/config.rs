@@ -56,6 +56,8 @@ use serde_json::{Map, Value};
 mod connection;
 mod error;
 mod layer;
+#[cfg(feature = "oauth2")]
+mod oauth;
 mod read;
 mod secret;
 mod spec;

@@ -13,6 +13,7 @@ use tower_auth::config::Config;
 mod check;
 mod client;
 mod diagnose;
+mod login;
 mod request;
 mod show;
 mod token;
@@ -66,6 +67,14 @@ enum Command {
         /// Print the status line and response headers too
         #[arg(short = 'i', long = "include")]
         include: bool,
+    },
+    /// Sign in through the browser (authorization code + PKCE) and store the refresh token
+    Login {
+        /// Connection name
+        name: String,
+        /// Only print the URL; do not try to open a browser
+        #[arg(long)]
+        no_browser: bool,
     },
     /// Inspect the configuration
     #[command(subcommand)]
@@ -135,6 +144,9 @@ fn main() -> ExitCode {
                     include,
                 };
                 request::run(&config, env, &name, args).await
+            }
+            Command::Login { name, no_browser } => {
+                login::run(&config, env, &name, no_browser).await
             }
             Command::Config(ConfigCommand::Validate) => show::validate(&config),
             Command::Config(ConfigCommand::Show { names }) => show::show(&config, env, &names),

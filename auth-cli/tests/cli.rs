@@ -460,3 +460,209 @@ password = {{ env = "PW" }}
         assert!(!run.all().contains(CANARY), "canary leaked:\n{}", run.all());
     }
 }
+
+fn oauth_config(fixture: &Fixture) -> PathBuf {
+    fixture.config(
+        "oauth.toml",
+        &format!(
+            r#"
+[connections.billing]
+base_url = "{{base}}"
+check = {{ path = "/whoami" }}
+
+[connections.billing.auth]
+type = "oauth2"
+grant = "client_credentials"
+token_url = "{token_url}"
+client_id = "{client_id}"
+client_secret = {{ env = "DEMO_CLIENT_SECRET" }}
+scopes = "read,write"
+"#,
+            token_url = fixture.provider.token_url(),
+            client_id = demo::CLIENT_ID,
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_connections_fetch_a_token_and_pass_the_check() {
+    let fixture = Fixture::new().await;
+    let config = oauth_config(&fixture);
+    let config = config.to_str().expect("utf8");
+    let envs = [("DEMO_CLIENT_SECRET", demo::CLIENT_SECRET)];
+    let run = tower_auth(&["-c", config, "check"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains(
+            "✓ billing  GET /whoami → 200  (oauth2 client_credentials, token expires in 59m)"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = tower_auth(&["-c", config, "token", "billing"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("type:       Bearer"), "{}", run.stdout);
+    assert!(run.stdout.contains("expires in: 59m"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("scopes:     read write"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("demo-at-"),
+        "the token is shown only with --show"
+    );
+    let run = tower_auth(&["-c", config, "token", "billing", "--show"], &envs).await;
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.trim().starts_with("demo-at-"), "{}", run.stdout);
+    assert_eq!(run.stdout.trim().lines().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_client_secret_is_diagnosed_as_invalid_client() {
+    let fixture = Fixture::new().await;
+    let config = oauth_config(&fixture);
+    let envs = [("DEMO_CLIENT_SECRET", CANARY)];
+    let run = tower_auth(&["-c", config.to_str().expect("utf8"), "check"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("✗ billing  token endpoint: invalid_client (unknown client or wrong secret)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("hint: check the client id and secret, and the client authentication method"),
+        "{}",
+        run.stdout
+    );
+    let run = tower_auth(
+        &[
+            "-c",
+            config.to_str().expect("utf8"),
+            "check",
+            "--format",
+            "json",
+        ],
+        &envs,
+    )
+    .await;
+    let results: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(results[0]["stage"], "token");
+    assert_eq!(results[0]["error_kind"], "InvalidClient");
+    assert!(!run.all().contains(CANARY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_follows_the_printed_url_and_later_commands_use_the_stored_refresh_token() {
+    use auth_test_support::token_server::{AcceptAuth, TokenServer};
+    use std::io::{BufRead, BufReader};
+
+    let server = TokenServer::builder()
+        .client("cli", None)
+        .accept(AcceptAuth::Public)
+        .start()
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let store = dir.path().join("store").join("calendar.json");
+    let config = dir.path().join("login.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[connections.calendar]
+base_url = "{base}"
+
+[connections.calendar.auth]
+type = "oauth2"
+grant = "authorization_code"
+auth_url = "{auth_url}"
+token_url = "{token_url}"
+client_id = "cli"
+client_auth = "none"
+redirect_uri = "http://127.0.0.1:{port}/callback"
+scopes = ["calendar.read", "offline_access"]
+token_store = "{store}"
+"#,
+            base = server.base_url(),
+            auth_url = server.authorize_url(),
+            token_url = server.token_url(),
+            store = store.display(),
+        ),
+    )
+    .expect("write config");
+
+    let config_arg = config.display().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tower-auth"))
+        .args(["-c", &config_arg, "login", "calendar", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn login");
+    let stdout = child.stdout.take().expect("stdout");
+    let (url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().expect("a line").expect("utf8");
+        let url = first
+            .strip_prefix("Open this URL to sign in: ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_owned();
+        (url, lines)
+    })
+    .await
+    .expect("join");
+    assert!(
+        url.contains("code_challenge_method=S256") && url.contains("state="),
+        "{url}"
+    );
+
+    // Play the browser: the authorization endpoint redirects to the CLI's loopback listener.
+    let client = auth_test_support::client();
+    let get = |uri: String| {
+        let client = client.clone();
+        async move {
+            let request = http::Request::get(uri)
+                .body(http_body_util::Full::<bytes::Bytes>::default())
+                .expect("request");
+            client.request(request).await.expect("response")
+        }
+    };
+    let redirect = get(url).await;
+    assert_eq!(redirect.status(), 302);
+    let location = redirect.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        location.starts_with(&format!("http://127.0.0.1:{port}/callback?")),
+        "{location}"
+    );
+    let page = get(location).await;
+    assert_eq!(page.status(), 200);
+
+    let (status, rest) = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = rest.map_while(Result::ok).collect();
+        (child.wait().expect("wait"), rest)
+    })
+    .await
+    .expect("join");
+    assert!(status.success(), "login failed: {rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("✓ calendar  signed in (refresh token stored")),
+        "{rest:?}"
+    );
+    assert!(store.exists(), "the refresh token was stored");
+
+    // A later command refreshes from the stored token: no browser.
+    let before = server.fetches();
+    let run = tower_auth(&["-c", &config_arg, "token", "calendar"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("refresh:    yes"), "{}", run.stdout);
+    assert_eq!(server.fetches(), before + 1, "one refresh-token request");
+}

@@ -116,17 +116,49 @@ impl ConnectionSpec {
                 BasicAuthLayer::new(username, resolve("password", password)?)
                     .map_err(|e| fail("username", e.to_string()))?,
             ),
+            #[cfg(feature = "oauth2")]
+            AuthSpec::OAuth2(o) => {
+                Inner::Token(TokenLayer::new(super::oauth::token_source(self, o)?))
+            }
             other => {
                 return Err(fail(
                     "type",
                     format!(
-                        "auth type `{}` cannot be built by this version of tower-auth",
-                        other.type_name()
+                        "auth type `{}` cannot be built by this build of tower-auth{}",
+                        other.type_name(),
+                        if cfg!(feature = "oauth2") {
+                            ""
+                        } else {
+                            " (enable the `oauth2` feature)"
+                        }
                     ),
                 ));
             }
         };
         Ok(ConnectionLayer { inner })
+    }
+
+    /// The `OAuth2Layer` of an `oauth2` connection with `grant = "authorization_code"`, whose
+    /// [`login`](auth_oauth::OAuth2Layer::login) signs in through the browser.
+    #[cfg(feature = "oauth2")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
+    pub fn authorization_code_layer(
+        &self,
+    ) -> Result<auth_oauth::OAuth2Layer<auth_oauth::grant::AuthorizationCode>, ConfigError> {
+        match &self.auth {
+            AuthSpec::OAuth2(o) if o.grant == "authorization_code" => {
+                super::oauth::authorization_code(self, o)
+            }
+            _ => Err(ConfigError::new(
+                "configuration",
+                vec![Problem {
+                    path: format!("connections.{}.auth.grant", self.name),
+                    message:
+                        "sign-in needs `type = \"oauth2\"` with `grant = \"authorization_code\"`"
+                            .to_owned(),
+                }],
+            )),
+        }
     }
 }
 
