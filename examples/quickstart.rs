@@ -6,7 +6,7 @@
 //! token fetched once for 100 concurrent requests and refreshed, and a 401 healed by one retry.
 //! It prints a transcript and exits non-zero if any step fails.
 //!
-//! Run it with `cargo run --example quickstart`.
+//! Run it with `cargo run --example quickstart` (`QUICKSTART_LOG=1` to see tracing events).
 #![allow(clippy::print_stdout)]
 
 use std::{
@@ -33,9 +33,12 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .init();
+    // `QUICKSTART_LOG=1` shows the library's and tower-http's tracing events too.
+    if std::env::var_os("QUICKSTART_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .init();
+    }
     let mut transcript = Transcript::default();
     if let Err(error) = run(&mut transcript).await {
         transcript.fail(&format!("the demo stopped early: {error}"));
@@ -155,6 +158,35 @@ async fn run(t: &mut Transcript) -> Result<(), BoxError> {
         failures == 0 && (2..=6).contains(&fetched),
         &format!("4 s of steady traffic -> {failures} failures, {fetched} background refreshes, slowest request {slowest:.1?}"),
     );
+
+    t.section("OAuth 2.0 client credentials with OAuth2Layer");
+    // The same endpoint through the auth-oauth crate: client authentication, scopes, response
+    // normalization and the cache, configured in one builder.
+    let oauth =
+        OAuth2Layer::client_credentials(provider.token_url(), demo::CLIENT_ID, demo::CLIENT_SECRET)
+            .scopes("read write")
+            .build()?;
+    let oauth_api = stack!(oauth);
+    let before = provider.token_fetches();
+    let ok = concurrent_gets(&oauth_api, &whoami, 50).await;
+    let fetched = provider.token_fetches() - before;
+    t.check(
+        ok == 50 && fetched == 1,
+        &format!("50 concurrent requests through OAuth2Layer -> {ok} x 200, {fetched} token fetch"),
+    );
+    let wrong =
+        OAuth2Layer::client_credentials(provider.token_url(), demo::CLIENT_ID, "wrong-secret")
+            .build()?;
+    match get(stack!(wrong), &whoami).await {
+        Err(error) => match error.downcast_ref::<AuthError>() {
+            Some(error) if error.kind() == ErrorKind::InvalidClient => {
+                t.check(true, "a wrong client secret -> typed invalid_client error");
+                println!("    error: {error}");
+            }
+            _ => t.fail(&format!("unexpected error: {error}")),
+        },
+        Ok((status, _)) => t.fail(&format!("a wrong client secret got {status}")),
+    }
 
     t.section("a revoked token: 401, invalidate, one retry with a fresh token");
     provider.revoke_all();
