@@ -275,3 +275,85 @@ async fn stores_and_their_errors_never_show_the_secret() {
     assert_eq!(error.kind(), ErrorKind::Store);
     assert_error_clean("corrupt store error", &error);
 }
+
+/// OAuth: every secret of every grant is the canary; builders, layers, errors of failed and
+/// malformed token responses, and the TRACE logs of all of it stay clean.
+#[tokio::test]
+async fn oauth_layers_flows_and_errors_never_show_the_secret() {
+    use auth_test_support::token_server::{AcceptAuth, Fault, TokenServer};
+    use tower_auth::{ClientAuth, OAuth2Layer};
+
+    let logs = log_buffer();
+    let server = TokenServer::builder()
+        .client("canary-client", Some(CANARY))
+        .accept(AcceptAuth::Any)
+        .user("alice", CANARY)
+        .start()
+        .await;
+    let url = server.token_url();
+
+    let builder = OAuth2Layer::client_credentials(&url, "canary-client", CANARY).scopes("read");
+    assert_debug_clean("OAuth2LayerBuilder", &builder);
+    let layer = builder.build().expect("layer");
+    assert_debug_clean("OAuth2Layer", &layer);
+    let token = layer
+        .source()
+        .token()
+        .await
+        .expect("token with the canary secret");
+    assert_debug_clean("fetched token", &token);
+    assert_debug_clean("CachedTokenSource<ClientCredentials>", layer.source());
+
+    let password = OAuth2Layer::password(&url, "canary-client", "alice", CANARY)
+        .client_secret(CANARY)
+        .client_auth(ClientAuth::Body)
+        .build()
+        .expect("layer");
+    assert_debug_clean("OAuth2Layer<Password>", &password);
+    password.source().token().await.expect("password grant");
+
+    // Rejected: the canary client secret does not match, the canary refresh token is unknown.
+    let wrong = OAuth2Layer::client_credentials(&url, "other-client", CANARY)
+        .build()
+        .expect("layer");
+    let error = wrong.source().token().await.expect_err("invalid_client");
+    assert_error_clean("invalid_client", &error);
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let refresh = OAuth2Layer::refresh_token(&url, "canary-client", store, "conn")
+        .client_secret(CANARY)
+        .initial_refresh_token(CANARY)
+        .build()
+        .expect("layer");
+    assert_debug_clean("OAuth2Layer<RefreshToken>", &refresh);
+    let error = refresh.source().token().await.expect_err("invalid_grant");
+    assert_error_clean("invalid_grant", &error);
+
+    // Malformed answers that carry the canary as their token: the scrubbed snippet hides it.
+    for fault in [
+        Fault::json(
+            200,
+            serde_json::json!({ "access_token": CANARY, "expires_in": "soon" }),
+        ),
+        Fault::json(
+            200,
+            serde_json::json!({ "access_token": CANARY, "token_type": "mac" }),
+        ),
+        Fault::raw(
+            200,
+            Some("text/plain"),
+            format!("access_token={CANARY}&expires_in=x"),
+        ),
+        Fault::json(200, serde_json::json!({ "refresh_token": CANARY })),
+    ] {
+        server.push_fault(fault);
+        let layer = OAuth2Layer::client_credentials(&url, "canary-client", CANARY)
+            .build()
+            .expect("layer");
+        if let Err(error) = layer.source().token().await {
+            assert_error_clean("malformed token response", &error);
+        }
+    }
+
+    let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
+    assert_clean("TRACE logs of OAuth flows", &logs);
+}
