@@ -15,7 +15,7 @@ use tower_auth::{
 use crate::{
     OutputFormat,
     client::{self, HttpClient},
-    diagnose::{Failure, Stage},
+    diagnose::{self, Failure, Stage},
 };
 
 /// The result of checking one connection.
@@ -69,27 +69,8 @@ async fn check_one(
     name: &str,
     client: HttpClient,
 ) -> Result<Success, Failure> {
-    let spec = config.connection(name, env).map_err(|e| {
-        Failure::new(
-            Stage::Config,
-            e.to_string(),
-            "fix the configuration values named above",
-        )
-    })?;
-    let layer = spec.layer().map_err(|e| {
-        let stage = if e.is_secret() {
-            Stage::Secret
-        } else {
-            Stage::Config
-        };
-        let hint = if e.is_secret() {
-            "set the environment variable or create the file the configuration refers to"
-        } else {
-            "fix the configuration values named above"
-        };
-        let problems: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
-        Failure::new(stage, problems.join("; "), hint)
-    })?;
+    let spec = diagnose::connection(config, env, name)?;
+    let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let mut method = describe(&spec);
     if let Some(source) = layer.token_source() {
         let token = source

@@ -3,7 +3,10 @@
 use std::{error::Error as StdError, fmt};
 
 use tower::BoxError;
-use tower_auth::{AuthError, ErrorKind};
+use tower_auth::{
+    AuthError, ErrorKind,
+    config::{Config, ConfigError, ConnectionSpec},
+};
 
 /// Where a check failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,4 +155,51 @@ fn error_chain(error: &(dyn StdError + 'static)) -> String {
         source = e.source();
     }
     parts.join(": ")
+}
+
+/// The connection `name` with `env`'s overlay, or a `config`-stage failure.
+pub(crate) fn connection(
+    config: &Config,
+    env: Option<&str>,
+    name: &str,
+) -> Result<ConnectionSpec, Failure> {
+    config.connection(name, env).map_err(|e| {
+        Failure::new(
+            Stage::Config,
+            e.to_string(),
+            "fix the configuration values named above",
+        )
+    })
+}
+
+/// A failure to build a connection's layer: a `secret` stage when a secret reference could not
+/// be read, else `config`.
+pub(crate) fn build_failure(error: &ConfigError) -> Failure {
+    let problems: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+    if error.is_secret() {
+        Failure::new(
+            Stage::Secret,
+            problems.join("; "),
+            "set the environment variable or create the file the configuration refers to",
+        )
+    } else {
+        Failure::new(
+            Stage::Config,
+            problems.join("; "),
+            "fix the configuration values named above",
+        )
+    }
+}
+
+/// Prints a command's failure as `error: …` and `hint: …`; the exit code is 2 for an unusable
+/// configuration or command line, 1 otherwise.
+pub(crate) fn exit_code(result: Result<u8, Failure>) -> u8 {
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            eprintln!("hint: {}", failure.hint);
+            if failure.stage == Stage::Config { 2 } else { 1 }
+        }
+    }
 }

@@ -11,21 +11,14 @@ use tower_auth::config::Config;
 
 use crate::{
     check::human,
-    diagnose::{Failure, Stage},
+    diagnose::{self, Failure, Stage},
 };
 
 /// How long the browser has to come back to the redirect URI.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, no_browser: bool) -> u8 {
-    match login(config, env, name, no_browser).await {
-        Ok(()) => 0,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            eprintln!("hint: {}", failure.hint);
-            if failure.stage == Stage::Config { 2 } else { 1 }
-        }
-    }
+    diagnose::exit_code(login(config, env, name, no_browser).await.map(|()| 0))
 }
 
 async fn login(
@@ -34,22 +27,10 @@ async fn login(
     name: &str,
     no_browser: bool,
 ) -> Result<(), Failure> {
-    let spec = config
-        .connection(name, env)
-        .map_err(|e| Failure::new(Stage::Config, e.to_string(), "fix the configuration"))?;
-    let layer = spec.authorization_code_layer().map_err(|e| {
-        let stage = if e.is_secret() {
-            Stage::Secret
-        } else {
-            Stage::Config
-        };
-        let problems: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
-        Failure::new(
-            stage,
-            problems.join("; "),
-            "`login` is for oauth2 connections with grant = \"authorization_code\"",
-        )
-    })?;
+    let spec = diagnose::connection(config, env, name)?;
+    let layer = spec
+        .authorization_code_layer()
+        .map_err(|e| diagnose::build_failure(&e))?;
     let open = |url: &tower_auth::oauth::Url| {
         // On its own line so scripts (and tests) can pick it up.
         println!("Open this URL to sign in: {url}");

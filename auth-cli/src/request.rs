@@ -10,7 +10,7 @@ use tower_auth::{AuthError, config::Config};
 
 use crate::{
     client,
-    diagnose::{Failure, Stage},
+    diagnose::{self, Failure, Stage},
 };
 
 /// The request to send.
@@ -23,21 +23,12 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, args: Args) -> u8 {
-    match send(config, env, name, args).await {
-        Ok(code) => code,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            eprintln!("hint: {}", failure.hint);
-            if failure.stage == Stage::Config { 2 } else { 1 }
-        }
-    }
+    diagnose::exit_code(send(config, env, name, args).await)
 }
 
 async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Result<u8, Failure> {
     let usage = |message: String| Failure::new(Stage::Config, message, "fix the command line");
-    let spec = config
-        .connection(name, env)
-        .map_err(|e| Failure::new(Stage::Config, e.to_string(), "fix the configuration"))?;
+    let spec = diagnose::connection(config, env, name)?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| usage(format!("`{}` is not an HTTP method", args.method)))?;
     let url = client::join(&spec.base_url, &args.path).map_err(usage)?;
@@ -56,18 +47,7 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
     let request = builder
         .body(Full::new(body))
         .map_err(|e| usage(format!("{url}: {e}")))?;
-    let layer = spec.layer().map_err(|e| {
-        let stage = if e.is_secret() {
-            Stage::Secret
-        } else {
-            Stage::Config
-        };
-        Failure::new(
-            stage,
-            e.to_string(),
-            "set the environment variable or create the file it refers to",
-        )
-    })?;
+    let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let response = client::stack(&spec, layer, client::http_client())
         .oneshot(request)
         .await

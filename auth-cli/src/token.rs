@@ -4,36 +4,16 @@ use tower_auth::{ExposeSecret, config::Config};
 
 use crate::{
     check::{describe, human},
-    diagnose::{Failure, Stage},
+    diagnose::{self, Failure, Stage},
 };
 
 pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, show: bool) -> u8 {
-    match obtain(config, env, name, show).await {
-        Ok(()) => 0,
-        Err(failure) => {
-            eprintln!("error: {failure}");
-            eprintln!("hint: {}", failure.hint);
-            if failure.stage == Stage::Config { 2 } else { 1 }
-        }
-    }
+    diagnose::exit_code(obtain(config, env, name, show).await.map(|()| 0))
 }
 
 async fn obtain(config: &Config, env: Option<&str>, name: &str, show: bool) -> Result<(), Failure> {
-    let spec = config
-        .connection(name, env)
-        .map_err(|e| Failure::new(Stage::Config, e.to_string(), "fix the configuration"))?;
-    let layer = spec.layer().map_err(|e| {
-        let stage = if e.is_secret() {
-            Stage::Secret
-        } else {
-            Stage::Config
-        };
-        Failure::new(
-            stage,
-            e.to_string(),
-            "set the environment variable or create the file it refers to",
-        )
-    })?;
+    let spec = diagnose::connection(config, env, name)?;
+    let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let Some(source) = layer.token_source() else {
         return Err(Failure::new(
             Stage::Config,
