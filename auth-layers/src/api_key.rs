@@ -5,7 +5,8 @@
 //! characters, so `+` becomes `%2B` and a space `%20`); per request, every parameter of the same
 //! name (compared after percent-decoding) is removed, the other parameters are kept in order and
 //! byte for byte, and ours is appended. An existing header or parameter is replaced unless
-//! [`ApiKeyLayerBuilder::keep_existing`] is set.
+//! [`ApiKeyLayerBuilder::keep_existing`] is set. With [`ApiKeyLayerBuilder::restrict_to_origin`]
+//! the key goes only to the given origins (see [`origin`]).
 //!
 //! A request whose URI cannot take a query parameter (authority form `host:port`, as used by
 //! `CONNECT`, or `*`) fails with an [`AuthError`] of kind
@@ -54,6 +55,7 @@ use tower_service::Service;
 
 use crate::{
     BoxError,
+    origin::{self, Origin, OriginFilter},
     response::{self, Detail, HeaderCredential, describe_prefix},
 };
 
@@ -70,6 +72,7 @@ const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 #[derive(Clone)]
 pub struct ApiKeyLayer {
     placement: Placement,
+    origins: Option<OriginFilter>,
 }
 
 #[derive(Clone)]
@@ -95,6 +98,7 @@ impl fmt::Debug for ApiKeyLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("ApiKeyLayer");
         self.placement.debug_fields(&mut s);
+        s.field("origins", &self.origins);
         s.finish_non_exhaustive()
     }
 }
@@ -106,6 +110,7 @@ impl<S> Layer<S> for ApiKeyLayer {
         ApiKey {
             inner,
             placement: self.placement.clone(),
+            origins: self.origins.clone(),
         }
     }
 }
@@ -123,6 +128,7 @@ pub struct ApiKeyLayerBuilder {
     key: SecretString,
     prefix: String,
     keep_existing: bool,
+    origins: Option<OriginFilter>,
 }
 
 impl ApiKeyLayerBuilder {
@@ -133,6 +139,7 @@ impl ApiKeyLayerBuilder {
             key,
             prefix: String::new(),
             keep_existing: false,
+            origins: None,
         }
     }
 
@@ -150,17 +157,32 @@ impl ApiKeyLayerBuilder {
         self
     }
 
+    /// Sends the key only with requests for `origin`; requests for any other origin (or with a
+    /// relative URI) pass through untouched. Can be called more than once to allow several
+    /// origins. By default every request gets the key. See [`origin`].
+    pub fn restrict_to_origin(self, origin: Origin) -> Self {
+        self.restrict_to_origins([origin])
+    }
+
+    /// Like [`restrict_to_origin`](Self::restrict_to_origin), for several origins at once. An
+    /// empty list restricts the layer to no origin at all: it then never sends the key.
+    pub fn restrict_to_origins(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
+        self.origins = origin::restrict(self.origins, origins);
+        self
+    }
+
     /// Builds the layer, pre-building the header value or the encoded query pair once.
     ///
     /// Fails with [`ErrorKind::Config`] when the key is empty, the header name is not valid, the
     /// key cannot be sent in a header, or the query parameter name is empty or contains `&`,
     /// `=`, `#`, `+`, `%`, whitespace or control characters. The error never contains the key.
-    pub fn build(self) -> Result<ApiKeyLayer, AuthError> {
+    pub fn build(mut self) -> Result<ApiKeyLayer, AuthError> {
+        let origins = self.origins.take();
         let placement = match self.mode {
             Mode::Header => Placement::Header(self.build_header()?),
             Mode::Query => Placement::Query(Arc::new(self.build_query()?)),
         };
-        Ok(ApiKeyLayer { placement })
+        Ok(ApiKeyLayer { placement, origins })
     }
 
     fn build_header(self) -> Result<HeaderCredential, AuthError> {
@@ -227,6 +249,7 @@ impl fmt::Debug for ApiKeyLayerBuilder {
             .field("key", &"[redacted]")
             .field("prefix", &self.prefix)
             .field("keep_existing", &self.keep_existing)
+            .field("origins", &self.origins)
             .finish()
     }
 }
@@ -288,7 +311,7 @@ impl QueryCredential {
             return Err(self.unusable_uri("it is `*` (asterisk form, as used by OPTIONS)"));
         }
         if self.keep_existing && query.split('&').any(|param| self.is_ours(param)) {
-            return Ok(self.kept.clone());
+            return Ok(self.kept);
         }
         let pair = self.pair.expose_secret();
         let mut new = String::with_capacity(path.len() + query.len() + pair.len() + 2);
@@ -309,7 +332,7 @@ impl QueryCredential {
         parts.path_and_query = Some(new);
         *uri = Uri::from_parts(parts)
             .map_err(|_| self.unusable_uri("the URI cannot be rebuilt with a query"))?;
-        Ok(self.sent.clone())
+        Ok(self.sent)
     }
 
     fn unusable_uri(&self, why: &str) -> AuthError {
@@ -341,6 +364,7 @@ impl Placement {
 pub struct ApiKey<S> {
     inner: S,
     placement: Placement,
+    origins: Option<OriginFilter>,
 }
 
 impl<S> ApiKey<S> {
@@ -365,6 +389,7 @@ impl<S: fmt::Debug> fmt::Debug for ApiKey<S> {
         let mut s = f.debug_struct("ApiKey");
         s.field("inner", &self.inner);
         self.placement.debug_fields(&mut s);
+        s.field("origins", &self.origins);
         s.finish_non_exhaustive()
     }
 }
@@ -383,6 +408,13 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if !origin::allows(self.origins.as_ref(), req.uri()) {
+            return ResponseFuture {
+                state: State::PassedThrough {
+                    future: self.inner.call(req),
+                },
+            };
+        }
         let detail = match &self.placement {
             Placement::Header(credential) => credential.apply(req.headers_mut()),
             Placement::Query(query) => match query.apply(req.uri_mut()) {
@@ -403,8 +435,8 @@ where
 }
 
 pin_project! {
-    /// Response future of [`ApiKey`]: the inner call, or the error for a request URI the key
-    /// could not be added to.
+    /// Response future of [`ApiKey`]: the inner call, the error for a request URI the key could
+    /// not be added to, or the call for a request to another origin, passed through untouched.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -418,6 +450,7 @@ pin_project! {
     enum State<F> {
         Called { #[pin] future: response::ResponseFuture<F> },
         Rejected { error: AuthError },
+        PassedThrough { #[pin] future: F },
     }
 }
 
@@ -428,9 +461,11 @@ where
 {
     type Output = Result<Response<B>, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Called { future } => future.poll(cx).map_err(Into::into),
+            StateProj::PassedThrough { future } => future.poll(cx).map_err(Into::into),
             // A clone (one `Arc`) rather than a take, so polling again cannot panic.
             StateProj::Rejected { error } => Poll::Ready(Err(error.clone().into())),
         }

@@ -3,7 +3,9 @@
 //! The header is `Basic base64(username ":" password)` over the UTF-8 bytes, with no form
 //! encoding (that is only for OAuth client authentication, RFC 6749 §2.3.1). It is built once,
 //! when the layer is built, and marked sensitive. An `Authorization` header already on the request
-//! is replaced, unless [`BasicAuthLayer::keep_existing`] is set.
+//! is replaced, unless [`BasicAuthLayer::keep_existing`] is set. With
+//! [`BasicAuthLayer::restrict_to_origin`] the credentials go only to the given origins (see
+//! [`origin`]).
 //!
 //! ```
 //! use auth_layers::BasicAuthLayer;
@@ -35,7 +37,10 @@ use http::{Request, Response, header::AUTHORIZATION};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::{HeaderCredential, ResponseFuture};
+use crate::{
+    origin::{self, Origin, OriginFilter, ScopedResponseFuture},
+    response::{HeaderCredential, ResponseFuture},
+};
 
 const SENT: &str = "the request carried HTTP Basic credentials in the `Authorization` header";
 
@@ -45,6 +50,7 @@ const SENT: &str = "the request carried HTTP Basic credentials in the `Authoriza
 #[derive(Clone)]
 pub struct BasicAuthLayer {
     credential: HeaderCredential,
+    origins: Option<OriginFilter>,
 }
 
 impl BasicAuthLayer {
@@ -93,6 +99,7 @@ impl BasicAuthLayer {
                 false,
                 SENT.to_owned(),
             ),
+            origins: None,
         })
     }
 
@@ -102,12 +109,27 @@ impl BasicAuthLayer {
         self.credential.keep_existing();
         self
     }
+
+    /// Sends the credentials only with requests for `origin`; requests for any other origin
+    /// (or with a relative URI) pass through untouched. Can be called more than once to allow
+    /// several origins. By default every request gets them. See [`origin`].
+    pub fn restrict_to_origin(self, origin: Origin) -> Self {
+        self.restrict_to_origins([origin])
+    }
+
+    /// Like [`restrict_to_origin`](Self::restrict_to_origin), for several origins at once. An
+    /// empty list restricts the layer to no origin at all: it then never sends the credentials.
+    pub fn restrict_to_origins(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
+        self.origins = origin::restrict(self.origins, origins);
+        self
+    }
 }
 
 impl fmt::Debug for BasicAuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("BasicAuthLayer");
         self.credential.debug_fields(&mut s);
+        s.field("origins", &self.origins);
         s.finish_non_exhaustive()
     }
 }
@@ -119,6 +141,7 @@ impl<S> Layer<S> for BasicAuthLayer {
         BasicAuth {
             inner,
             credential: self.credential.clone(),
+            origins: self.origins.clone(),
         }
     }
 }
@@ -128,6 +151,7 @@ impl<S> Layer<S> for BasicAuthLayer {
 pub struct BasicAuth<S> {
     inner: S,
     credential: HeaderCredential,
+    origins: Option<OriginFilter>,
 }
 
 impl<S> BasicAuth<S> {
@@ -152,6 +176,7 @@ impl<S: fmt::Debug> fmt::Debug for BasicAuth<S> {
         let mut s = f.debug_struct("BasicAuth");
         s.field("inner", &self.inner);
         self.credential.debug_fields(&mut s);
+        s.field("origins", &self.origins);
         s.finish_non_exhaustive()
     }
 }
@@ -162,15 +187,18 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ScopedResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if !origin::allows(self.origins.as_ref(), req.uri()) {
+            return ScopedResponseFuture::passed_through(self.inner.call(req));
+        }
         let detail = self.credential.apply(req.headers_mut());
-        ResponseFuture::new(self.inner.call(req), detail)
+        ScopedResponseFuture::credentialed(ResponseFuture::new(self.inner.call(req), detail))
     }
 }
 
@@ -272,6 +300,46 @@ mod tests {
             !text.contains("s3cret") && !text.contains("dXNlcjpzM2NyZXQ"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_restricted_layer_sends_credentials_to_its_origins_only() {
+        let layer = BasicAuthLayer::new("user", "pw")
+            .expect("valid")
+            .restrict_to_origins([
+                Origin::parse("https://api.example.com").expect("origin"),
+                Origin::parse("https://backup.example.com").expect("origin"),
+            ]);
+        let get = |uri: &str| Request::get(uri).body(()).expect("valid request");
+        for ours in ["https://api.example.com/a", "https://backup.example.com/b"] {
+            let headers = received(layer.clone(), get(ours)).await;
+            assert_eq!(decoded(&headers), "user:pw", "{ours}");
+        }
+        for other in ["https://evil.example/a", "http://api.example.com/a", "/a"] {
+            let headers = received(layer.clone(), get(other)).await;
+            assert!(headers.is_empty(), "{other}: {headers:?}");
+        }
+        assert!(format!("{layer:?}").contains("https://backup.example.com"));
+    }
+
+    #[tokio::test]
+    async fn a_401_from_another_origin_gets_no_error() {
+        let layer = BasicAuthLayer::new("user", "pw")
+            .expect("valid")
+            .restrict_to_origin(Origin::parse("https://api.example.com").expect("origin"));
+        let svc =
+            ServiceBuilder::new()
+                .layer(layer)
+                .service(service_fn(|_req: Request<()>| async {
+                    let mut response = Response::new(());
+                    *response.status_mut() = StatusCode::UNAUTHORIZED;
+                    Ok::<_, Infallible>(response)
+                }));
+        let request = Request::get("https://other.example/")
+            .body(())
+            .expect("valid");
+        let response = svc.oneshot(request).await.expect("infallible");
+        assert!(response.extensions().get::<AuthError>().is_none());
     }
 
     #[tokio::test]

@@ -3,7 +3,9 @@
 //! The header value is built once, when the layer is built, and marked sensitive. The header
 //! name defaults to `Authorization` and the prefix to `Bearer`; both can be changed, and an empty
 //! prefix sends the bare token. A header of the same name already on the request is replaced,
-//! unless [`BearerLayerBuilder::keep_existing`] is set.
+//! unless [`BearerLayerBuilder::keep_existing`] is set. With
+//! [`BearerLayerBuilder::restrict_to_origin`] the token goes only to the given origins (see
+//! [`origin`]).
 //!
 //! ```
 //! use auth_layers::BearerLayer;
@@ -42,7 +44,10 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::response::{self, HeaderCredential, ResponseFuture, describe_prefix};
+use crate::{
+    origin::{self, Origin, OriginFilter, ScopedResponseFuture},
+    response::{self, HeaderCredential, ResponseFuture, describe_prefix},
+};
 
 const DEFAULT_HEADER_NAME: &str = "Authorization";
 const DEFAULT_PREFIX: &str = "Bearer";
@@ -53,6 +58,7 @@ const DEFAULT_PREFIX: &str = "Bearer";
 #[derive(Clone)]
 pub struct BearerLayer {
     credential: HeaderCredential,
+    origins: Option<OriginFilter>,
 }
 
 impl BearerLayer {
@@ -72,6 +78,7 @@ impl BearerLayer {
             header_name: DEFAULT_HEADER_NAME.to_owned(),
             prefix: DEFAULT_PREFIX.to_owned(),
             keep_existing: false,
+            origins: None,
         }
     }
 }
@@ -80,6 +87,7 @@ impl fmt::Debug for BearerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("BearerLayer");
         self.credential.debug_fields(&mut s);
+        s.field("origins", &self.origins);
         s.finish_non_exhaustive()
     }
 }
@@ -91,6 +99,7 @@ impl<S> Layer<S> for BearerLayer {
         Bearer {
             inner,
             credential: self.credential.clone(),
+            origins: self.origins.clone(),
         }
     }
 }
@@ -101,6 +110,7 @@ pub struct BearerLayerBuilder {
     header_name: String,
     prefix: String,
     keep_existing: bool,
+    origins: Option<OriginFilter>,
 }
 
 impl BearerLayerBuilder {
@@ -121,6 +131,20 @@ impl BearerLayerBuilder {
     /// By default the layer's value replaces it.
     pub fn keep_existing(mut self) -> Self {
         self.keep_existing = true;
+        self
+    }
+
+    /// Sends the token only with requests for `origin`; requests for any other origin (or with
+    /// a relative URI) pass through untouched. Can be called more than once to allow several
+    /// origins. By default every request gets the token. See [`origin`].
+    pub fn restrict_to_origin(self, origin: Origin) -> Self {
+        self.restrict_to_origins([origin])
+    }
+
+    /// Like [`restrict_to_origin`](Self::restrict_to_origin), for several origins at once. An
+    /// empty list restricts the layer to no origin at all: it then never sends the token.
+    pub fn restrict_to_origins(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
+        self.origins = origin::restrict(self.origins, origins);
         self
     }
 
@@ -146,6 +170,7 @@ impl BearerLayerBuilder {
                 self.keep_existing,
                 sent,
             ),
+            origins: self.origins,
         })
     }
 }
@@ -157,6 +182,7 @@ impl fmt::Debug for BearerLayerBuilder {
             .field("header_name", &self.header_name)
             .field("prefix", &self.prefix)
             .field("keep_existing", &self.keep_existing)
+            .field("origins", &self.origins)
             .finish()
     }
 }
@@ -166,6 +192,7 @@ impl fmt::Debug for BearerLayerBuilder {
 pub struct Bearer<S> {
     inner: S,
     credential: HeaderCredential,
+    origins: Option<OriginFilter>,
 }
 
 impl<S> Bearer<S> {
@@ -190,6 +217,7 @@ impl<S: fmt::Debug> fmt::Debug for Bearer<S> {
         let mut s = f.debug_struct("Bearer");
         s.field("inner", &self.inner);
         self.credential.debug_fields(&mut s);
+        s.field("origins", &self.origins);
         s.finish_non_exhaustive()
     }
 }
@@ -200,15 +228,18 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ScopedResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if !origin::allows(self.origins.as_ref(), req.uri()) {
+            return ScopedResponseFuture::passed_through(self.inner.call(req));
+        }
         let detail = self.credential.apply(req.headers_mut());
-        ResponseFuture::new(self.inner.call(req), detail)
+        ScopedResponseFuture::credentialed(ResponseFuture::new(self.inner.call(req), detail))
     }
 }
 
@@ -370,6 +401,87 @@ mod tests {
         let response = svc.oneshot(req).await.expect("infallible");
         let error = response.extensions().get::<AuthError>().expect("401 error");
         assert!(error.detail().expect("detail").contains("already carried"));
+    }
+
+    fn restricted() -> BearerLayer {
+        BearerLayer::builder("t0k")
+            .restrict_to_origin(Origin::parse("https://api.example.com").expect("origin"))
+            .restrict_to_origin(Origin::parse("http://127.0.0.1:8080").expect("origin"))
+            .build()
+            .expect("valid")
+    }
+
+    fn get(uri: &str) -> Request<()> {
+        Request::get(uri).body(()).expect("valid request")
+    }
+
+    #[tokio::test]
+    async fn a_restricted_layer_sends_the_token_to_its_origins_only() {
+        for ours in [
+            "https://api.example.com/v1",
+            "https://API.example.com:443/",
+            "http://127.0.0.1:8080/x",
+        ] {
+            let headers = received(restricted(), get(ours)).await;
+            assert_eq!(headers[AUTHORIZATION], "Bearer t0k", "{ours}");
+        }
+        for other in [
+            "https://evil.example.com/v1",
+            "http://api.example.com/v1",
+            "http://127.0.0.1:8081/x",
+            "/v1/relative",
+        ] {
+            let headers = received(restricted(), get(other)).await;
+            assert!(headers.is_empty(), "{other}: {headers:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn another_origin_passes_untouched_and_its_401_gets_no_error() {
+        let req = Request::get("https://other.example/x")
+            .header(AUTHORIZATION, "Bearer theirs")
+            .body(())
+            .expect("valid request");
+        let headers = received(restricted(), req).await;
+        assert_eq!(headers[AUTHORIZATION], "Bearer theirs");
+
+        let svc = ServiceBuilder::new()
+            .layer(restricted())
+            .service(service_fn(|_req: Request<()>| async {
+                let mut response = Response::new(());
+                *response.status_mut() = StatusCode::UNAUTHORIZED;
+                Ok::<_, Infallible>(response)
+            }));
+        let response = svc
+            .clone()
+            .oneshot(get("https://other.example/x"))
+            .await
+            .expect("infallible");
+        assert!(response.extensions().get::<AuthError>().is_none());
+        let response = svc
+            .oneshot(get("https://api.example.com/x"))
+            .await
+            .expect("infallible");
+        assert!(response.extensions().get::<AuthError>().is_some());
+    }
+
+    #[tokio::test]
+    async fn restricting_to_no_origin_never_sends_the_token() {
+        let layer = BearerLayer::builder("t0k")
+            .restrict_to_origins([])
+            .build()
+            .expect("valid");
+        let headers = received(layer, get("https://api.example.com/")).await;
+        assert!(headers.is_empty());
+    }
+
+    #[test]
+    fn debug_shows_the_origins() {
+        let text = format!("{:?}", restricted());
+        assert!(
+            text.contains("https://api.example.com") && text.contains("http://127.0.0.1:8080"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

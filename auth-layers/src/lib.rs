@@ -29,10 +29,15 @@
 //! | [`ApiKeyLayer`] | a fixed API key in a header or a query parameter |
 //! | [`BasicAuthLayer`] | HTTP Basic credentials (RFC 7617, UTF-8) |
 //! | [`TokenLayer`] | a token from any [`TokenSource`](auth_core::TokenSource), retrying once on 401 |
+//! | `tls::ClientTls` (feature `tls`) | a client certificate (mTLS): not a layer, it builds the client's TLS connector |
 //!
 //! Injected header values are always marked sensitive, and no layer logs a secret. When the
 //! server answers 401 or 403, the response carries an [`AuthError`](auth_core::AuthError) in its
 //! extensions saying what the request carried (see [`response`]).
+//!
+//! Every credential layer can be restricted to the [`Origin`]s its credential is meant for
+//! (`restrict_to_origin`); requests for any other origin, such as a redirect to another host,
+//! then pass through without it (see [`origin`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -41,13 +46,18 @@ pub mod api_key;
 pub mod basic;
 pub mod bearer;
 pub mod none;
+pub mod origin;
 pub mod response;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 pub mod token;
 
 pub use api_key::{ApiKey, ApiKeyLayer, ApiKeyLayerBuilder};
 pub use basic::{BasicAuth, BasicAuthLayer};
 pub use bearer::{Bearer, BearerLayer, BearerLayerBuilder};
 pub use none::{NoAuth, NoAuthLayer};
+pub use origin::{Origin, OriginFilter};
 pub use token::{ReplayableBody, TokenLayer, TokenService};
 
 /// The boxed error type of layers that can fail on their own (token fetch, request preparation).

@@ -31,15 +31,16 @@
 //! ```
 
 use std::{
+    collections::BTreeSet,
     fmt,
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll, ready},
 };
 
 use auth_core::AuthError;
-use http::{HeaderMap, HeaderName, HeaderValue, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 
 pin_project! {
@@ -68,37 +69,64 @@ where
 {
     type Output = Result<Response<B>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
-        // `from_response` returns early, without allocating, for anything but 401 and 403.
-        if let Some(error) = AuthError::from_response(&response)
-            && response.extensions().get::<AuthError>().is_none()
-        {
-            let error = error.with_detail(this.detail.as_str());
-            response.extensions_mut().insert(error);
+        if matches!(
+            response.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            attach_error(&mut response, this.detail.as_str());
         }
         Poll::Ready(Ok(response))
     }
 }
 
+/// The rare path, kept out of line so the common one stays small.
+#[cold]
+#[inline(never)]
+fn attach_error<B>(response: &mut Response<B>, detail: &str) {
+    if let Some(error) = AuthError::from_response(response)
+        && response.extensions().get::<AuthError>().is_none()
+    {
+        let error = error.with_detail(detail);
+        response.extensions_mut().insert(error);
+    }
+}
+
+/// Interns a text built from a layer's configuration (a header name, a description; never a
+/// secret): a process has a handful of distinct ones, one per configuration, kept for its
+/// lifetime. A request then copies a `&'static str` (or clones a static `HeaderName`) instead
+/// of touching a reference count twice.
+fn intern(text: &str) -> &'static str {
+    static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = interned.get(text) {
+        return known;
+    }
+    let text: &'static str = Box::leak(Box::from(text));
+    interned.insert(text);
+    text
+}
+
 /// What a request carried, in words, for the error attached to a 401/403. Built once when the
-/// layer is built, so a request only clones it (no allocation).
-#[derive(Clone)]
+/// layer is built; a request copies a `&'static str` (no allocation, no reference count).
+#[derive(Clone, Copy)]
 pub(crate) enum Detail {
+    /// A fixed text, or one interned by [`Detail::shared`].
     Static(&'static str),
-    Shared(Arc<str>),
 }
 
 impl Detail {
+    /// A text built from the layer's configuration; [interned](intern).
     pub(crate) fn shared(text: String) -> Self {
-        Detail::Shared(text.into())
+        Detail::Static(intern(&text))
     }
 
-    pub(crate) fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             Detail::Static(text) => text,
-            Detail::Shared(text) => text,
         }
     }
 }
@@ -160,12 +188,13 @@ impl HeaderCredential {
 
     /// Puts the credential into `headers`, replacing any value of the same name unless
     /// `keep_existing` was asked for and one is there; returns what the request now carries.
+    #[inline]
     pub(crate) fn apply(&self, headers: &mut HeaderMap) -> Detail {
         if self.keep_existing && headers.contains_key(&self.name) {
-            return self.kept.clone();
+            return self.kept;
         }
         headers.insert(self.name.clone(), self.value.clone());
-        self.sent.clone()
+        self.sent
     }
 
     pub(crate) fn debug_fields(&self, f: &mut fmt::DebugStruct<'_, '_>) {
@@ -176,13 +205,17 @@ impl HeaderCredential {
 }
 
 /// Parses a header name, as a configuration error naming it when it is not one.
+///
+/// A custom name is [interned](intern), so adding it to a request touches no reference count.
 pub(crate) fn header_name(name: &str, what: &str) -> Result<HeaderName, AuthError> {
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
         AuthError::config(
             format!("{what} `{}`", name.escape_debug()),
             "is not a valid HTTP header name (letters, digits and `-` only, not empty)",
         )
-    })
+    })?;
+    // `as_str` is the lower-case form `from_static` accepts, so this cannot panic.
+    Ok(HeaderName::from_static(intern(name.as_str())))
 }
 
 /// "with prefix `Bearer`" or "with no prefix (the bare value)", for descriptions.

@@ -32,7 +32,9 @@
 //! ```
 //!
 //! A request that already carries the header gets it replaced by default; with
-//! [`TokenLayer::keep_existing`] such a request is sent as it is (and not retried).
+//! [`TokenLayer::keep_existing`] such a request is sent as it is (and not retried). With
+//! [`TokenLayer::restrict_to_origin`], requests for other origins are sent as they are too: no
+//! token, no fetch, no retry (see [`origin`]).
 
 use std::{
     fmt, mem,
@@ -45,7 +47,10 @@ use http::{HeaderName, Request, Response, header::AUTHORIZATION};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::BoxError;
+use crate::{
+    BoxError,
+    origin::{self, Origin, OriginFilter},
+};
 
 mod future;
 mod replay;
@@ -58,10 +63,23 @@ pub use replay::ReplayableBody;
 pub const DEFAULT_REPLAY_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Adds a token from a [`TokenSource`] to every request; see the [module docs](self).
-#[derive(Clone)]
 pub struct TokenLayer<T> {
-    source: T,
-    settings: Arc<Settings>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for TokenLayer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// What the layer, its services and their response futures share: one `Arc`, so a request
+/// touches one reference count for all of it.
+pub(crate) struct Shared<T> {
+    pub(crate) source: T,
+    pub(crate) settings: Settings,
 }
 
 #[derive(Debug)]
@@ -70,6 +88,7 @@ pub(crate) struct Settings {
     pub(crate) replay_limit: usize,
     pub(crate) keep_existing: bool,
     pub(crate) retry_on_401: bool,
+    pub(crate) origins: Option<OriginFilter>,
 }
 
 impl<T: TokenSource + Clone> TokenLayer<T> {
@@ -77,27 +96,35 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
     /// prefix, usually `Bearer`) is the one the [`AccessToken`](auth_core::AccessToken) carries.
     pub fn new(source: T) -> Self {
         Self {
-            source,
-            settings: Arc::new(Settings {
-                header: AUTHORIZATION,
-                replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
-                keep_existing: false,
-                retry_on_401: true,
+            shared: Arc::new(Shared {
+                source,
+                settings: Settings {
+                    header: AUTHORIZATION,
+                    replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
+                    keep_existing: false,
+                    retry_on_401: true,
+                    origins: None,
+                },
             }),
         }
     }
 
-    fn with(mut self, f: impl FnOnce(&mut Settings)) -> Self {
-        let s = &*self.settings;
+    fn with(self, f: impl FnOnce(&mut Settings)) -> Self {
+        let s = &self.shared.settings;
         let mut settings = Settings {
             header: s.header.clone(),
             replay_limit: s.replay_limit,
             keep_existing: s.keep_existing,
             retry_on_401: s.retry_on_401,
+            origins: s.origins.clone(),
         };
         f(&mut settings);
-        self.settings = Arc::new(settings);
-        self
+        Self {
+            shared: Arc::new(Shared {
+                source: self.shared.source.clone(),
+                settings,
+            }),
+        }
     }
 
     /// Sends the token in this header instead of `Authorization`.
@@ -135,41 +162,63 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
         self.with(|s| s.retry_on_401 = enabled)
     }
 
+    /// Sends tokens only with requests for `origin`; requests for any other origin (or with a
+    /// relative URI) are sent as they are, without fetching a token and without a retry. Can be
+    /// called more than once to allow several origins. By default every request gets a token.
+    /// See [`origin`].
+    pub fn restrict_to_origin(self, origin: Origin) -> Self {
+        self.restrict_to_origins([origin])
+    }
+
+    /// Like [`restrict_to_origin`](Self::restrict_to_origin), for several origins at once. An
+    /// empty list restricts the layer to no origin at all: it then never sends a token.
+    pub fn restrict_to_origins(self, origins: impl IntoIterator<Item = Origin>) -> Self {
+        self.with(|s| s.origins = origin::restrict(s.origins.take(), origins))
+    }
+
     /// The token source.
     pub fn source(&self) -> &T {
-        &self.source
+        &self.shared.source
     }
 }
 
 impl<T> fmt::Debug for TokenLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.shared.settings;
         f.debug_struct("TokenLayer")
-            .field("header", &self.settings.header)
-            .field("replay_limit", &self.settings.replay_limit)
-            .field("keep_existing", &self.settings.keep_existing)
-            .field("retry_on_401", &self.settings.retry_on_401)
+            .field("header", &settings.header)
+            .field("replay_limit", &settings.replay_limit)
+            .field("keep_existing", &settings.keep_existing)
+            .field("retry_on_401", &settings.retry_on_401)
+            .field("origins", &settings.origins)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, T: Clone> Layer<S> for TokenLayer<T> {
+impl<S, T> Layer<S> for TokenLayer<T> {
     type Service = TokenService<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
         TokenService {
             inner,
-            source: self.source.clone(),
-            settings: self.settings.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
 
 /// The service made by [`TokenLayer`].
-#[derive(Clone)]
 pub struct TokenService<S, T> {
     inner: S,
-    source: T,
-    settings: Arc<Settings>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<S: Clone, T> Clone for TokenService<S, T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 impl<S, T> TokenService<S, T> {
@@ -190,7 +239,7 @@ impl<S, T> TokenService<S, T> {
 
     /// The token source.
     pub fn source(&self) -> &T {
-        &self.source
+        &self.shared.source
     }
 }
 
@@ -198,7 +247,7 @@ impl<S: fmt::Debug, T> fmt::Debug for TokenService<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenService")
             .field("inner", &self.inner)
-            .field("settings", &self.settings)
+            .field("settings", &self.shared.settings)
             .finish_non_exhaustive()
     }
 }
@@ -223,15 +272,16 @@ where
         // The ready service goes into the future; `self` keeps a fresh clone (tower's pattern).
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
-        let settings = self.settings.clone();
-        if settings.keep_existing && request.headers().contains_key(&settings.header) {
-            return ResponseFuture::pass_through(inner, self.source.clone(), settings, request);
+        let shared = self.shared.clone();
+        let settings = &shared.settings;
+        if !origin::allows(settings.origins.as_ref(), request.uri())
+            || settings.keep_existing && request.headers().contains_key(&settings.header)
+        {
+            return ResponseFuture::pass_through(inner, shared, request);
         }
-        match self.source.current() {
-            Some(token) => {
-                ResponseFuture::send(inner, self.source.clone(), settings, request, token)
-            }
-            None => ResponseFuture::fetch(inner, self.source.clone(), settings, request),
+        match shared.source.current() {
+            Some(token) => ResponseFuture::send(inner, shared, request, token),
+            None => ResponseFuture::fetch(inner, shared, request),
         }
     }
 }

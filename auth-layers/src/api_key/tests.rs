@@ -291,3 +291,73 @@ async fn a_401_says_where_the_key_was_sent() {
             .contains("already carried a query parameter")
     );
 }
+
+fn api_origin() -> Origin {
+    Origin::parse("https://api.example.com").expect("origin")
+}
+
+#[tokio::test]
+async fn a_restricted_query_key_goes_to_its_origin_only() {
+    let layer = ApiKeyLayer::query("api_key", "k3y")
+        .restrict_to_origin(api_origin())
+        .build()
+        .expect("valid");
+    assert_eq!(
+        uri_after(&layer, "https://api.example.com/v1?a=1").await,
+        "https://api.example.com/v1?a=1&api_key=k3y"
+    );
+    for other in [
+        "https://cdn.example.com/v1?a=1",
+        "http://api.example.com/v1?a=1",
+        "https://api.example.com:8443/v1?a=1",
+        "/v1?a=1",
+    ] {
+        assert_eq!(uri_after(&layer, other).await, other, "untouched");
+    }
+}
+
+#[tokio::test]
+async fn a_restricted_header_key_goes_to_its_origin_only() {
+    let layer = ApiKeyLayer::header("X-Api-Key", "k3y")
+        .restrict_to_origins([api_origin(), api_origin()])
+        .build()
+        .expect("valid");
+    let get = |uri: &str| Request::get(uri).body(()).expect("valid request");
+    let received = send(layer.clone(), get("https://api.example.com/"))
+        .await
+        .expect("sent");
+    assert_eq!(received.headers["x-api-key"], "k3y");
+    let received = send(layer.clone(), get("https://other.example/"))
+        .await
+        .expect("sent");
+    assert!(received.headers.is_empty());
+    assert!(format!("{layer:?}").contains("[https://api.example.com]"));
+}
+
+#[tokio::test]
+async fn another_origin_gets_no_error_on_401_and_no_uri_error() {
+    let layer = ApiKeyLayer::query("api_key", "s3cret")
+        .restrict_to_origin(api_origin())
+        .build()
+        .expect("valid");
+    let svc = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service(service_fn(|_req: Request<()>| async {
+            let mut response = Response::new(());
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok::<_, Infallible>(response)
+        }));
+    let req = Request::get("https://other.example/")
+        .body(())
+        .expect("valid");
+    let response = svc.oneshot(req).await.expect("passed through");
+    assert!(response.extensions().get::<AuthError>().is_none());
+    // Authority form cannot match an origin, so it passes through instead of failing.
+    let req = Request::builder()
+        .method(Method::CONNECT)
+        .uri("api.example.com:443")
+        .body(())
+        .expect("valid request");
+    let received = send(layer, req).await.expect("passed through");
+    assert_eq!(received.uri, "api.example.com:443");
+}

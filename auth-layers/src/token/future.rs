@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{
-    Settings,
+    Settings, Shared,
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision},
 };
@@ -30,74 +30,91 @@ pin_project! {
         B: Body,
     {
         #[pin]
-        state: State<S::Future, B>,
+        state: State<S::Future, B, S::Response>,
         inner: S,
-        source: T,
-        settings: Arc<Settings>,
-        // The request while its token is fetched.
-        pending: Option<Request<B>>,
-        // The head while the body is buffered.
-        head: Option<Parts>,
-        // The copy kept for the one retry.
-        replay: Option<Request<B>>,
+        shared: Arc<Shared<T>>,
         // The token the request carries; `None` when the layer passed the request through.
         token: Option<AccessToken>,
-        // The 401 held while a fresh token is fetched, returned if none comes.
-        first: Option<S::Response>,
         retried: bool,
     }
 }
 
 pin_project! {
+    // Each state holds what only it needs, so the future is as large as its largest state rather
+    // than the sum of them all: it is moved a few times before it is polled.
     #[project = StateProj]
-    enum State<F, B>
+    enum State<F, B, R>
     where
         B: Body,
     {
-        Fetching { fut: TokenFuture<'static> },
-        Buffering { #[pin] collect: Collect<B> },
-        Calling { #[pin] fut: F },
-        Refetching { fut: TokenFuture<'static> },
-        Readying,
+        // The request waits for its token.
+        Fetching { fut: TokenFuture<'static>, request: Option<Request<B>> },
+        // The body is buffered so the request can be replayed; `head` waits for it.
+        Buffering { #[pin] collect: Collect<B>, head: Option<Parts> },
+        // `replay` is the copy kept for the one retry.
+        Calling { #[pin] fut: F, replay: Option<Request<B>> },
+        // A fresh token is fetched after a 401; `first` is returned if none comes.
+        Refetching { fut: TokenFuture<'static>, first: Option<R>, replay: Option<Request<B>> },
+        Readying { replay: Option<Request<B>> },
         Done,
     }
 }
 
-/// How the first attempt starts once a token is at hand.
-enum Begin<F, B> {
-    Call(F, Option<Request<B>>),
-    Buffer(Parts, B),
-}
-
+/// Starts the first attempt once a token is at hand: buffers the body first when it must be
+/// replayable and cannot be copied, otherwise sends the request (keeping a copy if it can).
+/// The request is changed in place, not taken apart, so it is not moved more than it must be.
+#[inline]
 fn begin<S, B>(
     inner: &mut S,
     settings: &Settings,
-    request: Request<B>,
+    mut request: Request<B>,
     token: &AccessToken,
-) -> Begin<S::Future, B>
+) -> State<S::Future, B, S::Response>
 where
     S: Service<Request<B>>,
     B: ReplayableBody,
 {
-    let (mut head, body) = request.into_parts();
-    head.headers
+    let plan = if settings.retry_on_401 {
+        replay::plan(request.body(), settings.replay_limit)
+    } else {
+        (ReplayPlan::Never, None)
+    };
+    // The copy is taken before the token goes in (the retry puts the new one in), so a request
+    // without headers is copied without allocating.
+    let replay = match plan {
+        (ReplayPlan::Copy, Some(body)) => Some(copy_head(&request, body)),
+        _ => None,
+    };
+    request
+        .headers_mut()
         .insert(settings.header.clone(), token.header_value().clone());
-    if !settings.retry_on_401 {
-        return Begin::Call(inner.call(Request::from_parts(head, body)), None);
+    if let (ReplayPlan::Buffer, _) = plan {
+        let (head, body) = request.into_parts();
+        return State::Buffering {
+            collect: body.collect(),
+            head: Some(head),
+        };
     }
-    match replay::plan(&body, settings.replay_limit) {
-        (ReplayPlan::Copy, Some(copy)) => {
-            let replay = Request::from_parts(head.clone(), copy);
-            Begin::Call(inner.call(Request::from_parts(head, body)), Some(replay))
-        }
-        (ReplayPlan::Buffer, _) => Begin::Buffer(head, body),
-        _ => Begin::Call(inner.call(Request::from_parts(head, body)), None),
+    State::Calling {
+        fut: inner.call(request),
+        replay,
     }
 }
 
-fn fetch_owned<T: TokenSource + Clone>(source: &T) -> TokenFuture<'static> {
-    let source = source.clone();
-    Box::pin(async move { source.token().await })
+/// A request with the head of `request` and `body`.
+fn copy_head<B>(request: &Request<B>, body: B) -> Request<B> {
+    let mut copy = Request::new(body);
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    copy
+}
+
+fn fetch_owned<T: TokenSource>(shared: &Arc<Shared<T>>) -> TokenFuture<'static> {
+    let shared = shared.clone();
+    Box::pin(async move { shared.source.token().await })
 }
 
 impl<S, T, B> ResponseFuture<S, T, B>
@@ -106,66 +123,46 @@ where
     T: TokenSource + Clone,
     B: ReplayableBody,
 {
-    fn with_state(
-        inner: S,
-        source: T,
-        settings: Arc<Settings>,
-        state: State<S::Future, B>,
+    #[inline]
+    pub(super) fn send(
+        mut inner: S,
+        shared: Arc<Shared<T>>,
+        request: Request<B>,
+        token: AccessToken,
     ) -> Self {
+        let state = begin(&mut inner, &shared.settings, request, &token);
         Self {
             state,
             inner,
-            source,
-            settings,
-            pending: None,
-            head: None,
-            replay: None,
-            token: None,
-            first: None,
+            shared,
+            token: Some(token),
             retried: false,
         }
     }
 
-    pub(super) fn send(
-        mut inner: S,
-        source: T,
-        settings: Arc<Settings>,
-        request: Request<B>,
-        token: AccessToken,
-    ) -> Self {
-        let started = begin(&mut inner, &settings, request, &token);
-        let mut this = Self::with_state(inner, source, settings, State::Done);
-        match started {
-            Begin::Call(fut, replay) => {
-                this.state = State::Calling { fut };
-                this.replay = replay;
-            }
-            Begin::Buffer(head, body) => {
-                this.state = State::Buffering {
-                    collect: body.collect(),
-                };
-                this.head = Some(head);
-            }
+    pub(super) fn fetch(inner: S, shared: Arc<Shared<T>>, request: Request<B>) -> Self {
+        let fut = fetch_owned(&shared);
+        Self {
+            state: State::Fetching {
+                fut,
+                request: Some(request),
+            },
+            inner,
+            shared,
+            token: None,
+            retried: false,
         }
-        this.token = Some(token);
-        this
     }
 
-    pub(super) fn fetch(inner: S, source: T, settings: Arc<Settings>, request: Request<B>) -> Self {
-        let fut = fetch_owned(&source);
-        let mut this = Self::with_state(inner, source, settings, State::Fetching { fut });
-        this.pending = Some(request);
-        this
-    }
-
-    pub(super) fn pass_through(
-        mut inner: S,
-        source: T,
-        settings: Arc<Settings>,
-        request: Request<B>,
-    ) -> Self {
+    pub(super) fn pass_through(mut inner: S, shared: Arc<Shared<T>>, request: Request<B>) -> Self {
         let fut = inner.call(request);
-        Self::with_state(inner, source, settings, State::Calling { fut })
+        Self {
+            state: State::Calling { fut, replay: None },
+            inner,
+            shared,
+            token: None,
+            retried: false,
+        }
     }
 }
 
@@ -183,7 +180,7 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Fetching { fut } => {
+                StateProj::Fetching { fut, request } => {
                     let token = match ready!(fut.as_mut().poll(cx)) {
                         Ok(token) => token,
                         Err(error) => {
@@ -191,25 +188,15 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(request) = this.pending.take() else {
+                    let Some(request) = request.take() else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    match begin(this.inner, this.settings, request, &token) {
-                        Begin::Call(fut, replay) => {
-                            *this.replay = replay;
-                            this.state.set(State::Calling { fut });
-                        }
-                        Begin::Buffer(head, body) => {
-                            *this.head = Some(head);
-                            this.state.set(State::Buffering {
-                                collect: body.collect(),
-                            });
-                        }
-                    }
+                    let next = begin(this.inner, &this.shared.settings, request, &token);
+                    this.state.set(next);
                     *this.token = Some(token);
                 }
-                StateProj::Buffering { collect } => {
+                StateProj::Buffering { collect, head } => {
                     let bytes = match ready!(collect.poll(cx)) {
                         Ok(collected) => collected.to_bytes(),
                         Err(error) => {
@@ -217,20 +204,20 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(head) = this.head.take() else {
+                    let Some(head) = head.take() else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    *this.replay = Some(Request::from_parts(
+                    let replay = Some(Request::from_parts(
                         head.clone(),
                         B::from_buffered(bytes.clone()),
                     ));
                     let fut = this
                         .inner
                         .call(Request::from_parts(head, B::from_buffered(bytes)));
-                    this.state.set(State::Calling { fut });
+                    this.state.set(State::Calling { fut, replay });
                 }
-                StateProj::Calling { fut } => {
+                StateProj::Calling { fut, replay } => {
                     let response = match ready!(fut.poll(cx)) {
                         Ok(response) => response,
                         Err(error) => {
@@ -239,12 +226,13 @@ where
                         }
                     };
                     let Some(token) = this.token.as_ref() else {
-                        // Passed through: the caller's own credential, not ours to judge.
+                        // Passed through (the caller's own credential, or another origin's
+                        // request): not ours to judge.
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     };
-                    let can_retry =
-                        this.settings.retry_on_401 && !*this.retried && this.replay.is_some();
+                    let settings = &this.shared.settings;
+                    let can_retry = settings.retry_on_401 && !*this.retried && replay.is_some();
                     match retry::decide(response.status(), response.headers(), can_retry) {
                         Decision::Accept => {
                             this.state.set(State::Done);
@@ -253,7 +241,7 @@ where
                         Decision::GiveUp => {
                             this.state.set(State::Done);
                             let why = give_up_reason(response.status(), *this.retried, can_retry);
-                            return Poll::Ready(Ok(attach_error(response, this.settings, why)));
+                            return Poll::Ready(Ok(attach_error(response, settings, why)));
                         }
                         Decision::Retry => {
                             #[cfg(feature = "tracing")]
@@ -261,14 +249,18 @@ where
                                 target: "tower_auth::token_layer",
                                 "401 for a token; invalidating it and retrying once"
                             );
-                            this.source.invalidate(token);
-                            *this.first = Some(response);
-                            let fut = fetch_owned(this.source);
-                            this.state.set(State::Refetching { fut });
+                            this.shared.source.invalidate(token);
+                            let replay = replay.take();
+                            let fut = fetch_owned(this.shared);
+                            this.state.set(State::Refetching {
+                                fut,
+                                first: Some(response),
+                                replay,
+                            });
                         }
                     }
                 }
-                StateProj::Refetching { fut } => {
+                StateProj::Refetching { fut, first, replay } => {
                     let token = match ready!(fut.as_mut().poll(cx)) {
                         Ok(token) => token,
                         Err(error) => {
@@ -278,38 +270,39 @@ where
                     };
                     if this.token.as_ref().is_some_and(|old| old.same_as(&token)) {
                         // The source has nothing newer: a retry would be rejected the same way.
+                        let first = first.take();
                         this.state.set(State::Done);
-                        return match this.first.take() {
+                        return match first {
                             Some(response) => Poll::Ready(Ok(attach_error(
                                 response,
-                                this.settings,
+                                &this.shared.settings,
                                 "the token source has no other token to offer, so it was not \
                                  retried",
                             ))),
                             None => Poll::Ready(Err(polled_after_completion())),
                         };
                     }
-                    *this.first = None;
+                    let replay = replay.take();
                     *this.token = Some(token);
                     *this.retried = true;
-                    this.state.set(State::Readying);
+                    this.state.set(State::Readying { replay });
                 }
-                StateProj::Readying => {
+                StateProj::Readying { replay } => {
                     if let Err(error) = ready!(this.inner.poll_ready(cx)) {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
-                    let (Some(mut request), Some(token)) =
-                        (this.replay.take(), this.token.as_ref())
+                    let (Some(mut request), Some(token)) = (replay.take(), this.token.as_ref())
                     else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
+                    let header = this.shared.settings.header.clone();
                     request
                         .headers_mut()
-                        .insert(this.settings.header.clone(), token.header_value().clone());
+                        .insert(header, token.header_value().clone());
                     let fut = this.inner.call(request);
-                    this.state.set(State::Calling { fut });
+                    this.state.set(State::Calling { fut, replay: None });
                 }
                 StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
             }

@@ -1,0 +1,313 @@
+//! Client TLS certificates (mTLS): a rustls client config and a hyper-rustls connector built
+//! from a PEM certificate chain and private key, for the API client and the token endpoint
+//! client alike.
+//!
+//! ```
+//! use auth_layers::tls::{ClientTls, SecretSlice};
+//! use bytes::Bytes;
+//! use http_body_util::Empty;
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+//! # let ca_key = KeyPair::generate()?;
+//! # let mut ca = CertificateParams::new(Vec::<String>::new())?;
+//! # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+//! # let ca_pem = ca.self_signed(&ca_key)?.pem();
+//! # let key = KeyPair::generate()?;
+//! # let cert_pem = CertificateParams::new(vec!["client".to_owned()])?
+//! #     .signed_by(&key, &Issuer::new(ca, ca_key))?
+//! #     .pem();
+//! # let key_pem = key.serialize_pem();
+//! // Usually `ClientTls::from_pem_files("client.crt", "client.key")`.
+//! let tls = ClientTls::from_pem(cert_pem.as_bytes(), &SecretSlice::from(key_pem.into_bytes()))?
+//!     .add_root_pem(ca_pem.as_bytes())? // a private CA that issued the server's certificate
+//!     .with_native_roots(false); // trust only that CA
+//! let client: Client<_, Empty<Bytes>> =
+//!     Client::builder(TokioExecutor::new()).build(tls.https_connector()?);
+//! # drop(client);
+//! # Ok(()) }
+//! ```
+//!
+//! Everything that can be checked before connecting is checked when the [`ClientTls`] is
+//! built, each as an [`ErrorKind::Config`](auth_core::ErrorKind::Config) error naming the file
+//! or PEM and the block: no certificate, no key, an encrypted or unsupported key, a key that
+//! does not match the certificate, an expired certificate, a bad CA certificate. What only the
+//! server can decide (does it trust the certificate?) fails the request; turn that error into a
+//! readable [`AuthError`] with [`classify_transport_error`].
+//!
+//! The crypto provider is rustls' `ring`, chosen explicitly (the process-wide default provider
+//! is neither needed nor changed): it builds without cmake or a C++ toolchain and quickly on
+//! small CI machines, where aws-lc-rs does neither.
+
+mod failure;
+mod pem;
+mod x509;
+
+#[cfg(test)]
+mod tests;
+
+use std::{fmt, path::Path, sync::Arc, time::SystemTime};
+
+use auth_core::AuthError;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::{ClientConfig, RootCertStore, crypto::CryptoProvider, sign::CertifiedKey};
+use secrecy::ExposeSecret;
+
+pub use failure::{TlsFailure, classify_transport_error};
+/// The secret type [`ClientTls::from_pem`] takes the private key in (zeroed on drop).
+pub use secrecy::SecretSlice;
+
+use pem::{KeyFormat, Origin};
+use x509::CertSummary;
+
+/// A client certificate chain and its private key, the CA roots to trust, and whether plain
+/// `http://` is allowed: everything needed to build a rustls [`ClientConfig`] or a
+/// hyper-rustls connector for mutual TLS.
+///
+/// Cheap to clone. `Debug` shows the leaf certificate's subject, issuer and expiry, never the
+/// key.
+#[derive(Clone)]
+pub struct ClientTls {
+    identity: Arc<CertifiedKey>,
+    key_format: KeyFormat,
+    leaf: Option<CertSummary>,
+    roots: RootCertStore,
+    native_roots: bool,
+    https_only: bool,
+}
+
+impl ClientTls {
+    /// From a PEM certificate chain (leaf first, then any intermediates) and a PEM private key
+    /// (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY` or SEC1 `EC PRIVATE KEY`; RSA, ECDSA
+    /// P-256/P-384 or Ed25519).
+    ///
+    /// Fails with a [`Config`](auth_core::ErrorKind::Config) error when either holds no usable
+    /// block, the key is encrypted or of an unsupported type, the key does not match the leaf
+    /// certificate, or a certificate of the chain has expired.
+    pub fn from_pem(
+        cert_chain_pem: &[u8],
+        private_key_pem: &SecretSlice<u8>,
+    ) -> Result<Self, AuthError> {
+        Self::new(
+            cert_chain_pem,
+            &Origin::pem("client certificate"),
+            private_key_pem.expose_secret(),
+            &Origin::pem("client private key"),
+        )
+    }
+
+    /// Like [`ClientTls::from_pem`], reading both files (they may be the same file). Errors
+    /// name the path.
+    pub fn from_pem_files(
+        cert_chain_path: impl AsRef<Path>,
+        private_key_path: impl AsRef<Path>,
+    ) -> Result<Self, AuthError> {
+        let cert_origin = Origin::file("client certificate", cert_chain_path.as_ref());
+        let key_origin = Origin::file("client private key", private_key_path.as_ref());
+        let cert_pem = cert_origin.read()?;
+        let key_pem = SecretSlice::from(key_origin.read()?);
+        Self::new(
+            &cert_pem,
+            &cert_origin,
+            key_pem.expose_secret(),
+            &key_origin,
+        )
+    }
+
+    fn new(
+        cert_pem: &[u8],
+        cert_origin: &Origin,
+        key_pem: &[u8],
+        key_origin: &Origin,
+    ) -> Result<Self, AuthError> {
+        let certs = pem::certificates(cert_pem, cert_origin)?;
+        let key = pem::private_key(key_pem, key_origin)?;
+
+        let now = SystemTime::now();
+        let mut leaf = None;
+        for (i, cert) in certs.iter().enumerate() {
+            let Some(summary) = CertSummary::parse(&cert.der) else {
+                // Left to rustls: it rejects a leaf it cannot parse just below.
+                continue;
+            };
+            if summary.is_expired_at(now) {
+                return Err(cert_origin.error(format_args!(
+                    "the certificate in block {} ({}, issued by {}) expired on {}: renew it",
+                    cert.block,
+                    summary.subject_label(),
+                    summary.issuer_label(),
+                    summary.not_after
+                )));
+            }
+            if i == 0 {
+                leaf = Some(summary);
+            }
+        }
+
+        let signing_key =
+            rustls::crypto::ring::sign::any_supported_type(&key.der()).map_err(|_| {
+                key_origin.error(format_args!(
+                    "the {} private key is invalid or of an unsupported type (supported: RSA, \
+                 ECDSA P-256 or P-384, Ed25519)",
+                    key.format
+                ))
+            })?;
+        let leaf_block = certs.first().map_or(1, |c| c.block);
+        let chain = certs.into_iter().map(|c| c.der).collect();
+        let identity = CertifiedKey::new(chain, signing_key);
+        match identity.keys_match() {
+            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+            Err(rustls::Error::InconsistentKeys(_)) => {
+                return Err(key_origin.error(format_args!(
+                    "the private key does not match the certificate in block {leaf_block} of \
+                     the {cert_origin} (the first certificate must be the one issued for this \
+                     key)"
+                )));
+            }
+            Err(e) => {
+                return Err(cert_origin.error(format_args!(
+                    "block {leaf_block} is not a valid X.509 certificate ({e})"
+                )));
+            }
+        }
+
+        Ok(ClientTls {
+            identity: Arc::new(identity),
+            key_format: key.format,
+            leaf,
+            roots: RootCertStore::empty(),
+            native_roots: true,
+            https_only: true,
+        })
+    }
+
+    /// Also trusts the CA certificates in `ca_pem` (one or more `CERTIFICATE` blocks) to
+    /// issue server certificates. Fails when it holds no certificate or a bad one.
+    pub fn add_root_pem(self, ca_pem: &[u8]) -> Result<Self, AuthError> {
+        self.add_roots(ca_pem, &Origin::pem("CA root"))
+    }
+
+    /// Like [`ClientTls::add_root_pem`], reading the file at `path`.
+    pub fn add_root_pem_file(self, path: impl AsRef<Path>) -> Result<Self, AuthError> {
+        let origin = Origin::file("CA root", path.as_ref());
+        let pem = origin.read()?;
+        self.add_roots(&pem, &origin)
+    }
+
+    fn add_roots(mut self, pem: &[u8], origin: &Origin) -> Result<Self, AuthError> {
+        for cert in pem::certificates(pem, origin)? {
+            self.roots.add(cert.der).map_err(|e| {
+                origin.error(format_args!(
+                    "block {} is not a usable CA certificate ({e})",
+                    cert.block
+                ))
+            })?;
+        }
+        Ok(self)
+    }
+
+    /// Whether to trust the platform's root certificates as well as the ones added with
+    /// [`ClientTls::add_root_pem`]. Defaults to `true`; turn it off to trust only the added
+    /// roots (a private PKI, tests).
+    pub fn with_native_roots(mut self, enabled: bool) -> Self {
+        self.native_roots = enabled;
+        self
+    }
+
+    /// Whether the connector refuses plain `http://` URIs. Defaults to `true`: a client that
+    /// carries a client certificate is meant to talk TLS.
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.https_only = enabled;
+        self
+    }
+
+    /// A rustls client config presenting this certificate, trusting the configured roots, with
+    /// rustls' safe default protocol versions (TLS 1.2 and 1.3) and the `ring` provider.
+    ///
+    /// Fails when no root is trusted at all (native roots off or absent, none added).
+    pub fn build_rustls_config(&self) -> Result<Arc<ClientConfig>, AuthError> {
+        self.client_config().map(Arc::new)
+    }
+
+    /// An HTTP/1.1 connector for hyper-util's client presenting this certificate; `https://`
+    /// only unless [`ClientTls::https_only`] is turned off.
+    pub fn https_connector(&self) -> Result<HttpsConnector<HttpConnector>, AuthError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        self.wrap_connector(http)
+    }
+
+    /// Like [`ClientTls::https_connector`] around a connector of your own (timeouts,
+    /// keep-alive, a proxy). An `HttpConnector` must have `enforce_http(false)`.
+    pub fn wrap_connector<H>(&self, connector: H) -> Result<HttpsConnector<H>, AuthError> {
+        let builder = HttpsConnectorBuilder::new().with_tls_config(self.client_config()?);
+        let builder = if self.https_only {
+            builder.https_only()
+        } else {
+            builder.https_or_http()
+        };
+        Ok(builder.enable_http1().wrap_connector(connector))
+    }
+
+    fn client_config(&self) -> Result<ClientConfig, AuthError> {
+        let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| AuthError::config("tls", e))?
+            .with_root_certificates(self.root_store()?)
+            .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+                self.identity.clone(),
+            )));
+        Ok(config)
+    }
+
+    fn root_store(&self) -> Result<RootCertStore, AuthError> {
+        let mut roots = self.roots.clone();
+        let mut native_problem = None;
+        if self.native_roots {
+            let native = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+            if added == 0 {
+                native_problem = Some(match native.errors.first() {
+                    Some(e) => format!(" (the platform's store could not be read: {e})"),
+                    None => " (the platform's store is empty)".to_owned(),
+                });
+            }
+        }
+        if roots.is_empty() {
+            let why = match native_problem {
+                Some(problem) => problem,
+                None => " (native roots are turned off)".to_owned(),
+            };
+            return Err(AuthError::config(
+                "tls roots",
+                format_args!(
+                    "no trusted CA root{why}: add the CA that issues the server's certificate \
+                     with `add_root_pem` or `add_root_pem_file`"
+                ),
+            ));
+        }
+        Ok(roots)
+    }
+}
+
+impl fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ClientTls");
+        d.field("certificates", &self.identity.cert.len());
+        if let Some(leaf) = &self.leaf {
+            d.field("subject", &leaf.subject)
+                .field("issuer", &leaf.issuer)
+                .field("not_after", &leaf.not_after);
+        }
+        d.field(
+            "private_key",
+            &format_args!("[redacted {}]", self.key_format),
+        )
+        .field("extra_roots", &self.roots.len())
+        .field("native_roots", &self.native_roots)
+        .field("https_only", &self.https_only)
+        .finish()
+    }
+}
