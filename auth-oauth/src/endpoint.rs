@@ -18,7 +18,11 @@
 //! # Ok(()) }
 //! ```
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use auth_core::{AuthError, SecretString};
 use http::{HeaderValue, Method as HttpMethod, Request, header};
@@ -26,9 +30,14 @@ use oauth2::url::Url;
 
 use crate::{
     ClientAuth, KeyMap, TokenHttpClient, TokenParams, TokenResponse,
-    client_auth::{ClientIdentity, Method, rejected_client},
+    assertion::SigningKey,
+    client_auth::{
+        ClientAssertion, ClientIdentity, DEFAULT_CLIENT_ASSERTION_LIFETIME, Method, rejected_client,
+    },
     normalize::normalize,
 };
+
+mod binding;
 
 /// Emits a tracing event when the `tracing` feature is on; nothing otherwise.
 macro_rules! event {
@@ -52,6 +61,27 @@ struct Inner {
     key_map: KeyMap,
     header_prefix: Option<String>,
     http: TokenHttpClient,
+    /// The `x5t#S256` of the client certificate the HTTP client presents, when known.
+    certificate_thumbprint: Option<String>,
+    /// The `cnf` `x5t#S256` of the latest token that carried one.
+    bound_certificate: Mutex<Option<String>>,
+}
+
+/// How one request differs from a plain one; grants other than the RFC 6749 ones need this.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestOptions {
+    /// Send `scope` as a form parameter (the JWT bearer grant may put it in its assertion).
+    pub(crate) scope_in_body: bool,
+    /// Leave out `client_id` for a public client (an assertion grant identifies the client
+    /// by its assertion).
+    pub(crate) public_client_id: bool,
+}
+
+impl RequestOptions {
+    pub(crate) const STANDARD: RequestOptions = RequestOptions {
+        scope_in_body: true,
+        public_client_id: true,
+    };
 }
 
 impl TokenEndpoint {
@@ -71,6 +101,11 @@ impl TokenEndpoint {
             timeout: None,
             max_response_size: None,
             allow_insecure_http: false,
+            client_key: None,
+            client_assertion_audience: None,
+            client_assertion_lifetime: None,
+            #[cfg(feature = "mtls")]
+            client_tls: None,
         }
     }
 
@@ -104,6 +139,29 @@ impl TokenEndpoint {
         &self.inner.http
     }
 
+    /// The `x5t#S256` thumbprint (base64url SHA-256 of the DER) of the client certificate the
+    /// token requests present, when it was given with `TokenEndpointBuilder::tls_client_auth`
+    /// (feature `mtls`); `None` otherwise.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.inner.certificate_thumbprint.as_deref()
+    }
+
+    /// The certificate the latest certificate-bound token is bound to: the `x5t#S256` of its
+    /// `cnf` claim (RFC 8705 §3), read from the token response or, for a JWT access token,
+    /// from the token itself. `None` until such a token arrives.
+    ///
+    /// A bound token is only accepted from a client that presents the same certificate: the
+    /// API client must present the same certificate as the token endpoint client (the same
+    /// `auth_layers::tls::ClientTls`; compare with
+    /// [`certificate_thumbprint`](Self::certificate_thumbprint)).
+    pub fn bound_certificate(&self) -> Option<String> {
+        self.inner
+            .bound_certificate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Sends one token request: the grant's `fields` (including `grant_type`), then `params`'
     /// scope, audience, resources and extras, with the client's authentication, and normalizes
     /// the answer. With [`ClientAuth::Auto`], a rejected Basic attempt is retried once with the
@@ -113,8 +171,19 @@ impl TokenEndpoint {
         fields: &[(&str, &str)],
         params: &TokenParams,
     ) -> Result<TokenResponse, AuthError> {
+        self.request_with(fields, params, RequestOptions::STANDARD)
+            .await
+    }
+
+    /// [`TokenEndpoint::request`] with `options`.
+    pub(crate) async fn request_with(
+        &self,
+        fields: &[(&str, &str)],
+        params: &TokenParams,
+        options: RequestOptions,
+    ) -> Result<TokenResponse, AuthError> {
         let (method, may_fall_back) = self.inner.client.method();
-        let first = self.send(method, fields, params).await;
+        let first = self.send(method, fields, params, options).await;
         match first {
             Ok(response) => {
                 self.inner.client.remember(method);
@@ -125,7 +194,7 @@ impl TokenEndpoint {
                     info,
                     "client_secret_basic was rejected; retrying with client_secret_post"
                 );
-                match self.send(Method::Body, fields, params).await {
+                match self.send(Method::Body, fields, params, options).await {
                     Ok(response) => {
                         self.inner.client.remember(Method::Body);
                         Ok(response)
@@ -155,6 +224,7 @@ impl TokenEndpoint {
         method: Method,
         fields: &[(&str, &str)],
         params: &TokenParams,
+        options: RequestOptions,
     ) -> Result<TokenResponse, AuthError> {
         let mut request = Request::builder()
             .method(HttpMethod::POST)
@@ -172,10 +242,16 @@ impl TokenEndpoint {
             for (name, value) in fields {
                 form.append_pair(name, value);
             }
-            params.append_to(&mut form);
-            self.inner
-                .client
-                .apply(method, request.headers_mut(), &mut form);
+            if options.scope_in_body {
+                params.append_to(&mut form);
+            } else {
+                params.append_targets(&mut form);
+            }
+            if options.public_client_id || method != Method::None {
+                self.inner
+                    .client
+                    .apply(method, request.headers_mut(), &mut form)?;
+            }
             form.finish()
         };
         *request.body_mut() = body.into_bytes();
@@ -190,12 +266,21 @@ impl TokenEndpoint {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        normalize(
+        let token = normalize(
             response.status(),
             content_type,
             response.body(),
             &self.inner.key_map,
-        )
+        )?;
+        if let Some(bound) = binding::bound_certificate(response.body(), &token) {
+            binding::check(self.inner.certificate_thumbprint.as_deref(), &bound);
+            *self
+                .inner
+                .bound_certificate
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(bound);
+        }
+        Ok(token)
     }
 }
 
@@ -207,6 +292,7 @@ impl fmt::Debug for TokenEndpoint {
             .field("key_map", &self.inner.key_map)
             .field("header_prefix", &self.inner.header_prefix)
             .field("http", &self.inner.http)
+            .field("certificate_thumbprint", &self.inner.certificate_thumbprint)
             .finish()
     }
 }
@@ -224,6 +310,12 @@ pub struct TokenEndpointBuilder {
     timeout: Option<Duration>,
     max_response_size: Option<usize>,
     allow_insecure_http: bool,
+    /// The `private_key_jwt` key, or why it could not be loaded (reported by `build`).
+    client_key: Option<Result<SigningKey, AuthError>>,
+    client_assertion_audience: Option<String>,
+    client_assertion_lifetime: Option<Duration>,
+    #[cfg(feature = "mtls")]
+    client_tls: Option<auth_layers::tls::ClientTls>,
 }
 
 impl TokenEndpointBuilder {
@@ -233,10 +325,72 @@ impl TokenEndpointBuilder {
         self
     }
 
-    /// How the client authenticates. Defaults to [`ClientAuth::Basic`] with a secret and
-    /// [`ClientAuth::None`] without one.
+    /// How the client authenticates. Defaults to [`ClientAuth::PrivateKeyJwt`] with a
+    /// [`private_key_jwt`](Self::private_key_jwt) key, [`ClientAuth::Basic`] with a secret and
+    /// [`ClientAuth::None`] without either.
     pub fn client_auth(mut self, auth: ClientAuth) -> Self {
         self.client_auth = Some(auth);
+        self
+    }
+
+    /// `private_key_jwt` client authentication (RFC 7523 §2.2) with `key`: every token
+    /// request carries a fresh JWT with `iss` = `sub` = the client id, `aud` = the token URL
+    /// (see [`client_assertion_audience`](Self::client_assertion_audience)), a random `jti`,
+    /// and the key's `kid`. Sets [`ClientAuth::PrivateKeyJwt`].
+    pub fn private_key_jwt(mut self, key: SigningKey) -> Self {
+        self.client_key = Some(Ok(key));
+        self.client_auth = Some(ClientAuth::PrivateKeyJwt);
+        self
+    }
+
+    /// Like [`private_key_jwt`](Self::private_key_jwt) with a PEM private key, which is
+    /// loaded now; a bad key is reported by [`build`](Self::build).
+    pub fn private_key_jwt_pem(mut self, pem: impl AsRef<[u8]>, key_id: Option<&str>) -> Self {
+        let key = SigningKey::parse(pem.as_ref(), &"private_key_jwt: private key PEM").map(|key| {
+            match key_id {
+                Some(kid) => key.with_key_id(kid),
+                None => key,
+            }
+        });
+        self.client_key = Some(key);
+        self.client_auth = Some(ClientAuth::PrivateKeyJwt);
+        self
+    }
+
+    /// The `aud` of `private_key_jwt` assertions. Defaults to the token URL; some servers
+    /// want their issuer identifier instead (OIDC Core §9 allows either).
+    pub fn client_assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.client_assertion_audience = Some(audience.into());
+        self
+    }
+
+    /// How long each `private_key_jwt` assertion is valid. Defaults to 5 minutes; at most
+    /// 1 hour.
+    pub fn client_assertion_lifetime(mut self, lifetime: Duration) -> Self {
+        self.client_assertion_lifetime = Some(lifetime);
+        self
+    }
+
+    /// `tls_client_auth` (RFC 8705 §2.1): token requests go through an HTTPS client that
+    /// presents `tls`' certificate, with `client_id` in the body and no secret. Sets
+    /// [`ClientAuth::TlsClientAuth`]; replaces the default HTTP client (do not also set
+    /// [`http_client`](Self::http_client)).
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn tls_client_auth(mut self, tls: auth_layers::tls::ClientTls) -> Self {
+        self.client_tls = Some(tls);
+        self.client_auth = Some(ClientAuth::TlsClientAuth);
+        self
+    }
+
+    /// Like [`tls_client_auth`](Self::tls_client_auth) for a self-signed certificate
+    /// registered with the server (RFC 8705 §2.2). Sets
+    /// [`ClientAuth::SelfSignedTlsClientAuth`].
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn self_signed_tls_client_auth(mut self, tls: auth_layers::tls::ClientTls) -> Self {
+        self.client_tls = Some(tls);
+        self.client_auth = Some(ClientAuth::SelfSignedTlsClientAuth);
         self
     }
 
@@ -284,10 +438,32 @@ impl TokenEndpointBuilder {
     ///
     /// [`ErrorKind::Config`]: auth_core::ErrorKind::Config
     pub fn build(self) -> Result<TokenEndpoint, AuthError> {
+        let client_key = self.client_key.transpose()?;
         let url = parse_url("token_url", &self.token_url)?;
-        let mut http = match self.http {
-            Some(http) => http,
-            None => TokenHttpClient::new()?,
+        #[cfg(feature = "mtls")]
+        let (tls_http, certificate_thumbprint) = match &self.client_tls {
+            Some(tls) => {
+                if self.http.is_some() {
+                    return Err(AuthError::config(
+                        "http_client",
+                        "is set together with a client certificate for tls_client_auth: \
+                         choose one (give your own client the certificate and set \
+                         `client_auth(ClientAuth::TlsClientAuth)`)",
+                    ));
+                }
+                let (http, thumbprint) = binding::tls_http_client(tls)?;
+                (Some(http), thumbprint)
+            }
+            None => (None, None),
+        };
+        #[cfg(not(feature = "mtls"))]
+        let (tls_http, certificate_thumbprint): (Option<TokenHttpClient>, Option<String>) =
+            (None, None);
+        let has_tls = tls_http.is_some();
+        let custom_http = self.http.is_some();
+        let mut http = match (self.http, tls_http) {
+            (Some(http), _) | (None, Some(http)) => http,
+            (None, None) => TokenHttpClient::new()?,
         };
         if self.allow_insecure_http {
             http = http.allow_insecure_http(true);
@@ -299,12 +475,55 @@ impl TokenEndpointBuilder {
             http = http.max_response_size(bytes);
         }
         http.check_url(&url, "token_url")?;
-        let auth = self.client_auth.unwrap_or(if self.client_secret.is_some() {
+        let auth = self.client_auth.unwrap_or(if client_key.is_some() {
+            ClientAuth::PrivateKeyJwt
+        } else if self.client_secret.is_some() {
             ClientAuth::Basic
         } else {
             ClientAuth::None
         });
-        let client = ClientIdentity::new(self.client_id, self.client_secret, auth)?;
+        let tls_auth = matches!(
+            auth,
+            ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth
+        );
+        if tls_auth && !has_tls && !custom_http {
+            return Err(AuthError::config(
+                "client_auth",
+                format!(
+                    "`{auth}` needs a client certificate: give it with `tls_client_auth` \
+                     (feature `mtls`), or set an `http_client` that presents one"
+                ),
+            ));
+        }
+        if client_key.is_none() {
+            let setting = if self.client_assertion_audience.is_some() {
+                Some("client_assertion_audience")
+            } else if self.client_assertion_lifetime.is_some() {
+                Some("client_assertion_lifetime")
+            } else {
+                None
+            };
+            if let Some(setting) = setting {
+                return Err(AuthError::config(
+                    setting,
+                    "is set, but there is no private_key_jwt key",
+                ));
+            }
+        }
+        let assertion = client_key.map(|key| ClientAssertion {
+            key,
+            audience: self.client_assertion_audience,
+            lifetime: self
+                .client_assertion_lifetime
+                .unwrap_or(DEFAULT_CLIENT_ASSERTION_LIFETIME),
+        });
+        let client = ClientIdentity::with_assertion(
+            self.client_id,
+            self.client_secret,
+            auth,
+            assertion,
+            url.as_str(),
+        )?;
         if let Some(prefix) = &self.header_prefix
             && (HeaderValue::from_str(prefix).is_err() || prefix.contains(' '))
         {
@@ -320,6 +539,8 @@ impl TokenEndpointBuilder {
                 key_map: self.key_map,
                 header_prefix: self.header_prefix,
                 http,
+                certificate_thumbprint,
+                bound_certificate: Mutex::new(None),
             }),
         })
     }
@@ -335,6 +556,10 @@ impl fmt::Debug for TokenEndpointBuilder {
                 &self.client_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("client_auth", &self.client_auth)
+            .field(
+                "client_key",
+                &self.client_key.as_ref().map(|k| k.as_ref().ok()),
+            )
             .field("key_map", &self.key_map)
             .field("header_prefix", &self.header_prefix)
             .finish_non_exhaustive()

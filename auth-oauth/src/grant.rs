@@ -8,6 +8,7 @@
 //! | resource owner password | [`Password`] | `grant_type=password`, `username`, `password` |
 //! | refresh token | [`RefreshToken`] | `grant_type=refresh_token`, `refresh_token` (rotation-safe, kept in a [`TokenStore`](auth_core::TokenStore)) |
 //! | authorization code + PKCE | [`AuthorizationCode`] | the authorization URL, then `grant_type=authorization_code`, `code`, `redirect_uri`, `code_verifier`; then refreshes |
+//! | JWT bearer (RFC 7523 §2.1) | [`JwtBearer`] | `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, `assertion` (a fresh signed JWT each time) |
 //!
 //! ```
 //! use auth_core::{CachedTokenSource, TokenSource};
@@ -28,6 +29,7 @@ use auth_core::AuthError;
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod jwt_bearer;
 pub mod password;
 pub mod refresh;
 
@@ -35,6 +37,7 @@ pub use authorization_code::{
     AuthorizationCode, AuthorizationCodeBuilder, AuthorizationRequest, Callback,
 };
 pub use client_credentials::ClientCredentials;
+pub use jwt_bearer::{JWT_BEARER_GRANT_TYPE, JwtBearer};
 pub use password::Password;
 pub use refresh::RefreshToken;
 

@@ -44,8 +44,10 @@ use tower_layer::Layer;
 
 use crate::{
     AuthorizationCode, ClientAuth, ClientCredentials, KeyMap, Password, RefreshToken, Scopes,
-    TokenEndpoint, TokenEndpointBuilder, TokenHttpClient, TokenParams, Url,
+    TokenEndpoint, TokenEndpointBuilder, TokenHttpClient, TokenParams, Url, assertion::SigningKey,
 };
+
+mod jwt_bearer;
 
 /// Sends a token from a cached grant `G` with every request and retries once on 401; see the
 /// [module docs](self).
@@ -225,6 +227,7 @@ enum Inputs {
         initial: Option<SecretString>,
     },
     AuthorizationCode(Box<CodeInputs>),
+    JwtBearer(Box<jwt_bearer::JwtInputs>),
 }
 
 struct CodeInputs {
@@ -267,6 +270,40 @@ impl<G> OAuth2LayerBuilder<G> {
     /// with a secret, `none` without.
     pub fn client_auth(self, auth: ClientAuth) -> Self {
         self.endpoint(|e| e.client_auth(auth))
+    }
+
+    /// `private_key_jwt` client authentication (RFC 7523 §2.2) with `key`: each token request
+    /// carries a fresh JWT signed with it; see
+    /// [`TokenEndpointBuilder::private_key_jwt`].
+    pub fn private_key_jwt(self, key: SigningKey) -> Self {
+        self.endpoint(|e| e.private_key_jwt(key))
+    }
+
+    /// Like [`private_key_jwt`](Self::private_key_jwt) with a PEM private key and its key id
+    /// (the `kid` the server knows it by); a bad key is reported by `build()`.
+    pub fn private_key_jwt_pem(self, pem: impl AsRef<[u8]>, key_id: Option<&str>) -> Self {
+        self.endpoint(|e| e.private_key_jwt_pem(pem, key_id))
+    }
+
+    /// The `aud` of `private_key_jwt` assertions. Defaults to the token URL.
+    pub fn client_assertion_audience(self, audience: impl Into<String>) -> Self {
+        self.endpoint(|e| e.client_assertion_audience(audience))
+    }
+
+    /// `tls_client_auth` (RFC 8705): token requests present `tls`' client certificate; see
+    /// [`TokenEndpointBuilder::tls_client_auth`].
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn tls_client_auth(self, tls: auth_layers::tls::ClientTls) -> Self {
+        self.endpoint(|e| e.tls_client_auth(tls))
+    }
+
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2); see
+    /// [`TokenEndpointBuilder::self_signed_tls_client_auth`].
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn self_signed_tls_client_auth(self, tls: auth_layers::tls::ClientTls) -> Self {
+        self.endpoint(|e| e.self_signed_tls_client_auth(tls))
     }
 
     /// The scopes, as a list or a space- or comma-separated string.
@@ -474,6 +511,7 @@ impl<G> fmt::Debug for OAuth2LayerBuilder<G> {
             Inputs::Password { .. } => "password",
             Inputs::Refresh { .. } => "refresh_token",
             Inputs::AuthorizationCode(_) => "authorization_code",
+            Inputs::JwtBearer(_) => "jwt_bearer",
         };
         f.debug_struct("OAuth2LayerBuilder")
             .field("grant", &grant)
@@ -481,5 +519,38 @@ impl<G> fmt::Debug for OAuth2LayerBuilder<G> {
             .field("params", &self.params)
             .field("cache", &self.cache)
             .finish_non_exhaustive()
+    }
+}
+
+impl OAuth2Layer<ClientCredentials> {
+    /// The client credentials grant for a client that authenticates with `private_key_jwt`
+    /// (RFC 7523 §2.2) instead of a secret: each token request carries a fresh assertion
+    /// signed with `key`.
+    pub fn client_credentials_private_key_jwt(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        key: SigningKey,
+    ) -> OAuth2LayerBuilder<ClientCredentials> {
+        OAuth2LayerBuilder::new(
+            TokenEndpoint::builder(token_url, client_id).private_key_jwt(key),
+            Inputs::ClientCredentials,
+        )
+    }
+
+    /// The client credentials grant for a client that authenticates with its TLS certificate
+    /// (`tls_client_auth`, RFC 8705 §2.1); use
+    /// [`self_signed_tls_client_auth`](OAuth2LayerBuilder::self_signed_tls_client_auth) on
+    /// the builder for a self-signed one.
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn client_credentials_tls(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+        tls: auth_layers::tls::ClientTls,
+    ) -> OAuth2LayerBuilder<ClientCredentials> {
+        OAuth2LayerBuilder::new(
+            TokenEndpoint::builder(token_url, client_id).tls_client_auth(tls),
+            Inputs::ClientCredentials,
+        )
     }
 }

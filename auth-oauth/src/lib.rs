@@ -31,11 +31,14 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`layer`] | [`OAuth2Layer`] and its builder per grant |
-//! | [`grant`] | [`ClientCredentials`], [`Password`], [`RefreshToken`], [`AuthorizationCode`] (+ PKCE) |
+//! | [`grant`] | [`ClientCredentials`], [`Password`], [`RefreshToken`], [`AuthorizationCode`] (+ PKCE), [`JwtBearer`] |
+//! | [`assertion`] | [`SigningKey`](assertion::SigningKey), [`AssertionClaims`](assertion::AssertionClaims), [`ServiceAccountKey`](assertion::ServiceAccountKey): JWT assertions for the JWT bearer grant and `private_key_jwt` |
 //! | [`loopback`] | [`LoopbackListener`]: the redirect catcher for command-line sign-in |
 //! | [`endpoint`] | [`TokenEndpoint`]: token URL, client identity, key map; sends token requests |
-//! | [`client_auth`] | [`ClientAuth`]: `client_secret_basic`, `client_secret_post`, `none`, `auto` |
+//! | [`client_auth`] | [`ClientAuth`]: `client_secret_basic`, `client_secret_post`, `none`, `auto`, `private_key_jwt`, `tls_client_auth`, `self_signed_tls_client_auth` |
 //! | [`params`] | [`TokenParams`], [`Scopes`]: scopes, audience, resources, extra parameters |
+//! | [`custom`] | [`CustomTokenRequest`]: a login endpoint of any shape (method, headers, JSON or form body with [`Template`]s and `{{name}}` placeholders) as a token source; [`TokenPlacement`] |
+//! | [`discovery`] | [`Discovery`], [`AuthServerMetadata`]: endpoints and client-authentication methods from RFC 8414 / OIDC metadata, cached per issuer |
 //! | [`normalize`](mod@normalize) | [`normalize()`], [`KeyMap`], [`TokenResponse`]: any token response to a token or a typed error |
 //! | [`http_client`] | [`TokenHttpClient`]: the `oauth2` crate's async HTTP client over any Tower service |
 //!
@@ -61,11 +64,15 @@
 //! |---|---|---|
 //! | `rustls` | on | HTTPS token endpoints with the default client (hyper-rustls, `ring`, platform roots) |
 //! | `tracing` | off | events for token requests, Basic→body fallback and refresh-token saves (never secrets) |
+//! | `mtls` | off | `tls_client_auth` / `self_signed_tls_client_auth` (RFC 8705) with an `auth_layers::tls::ClientTls` certificate |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod assertion;
 pub mod client_auth;
+pub mod custom;
+pub mod discovery;
 pub mod endpoint;
 pub mod grant;
 pub mod http_client;
@@ -75,10 +82,12 @@ pub mod normalize;
 pub mod params;
 
 pub use client_auth::ClientAuth;
+pub use custom::{CustomTokenRequest, CustomTokenRequestBuilder, Template, TokenPlacement};
+pub use discovery::{AuthServerMetadata, Discovery};
 pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
 pub use grant::{
     AuthorizationCode, AuthorizationCodeBuilder, AuthorizationRequest, Callback, ClientCredentials,
-    GrantType, Password, RefreshToken,
+    GrantType, JwtBearer, Password, RefreshToken,
 };
 pub use http_client::TokenHttpClient;
 pub use layer::{OAuth2Layer, OAuth2LayerBuilder};

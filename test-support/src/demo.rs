@@ -3,10 +3,11 @@
 //! The API (`GET /api/whoami`) accepts every demo credential and answers with the method it
 //! recognised; anything else gets a 401 with an RFC 6750 challenge. The token endpoint
 //! (`POST /oauth/token`) runs the client-credentials grant for `demo-client` / `demo-secret`
-//! (Basic or body), issuing short-lived tokens it can later revoke.
+//! (Basic or body), issuing short-lived tokens it can later revoke, and the JWT bearer grant
+//! (RFC 7523) for service accounts registered with [`DemoProvider::register_jwt_key`].
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     net::SocketAddr,
     sync::{
         Arc, Mutex,
@@ -29,6 +30,14 @@ use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use serde_json::json;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+use crate::token_server::{
+    PublicKey,
+    jwt::{self, Expect},
+};
+
+/// The JWT bearer grant's `grant_type`.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
 /// Static bearer token the demo API accepts.
 pub const BEARER_TOKEN: &str = "static-demo-token";
 /// API key the demo API accepts in the `X-API-Key` header or the `api_key` query parameter.
@@ -50,6 +59,11 @@ struct Shared {
     issued: Mutex<HashMap<String, Instant>>,
     api_calls: AtomicUsize,
     flaky_calls: AtomicUsize,
+    /// Service accounts: issuer → public key.
+    jwt_keys: Mutex<Vec<(String, PublicKey)>>,
+    /// What assertions' `aud` may be: the token URL.
+    jwt_audiences: Mutex<Vec<String>>,
+    jtis: Mutex<HashSet<String>>,
 }
 
 /// A running demo provider; stops when dropped.
@@ -126,6 +140,18 @@ impl DemoProvider {
     pub fn set_token_delay(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.shared.0.token_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Accepts JWT bearer grant assertions (RFC 7523) from `issuer` signed with `key`, for the
+    /// token URL as audience, at most an hour long, each `jti` once. Scopes may come as the
+    /// `scope` parameter or claim.
+    pub fn register_jwt_key(&self, issuer: &str, key: PublicKey) {
+        let state = &self.shared.0;
+        lock(&state.jwt_keys).push((issuer.to_owned(), key));
+        let mut audiences = lock(&state.jwt_audiences);
+        if audiences.is_empty() {
+            audiences.push(self.token_url());
+        }
     }
 
     /// Revokes every issued token: the API answers 401 to them from now on.
@@ -226,6 +252,9 @@ async fn token(
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    if form.get("grant_type").map(String::as_str) == Some(JWT_BEARER) {
+        return jwt_bearer(state, &form);
+    }
     let basic_ok = headers.get(header::AUTHORIZATION).is_some_and(|v| {
         v == format!(
             "Basic {}",
@@ -249,6 +278,10 @@ async fn token(
             "only client_credentials",
         );
     }
+    issue(state, form.get("scope").cloned().unwrap_or_default())
+}
+
+fn issue(state: &Shared, scope: String) -> Response {
     let n = state.token_fetches.fetch_add(1, Ordering::SeqCst) + 1;
     let lifetime = state.token_lifetime_secs.load(Ordering::SeqCst);
     let access_token = format!("demo-at-{n}-{:016x}", random_u64());
@@ -264,9 +297,55 @@ async fn token(
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": lifetime,
-        "scope": form.get("scope").cloned().unwrap_or_default(),
+        "scope": scope,
     }))
     .into_response()
+}
+
+/// The JWT bearer grant: an assertion from a registered issuer, verified with its key.
+fn jwt_bearer(state: &Shared, form: &HashMap<String, String>) -> Response {
+    let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let Some(assertion) = form.get("assertion") else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "no assertion");
+    };
+    let Some(issuer) = jwt::unverified_issuer(assertion) else {
+        return invalid("assertion without a readable iss");
+    };
+    let key = lock(&state.jwt_keys)
+        .iter()
+        .find(|(i, _)| *i == issuer)
+        .map(|(_, key)| key.clone());
+    let Some(key) = key else {
+        return invalid("unknown issuer");
+    };
+    let audiences = lock(&state.jwt_audiences).clone();
+    let expect = Expect {
+        issuer: &issuer,
+        subject: None,
+        subject_optional: true,
+        audiences: &audiences,
+        max_lifetime: 3600,
+    };
+    match jwt::verify(assertion, &key, &expect, &state.jtis) {
+        Ok((_, claims)) => {
+            let scope = form
+                .get("scope")
+                .cloned()
+                .or_else(|| {
+                    claims
+                        .get("scope")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            issue(state, scope)
+        }
+        Err(why) => invalid(&format!("assertion rejected: {why}")),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// "Your own token logic": a client-credentials request to the demo token endpoint written by

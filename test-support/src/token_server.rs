@@ -8,6 +8,10 @@
 //! - `GET /authorize`: records the query and redirects (302) to `redirect_uri` with a fresh
 //!   `code` and the `state`, like a provider after a successful sign-in.
 //! - `GET /api`: 200 with a valid issued access token, 401 with a Bearer challenge otherwise.
+//! - JWT assertions (RFC 7523), checked strictly with the registered public keys (see
+//!   [`jwt`]): the JWT bearer grant for the issuers given with
+//!   [`TokenServerBuilder::jwt_issuer`], and `private_key_jwt` client authentication with
+//!   [`TokenServerBuilder::client_key`]. A replayed `jti` is rejected.
 //!
 //! ```
 //! use auth_test_support::token_server::TokenServer;
@@ -37,8 +41,12 @@ use serde_json::Value;
 use tokio::{net::TcpListener, task::JoinHandle};
 
 mod handlers;
+pub mod jwt;
+pub mod keys;
 
 use handlers::{api, authorize, token};
+pub use jwt::{PublicKey, VerifiedAssertion};
+pub use keys::TestKey;
 
 /// Which client-authentication methods the server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +59,9 @@ pub enum AcceptAuth {
     Any,
     /// Public client: `client_id` in the body, no secret.
     Public,
+    /// `private_key_jwt`: a `client_assertion` signed with the key given to
+    /// [`TokenServerBuilder::client_key`].
+    PrivateKeyJwt,
 }
 
 /// A canned or faulty answer for the next token request(s).
@@ -137,6 +148,16 @@ pub struct TokenServerBuilder {
     users: Vec<(String, String)>,
     expires_in: Option<u64>,
     rotate: bool,
+    jwt_issuers: Vec<JwtIssuer>,
+    client_key: Option<PublicKey>,
+}
+
+/// An issuer whose JWT bearer assertions the server accepts.
+#[derive(Debug, Clone)]
+struct JwtIssuer {
+    issuer: String,
+    key: PublicKey,
+    subject: Option<String>,
 }
 
 impl TokenServerBuilder {
@@ -175,6 +196,38 @@ impl TokenServerBuilder {
         self
     }
 
+    /// Accepts JWT bearer grant assertions from `issuer` signed with `key`, with any subject
+    /// (or none) and `aud` the token URL or the base URL. Client authentication is optional
+    /// for this grant: none at all is accepted. Repeatable.
+    pub fn jwt_issuer(mut self, issuer: &str, key: PublicKey) -> Self {
+        self.jwt_issuers.push(JwtIssuer {
+            issuer: issuer.to_owned(),
+            key,
+            subject: None,
+        });
+        self
+    }
+
+    /// Like [`jwt_issuer`](Self::jwt_issuer), requiring `sub` to be `subject`.
+    pub fn jwt_issuer_for(mut self, issuer: &str, subject: &str, key: PublicKey) -> Self {
+        self.jwt_issuers.push(JwtIssuer {
+            issuer: issuer.to_owned(),
+            key,
+            subject: Some(subject.to_owned()),
+        });
+        self
+    }
+
+    /// Registers the client's public key and requires `private_key_jwt`
+    /// ([`AcceptAuth::PrivateKeyJwt`]): `iss` = `sub` = the client id, `aud` the token URL or
+    /// the base URL. Call it after [`client`](Self::client), which resets the accepted method.
+    pub fn client_key(mut self, key: PublicKey) -> Self {
+        self.client_key = Some(key);
+        self.client_secret = None;
+        self.accept = AcceptAuth::PrivateKeyJwt;
+        self
+    }
+
     /// Starts the server on an ephemeral port of 127.0.0.1.
     ///
     /// # Panics
@@ -186,6 +239,9 @@ impl TokenServerBuilder {
             .expect("bind an ephemeral port on 127.0.0.1");
         let addr = listener.local_addr().expect("the bound address");
         let shared = Arc::new(Shared {
+            audiences: vec![format!("http://{addr}/token"), format!("http://{addr}")],
+            jtis: Mutex::new(HashSet::new()),
+            assertions: Mutex::new(Vec::new()),
             config: self,
             fetches: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
@@ -221,6 +277,11 @@ pub struct TokenServer {
 #[derive(Debug)]
 struct Shared {
     config: TokenServerBuilder,
+    /// What an assertion's `aud` may be: the token URL or the base URL (the issuer).
+    audiences: Vec<String>,
+    /// Every `jti` accepted so far.
+    jtis: Mutex<HashSet<String>>,
+    assertions: Mutex<Vec<VerifiedAssertion>>,
     fetches: AtomicUsize,
     counter: AtomicU64,
     delay: Mutex<Duration>,
@@ -256,6 +317,8 @@ impl TokenServer {
             users: Vec::new(),
             expires_in: Some(3600),
             rotate: true,
+            jwt_issuers: Vec::new(),
+            client_key: None,
         }
     }
 
@@ -299,6 +362,11 @@ impl TokenServer {
             .last()
             .cloned()
             .expect("a token request was received")
+    }
+
+    /// Every assertion that passed the checks, oldest first.
+    pub fn assertions(&self) -> Vec<VerifiedAssertion> {
+        lock(&self.shared.assertions).clone()
     }
 
     /// The query of every `GET /authorize`, oldest first.

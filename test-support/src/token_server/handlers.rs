@@ -12,7 +12,18 @@ use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose:
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{AcceptAuth, CodeGrant, Fault, Shared, TokenRequest, TokenServerBuilder, lock};
+use super::{
+    AcceptAuth, CodeGrant, Fault, Shared, TokenRequest, VerifiedAssertion,
+    jwt::{self, Expect},
+    lock,
+};
+
+/// The JWT bearer grant's `grant_type` (RFC 7523 §2.1).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Longest assertion lifetime accepted, in seconds (Google's limit).
+const MAX_ASSERTION_LIFETIME: u64 = 3600;
 
 impl Shared {
     pub(super) fn next(&self) -> u64 {
@@ -127,7 +138,13 @@ pub(super) async fn token(
             None => std::future::pending().await,
         };
     }
-    if let Some(rejection) = reject_client(&shared.config, &request) {
+    // Client authentication is optional for the JWT bearer grant (RFC 7523 §3.1).
+    let anonymous_assertion_grant = request.field("grant_type") == Some(JWT_BEARER)
+        && request.basic.is_none()
+        && ["client_id", "client_secret", "client_assertion"]
+            .iter()
+            .all(|f| request.field(f).is_none());
+    if !anonymous_assertion_grant && let Some(rejection) = reject_client(&shared, &request) {
         return rejection;
     }
     let scope = request.field("scope");
@@ -170,6 +187,7 @@ pub(super) async fn token(
             }
         }
         Some("authorization_code") => exchange_code(&shared, &request),
+        Some(JWT_BEARER) => jwt_bearer(&shared, &request),
         Some(_) => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -181,7 +199,8 @@ pub(super) async fn token(
 
 /// Checks the client's authentication against the configuration (RFC 6749 §2.3); the error
 /// response when it fails.
-fn reject_client(config: &TokenServerBuilder, request: &TokenRequest) -> Option<Response<Body>> {
+fn reject_client(shared: &Shared, request: &TokenRequest) -> Option<Response<Body>> {
+    let config = &shared.config;
     let unauthorized = |why: &str| {
         let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
         response.headers_mut().insert(
@@ -191,6 +210,49 @@ fn reject_client(config: &TokenServerBuilder, request: &TokenRequest) -> Option<
         response
     };
     let body_secret = request.field("client_secret");
+    if let Some(assertion_type) = request.field("client_assertion_type") {
+        if request.basic.is_some() || body_secret.is_some() {
+            return Some(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "more than one client authentication method",
+            ));
+        }
+        if config.accept != AcceptAuth::PrivateKeyJwt {
+            return Some(unauthorized("client authentication method not allowed"));
+        }
+        if assertion_type != CLIENT_ASSERTION_TYPE {
+            return Some(unauthorized("unsupported client_assertion_type"));
+        }
+        if request
+            .field("client_id")
+            .is_some_and(|id| id != config.client_id)
+        {
+            return Some(unauthorized("client_id does not match the assertion"));
+        }
+        let (Some(assertion), Some(key)) = (request.field("client_assertion"), &config.client_key)
+        else {
+            return Some(unauthorized("no client_assertion or no registered key"));
+        };
+        let expect = Expect {
+            issuer: &config.client_id,
+            subject: Some(&config.client_id),
+            subject_optional: false,
+            audiences: &shared.audiences,
+            max_lifetime: MAX_ASSERTION_LIFETIME,
+        };
+        return match jwt::verify(assertion, key, &expect, &shared.jtis) {
+            Ok((header, claims)) => {
+                lock(&shared.assertions).push(VerifiedAssertion {
+                    kind: "client",
+                    header,
+                    claims,
+                });
+                None
+            }
+            Err(why) => Some(unauthorized(&format!("client assertion rejected: {why}"))),
+        };
+    }
     let presented = match (&request.basic, body_secret) {
         (Some(_), Some(_)) => {
             return Some(oauth_error(
@@ -215,6 +277,49 @@ fn reject_client(config: &TokenServerBuilder, request: &TokenRequest) -> Option<
         return Some(unauthorized("unknown client or wrong secret"));
     }
     None
+}
+
+/// The JWT bearer grant: the assertion of a registered issuer, checked strictly.
+fn jwt_bearer(shared: &Shared, request: &TokenRequest) -> Response<Body> {
+    let invalid = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let Some(assertion) = request.field("assertion") else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "no assertion");
+    };
+    let Some(issuer) = jwt::unverified_issuer(assertion) else {
+        return invalid("assertion without a readable iss");
+    };
+    let Some(registered) = shared
+        .config
+        .jwt_issuers
+        .iter()
+        .find(|i| i.issuer == issuer)
+    else {
+        return invalid("unknown issuer");
+    };
+    let expect = Expect {
+        issuer: &registered.issuer,
+        subject: registered.subject.as_deref(),
+        subject_optional: registered.subject.is_none(),
+        audiences: &shared.audiences,
+        max_lifetime: MAX_ASSERTION_LIFETIME,
+    };
+    match jwt::verify(assertion, &registered.key, &expect, &shared.jtis) {
+        Ok((header, claims)) => {
+            let scope = request.field("scope").map(str::to_owned).or_else(|| {
+                claims
+                    .get("scope")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            lock(&shared.assertions).push(VerifiedAssertion {
+                kind: "grant",
+                header,
+                claims,
+            });
+            shared.issue(scope.as_deref(), false)
+        }
+        Err(why) => invalid(&format!("assertion rejected: {why}")),
+    }
 }
 
 fn exchange_code(shared: &Shared, request: &TokenRequest) -> Response<Body> {

@@ -1,0 +1,145 @@
+//! [`TokenPlacement`]: where requests carry the token a custom token request obtained.
+
+use std::fmt;
+
+use auth_core::{AuthError, ErrorKind, TokenSource};
+use auth_layers::TokenLayer;
+use http::{HeaderName, HeaderValue, header::AUTHORIZATION};
+
+/// Where API requests carry the token: a header (with a prefix) or a query parameter.
+///
+/// [`CustomTokenRequest`](super::CustomTokenRequest) builds its tokens to match (the header
+/// value with the prefix, or the bare token for a query parameter), and
+/// [`TokenPlacement::apply_to`] sets up a [`TokenLayer`] accordingly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenPlacement {
+    /// `name: {prefix} {token}`, or `name: {token}` when the prefix is empty.
+    Header {
+        /// The header name.
+        name: HeaderName,
+        /// The prefix; `None` uses the token type of each response (`Bearer` when there is
+        /// none).
+        prefix: Option<String>,
+    },
+    /// `?name={token}`, percent-encoded.
+    Query {
+        /// The query parameter's name.
+        name: String,
+    },
+}
+
+impl Default for TokenPlacement {
+    /// `Authorization: {token type} {token}`, i.e. `Authorization: Bearer …` for bearer tokens.
+    fn default() -> Self {
+        TokenPlacement::Header {
+            name: AUTHORIZATION,
+            prefix: None,
+        }
+    }
+}
+
+impl TokenPlacement {
+    /// A header, checked: `name` must be a header name, and `prefix` a header value without
+    /// spaces (or empty for the bare token).
+    pub fn header(name: &str, prefix: Option<&str>) -> Result<Self, AuthError> {
+        let header = HeaderName::try_from(name.trim()).map_err(|_| {
+            AuthError::config(
+                "send_in_header",
+                format!("`{}` is not a valid header name", name.escape_debug()),
+            )
+        })?;
+        if let Some(prefix) = prefix
+            && (HeaderValue::from_str(prefix).is_err() || prefix.contains(' '))
+        {
+            return Err(AuthError::config(
+                "send_in_header",
+                format!(
+                    "prefix `{}` cannot start a header value",
+                    prefix.escape_debug()
+                ),
+            ));
+        }
+        Ok(TokenPlacement::Header {
+            name: header,
+            prefix: prefix.map(str::to_owned),
+        })
+    }
+
+    /// A query parameter, checked: `name` must not be empty.
+    pub fn query(name: &str) -> Result<Self, AuthError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AuthError::config(
+                "send_in_query",
+                "the query parameter name is empty",
+            ));
+        }
+        Ok(TokenPlacement::Query {
+            name: name.to_owned(),
+        })
+    }
+
+    /// The header name, for a header placement.
+    pub fn header_name(&self) -> Option<&HeaderName> {
+        match self {
+            TokenPlacement::Header { name, .. } => Some(name),
+            TokenPlacement::Query { .. } => None,
+        }
+    }
+
+    /// The query parameter's name, for a query placement.
+    pub fn query_parameter(&self) -> Option<&str> {
+        match self {
+            TokenPlacement::Query { name } => Some(name),
+            TokenPlacement::Header { .. } => None,
+        }
+    }
+
+    /// The prefix tokens are built with: the configured one, the empty prefix for a query
+    /// parameter (the bare token), or `None` for the token type.
+    pub(crate) fn token_prefix(&self) -> Option<&str> {
+        match self {
+            TokenPlacement::Header { prefix, .. } => prefix.as_deref(),
+            TokenPlacement::Query { .. } => Some(""),
+        }
+    }
+
+    /// Sets `layer` up to send tokens here: the header name for a header placement.
+    ///
+    /// A query placement is an [`ErrorKind::Config`] error for now: [`TokenLayer`] cannot put
+    /// tokens in a query parameter yet.
+    pub fn apply_to<T>(&self, layer: TokenLayer<T>) -> Result<TokenLayer<T>, AuthError>
+    where
+        T: TokenSource + Clone,
+    {
+        match self {
+            TokenPlacement::Header { name, .. } => Ok(layer.header_name(name.clone())),
+            // TODO(lead): `Ok(layer.query_parameter(name))` once TokenLayer has it.
+            TokenPlacement::Query { name } => Err(AuthError::new(
+                ErrorKind::Config,
+                format!(
+                    "send_in_query: TokenLayer cannot send tokens in a query parameter (`{name}`) \
+                     yet; send them in a header"
+                ),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for TokenPlacement {
+    /// `header Authorization (prefix Bearer)`, `query parameter access_token`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenPlacement::Header { name, prefix } => {
+                write!(f, "header {name}")?;
+                match prefix.as_deref() {
+                    None => f.write_str(" (prefix: the token type)"),
+                    Some("") => f.write_str(" (no prefix)"),
+                    Some(p) => write!(f, " (prefix {p})"),
+                }
+            }
+            TokenPlacement::Query { name } => write!(f, "query parameter {name}"),
+        }
+    }
+}

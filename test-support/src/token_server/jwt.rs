@@ -1,0 +1,260 @@
+//! Strict checks of JWT assertions (RFC 7523) for the in-process servers, written apart from
+//! auth-oauth's signer: ring verification, the server's own parsing.
+//!
+//! A strict server (Authlib, Keycloak) rejects what lenient ones let through, so these checks
+//! do too: base64url without padding, `typ` `JWT` when present, no `crit`, no `null` claims,
+//! `iss`, `aud`, `iat`, `exp` not past and not too far, a `jti` never seen before.
+
+use std::{
+    collections::HashSet,
+    sync::Mutex,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use serde_json::{Map, Value};
+
+/// A JSON object: a JOSE header or a claims set.
+type Object = Map<String, Value>;
+
+/// Clock difference tolerated on `iat` and `exp`, in seconds.
+const LEEWAY: u64 = 60;
+
+/// A public key and the JWS algorithm assertions must be signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    alg: &'static str,
+    /// ring's format: `RSAPublicKey` DER, an uncompressed EC point, or a raw Ed25519 key.
+    bytes: Vec<u8>,
+}
+
+impl PublicKey {
+    /// From a `PUBLIC KEY` (SubjectPublicKeyInfo) PEM, as `openssl pkey -pubout` writes it:
+    /// RSA (verified as `RS256`), EC P-256 (`ES256`), EC P-384 (`ES384`) or Ed25519 (`EdDSA`).
+    ///
+    /// # Panics
+    ///
+    /// When the PEM is not such a key.
+    pub fn from_spki_pem(pem: &str) -> PublicKey {
+        let body: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::trim)
+            .collect();
+        let der = STANDARD.decode(body).expect("public key PEM is base64");
+        let (spki, _) = der::expect(&der, 0x30).expect("SubjectPublicKeyInfo");
+        let (algorithm, rest) = der::expect(spki, 0x30).expect("AlgorithmIdentifier");
+        let (bits, _) = der::expect(rest, 0x03).expect("subjectPublicKey");
+        let bytes = bits.get(1..).expect("unused-bits byte").to_vec();
+        let (oid, params) = der::expect(algorithm, 0x06).expect("algorithm OID");
+        let alg = match oid {
+            [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => "RS256",
+            [0x2b, 0x65, 0x70] => "EdDSA",
+            [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => {
+                match der::expect(params, 0x06).expect("curve").0 {
+                    [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07] => "ES256",
+                    [0x2b, 0x81, 0x04, 0x00, 0x22] => "ES384",
+                    _ => panic!("unsupported curve"),
+                }
+            }
+            _ => panic!("unsupported public key type"),
+        };
+        PublicKey { alg, bytes }
+    }
+
+    /// A key in ring's format for `alg`: an uncompressed EC point (`ES256`, `ES384`), a raw
+    /// Ed25519 key (`EdDSA`) or an `RSAPublicKey` DER (`RS*`, `PS*`).
+    pub fn raw(alg: &'static str, bytes: &[u8]) -> PublicKey {
+        PublicKey {
+            alg,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// Expects `alg` instead (e.g. `PS256` for an RSA key).
+    pub fn with_algorithm(mut self, alg: &'static str) -> PublicKey {
+        self.alg = alg;
+        self
+    }
+
+    /// The algorithm assertions must use.
+    pub fn algorithm(&self) -> &str {
+        self.alg
+    }
+
+    fn verification(&self) -> &'static dyn VerificationAlgorithm {
+        match self.alg {
+            "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
+            "RS384" => &signature::RSA_PKCS1_2048_8192_SHA384,
+            "RS512" => &signature::RSA_PKCS1_2048_8192_SHA512,
+            "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
+            "PS384" => &signature::RSA_PSS_2048_8192_SHA384,
+            "PS512" => &signature::RSA_PSS_2048_8192_SHA512,
+            "ES256" => &signature::ECDSA_P256_SHA256_FIXED,
+            "ES384" => &signature::ECDSA_P384_SHA384_FIXED,
+            _ => &signature::ED25519,
+        }
+    }
+}
+
+/// An assertion that passed every check.
+#[derive(Debug, Clone)]
+pub struct VerifiedAssertion {
+    /// `grant` (the JWT bearer grant's `assertion`) or `client` (`client_assertion`).
+    pub kind: &'static str,
+    /// The JOSE header.
+    pub header: Map<String, Value>,
+    /// The claims.
+    pub claims: Map<String, Value>,
+}
+
+/// What an assertion must say besides its signature.
+pub(crate) struct Expect<'a> {
+    pub(crate) issuer: &'a str,
+    /// `None`: any subject, but one must be there unless `subject_optional`.
+    pub(crate) subject: Option<&'a str>,
+    pub(crate) subject_optional: bool,
+    /// `aud` must contain one of these.
+    pub(crate) audiences: &'a [String],
+    /// Longest accepted `exp` − now, in seconds.
+    pub(crate) max_lifetime: u64,
+}
+
+/// Checks `jwt` fully; the reason it is rejected otherwise. A `jti` is remembered in `seen`
+/// only once the assertion passed every other check.
+pub(crate) fn verify(
+    jwt: &str,
+    key: &PublicKey,
+    expect: &Expect<'_>,
+    seen: &Mutex<HashSet<String>>,
+) -> Result<(Object, Object), String> {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header_b64, claims_b64, signature_b64] = parts[..] else {
+        return Err(format!("{} parts, expected 3", parts.len()));
+    };
+    let header = object(header_b64, "header")?;
+    let claims = object(claims_b64, "claims")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| "signature is not base64url without padding".to_owned())?;
+    if header.get("alg").and_then(Value::as_str) != Some(key.alg) {
+        return Err(format!("alg is not {}", key.alg));
+    }
+    if header.get("typ").is_some_and(|t| t != "JWT") {
+        return Err("typ is not JWT".to_owned());
+    }
+    if header.contains_key("crit") {
+        return Err("unsupported crit header".to_owned());
+    }
+    let signed = &jwt[..header_b64.len() + 1 + claims_b64.len()];
+    UnparsedPublicKey::new(key.verification(), &key.bytes)
+        .verify(signed.as_bytes(), &signature)
+        .map_err(|_| "bad signature".to_owned())?;
+
+    if let Some((name, _)) = claims.iter().find(|(_, v)| v.is_null()) {
+        return Err(format!("claim {name} is null"));
+    }
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    if text("iss") != Some(expect.issuer) {
+        return Err("wrong iss".to_owned());
+    }
+    match (text("sub"), expect.subject) {
+        (Some(sub), Some(expected)) if sub != expected => return Err("wrong sub".to_owned()),
+        (None, _) if !expect.subject_optional || claims.contains_key("sub") => {
+            return Err("no sub".to_owned());
+        }
+        _ => {}
+    }
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => return Err("no aud".to_owned()),
+    };
+    if !audiences
+        .iter()
+        .any(|a| expect.audiences.iter().any(|e| e == a))
+    {
+        return Err("wrong aud".to_owned());
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let number = |name: &str| claims.get(name).and_then(Value::as_u64);
+    let (Some(iat), Some(exp)) = (number("iat"), number("exp")) else {
+        return Err("iat and exp must be numbers".to_owned());
+    };
+    if exp <= now {
+        return Err("expired".to_owned());
+    }
+    if exp > now + expect.max_lifetime + LEEWAY || exp - iat.min(exp) > expect.max_lifetime {
+        return Err("exp too far in the future".to_owned());
+    }
+    if iat > now + LEEWAY || iat >= exp {
+        return Err("bad iat".to_owned());
+    }
+    let jti = text("jti").filter(|j| !j.is_empty()).ok_or("no jti")?;
+    if !seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(jti.to_owned())
+    {
+        return Err("jti replayed".to_owned());
+    }
+    Ok((header, claims))
+}
+
+/// The `iss` of an assertion, read without checking anything, to find the issuer's key.
+pub(crate) fn unverified_issuer(jwt: &str) -> Option<String> {
+    let claims = object(jwt.split('.').nth(1)?, "claims").ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+fn object(part: &str, what: &str) -> Result<Map<String, Value>, String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| format!("{what} is not base64url without padding"))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(format!("{what} is not a JSON object")),
+    }
+}
+
+/// Minimal DER reading (single-byte tags, definite lengths).
+pub(crate) mod der {
+    /// (contents, rest) of an element with `tag`.
+    pub(crate) fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        let (&t, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            let len = rest
+                .get(..n)?
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            (len, &rest[n..])
+        };
+        (t == tag && rest.len() >= len).then(|| rest.split_at(len))
+    }
+
+    /// An element with `tag` around `contents`.
+    pub(crate) fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = contents.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else if len < 0x100 {
+            out.extend([0x81, len as u8]);
+        } else {
+            out.extend([0x82, (len >> 8) as u8, len as u8]);
+        }
+        out.extend_from_slice(contents);
+        out
+    }
+}
