@@ -54,6 +54,8 @@ use std::{
 use serde_json::{Map, Value};
 
 mod connection;
+#[cfg(feature = "oauth2")]
+mod custom;
 mod error;
 mod layer;
 #[cfg(feature = "oauth2")]

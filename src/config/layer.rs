@@ -120,6 +120,8 @@ impl ConnectionSpec {
             AuthSpec::OAuth2(o) => {
                 Inner::Token(TokenLayer::new(super::oauth::token_source(self, o)?))
             }
+            #[cfg(feature = "oauth2")]
+            AuthSpec::Custom(c) => Inner::Token(super::custom::token_layer(self, c)?),
             other => {
                 return Err(fail(
                     "type",

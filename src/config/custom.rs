@@ -1,0 +1,90 @@
+//! Builds the token source of a `type = "custom"` connection with `CustomTokenRequest`.
+
+use std::sync::Arc;
+
+use auth_core::{AuthError, CachedTokenSource, TokenSource};
+use auth_layers::TokenLayer;
+use auth_oauth::custom::{CustomTokenRequest, Template};
+
+use super::{
+    error::{ConfigError, Problem},
+    oauth::key_map_from,
+    spec::{ConnectionSpec, CustomSpec, Location, TemplateValue},
+};
+
+/// The connection's custom token source, cached, in a `TokenLayer` that places the token where
+/// the configuration says.
+pub(crate) fn token_layer(
+    spec: &ConnectionSpec,
+    c: &CustomSpec,
+) -> Result<TokenLayer<Arc<dyn TokenSource>>, ConfigError> {
+    let path = format!("connections.{}.auth", spec.name);
+    let problem = |key: &str, error: AuthError| {
+        let text = error.to_string();
+        let sentence = text
+            .rsplit_once("; hint: ")
+            .map_or(text.as_str(), |(s, _)| s);
+        ConfigError::new(
+            "configuration",
+            vec![Problem {
+                path: if key.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{path}.{key}")
+                },
+                message: sentence.to_owned(),
+            }],
+        )
+    };
+    let template = |key: String, value: &TemplateValue| -> Result<Template, ConfigError> {
+        Ok(match value {
+            TemplateValue::Text(text) => Template::text(text.clone()),
+            TemplateValue::Secret(secret) => Template::secret(
+                secret
+                    .resolve(&format!("{path}.{key}"))
+                    .map_err(ConfigError::secret)?,
+            ),
+        })
+    };
+    let mut builder = CustomTokenRequest::builder(c.method.clone(), c.url.clone());
+    for (name, value) in &c.headers {
+        builder = builder.header(
+            name.clone(),
+            template(format!("request.headers.{name}"), value)?,
+        );
+    }
+    for (name, value) in c.json.iter().flatten() {
+        builder = builder.json_field(
+            name.clone(),
+            template(format!("request.json.{name}"), value)?,
+        );
+    }
+    for (name, value) in c.form.iter().flatten() {
+        builder = builder.form_field(
+            name.clone(),
+            template(format!("request.form.{name}"), value)?,
+        );
+    }
+    for (name, value) in &c.values {
+        builder = match value {
+            TemplateValue::Text(text) => builder.value(name.clone(), text.clone()),
+            TemplateValue::Secret(secret) => builder.secret_value(
+                name.clone(),
+                secret
+                    .resolve(&format!("{path}.values.{name}"))
+                    .map_err(ConfigError::secret)?,
+            ),
+        };
+    }
+    builder = builder.key_map(key_map_from(&c.key_map).map_err(|e| problem("key_map", e))?);
+    builder = match c.location {
+        Location::Header => builder.send_in_header(&c.header, &c.prefix),
+        Location::Query => builder.send_in_query(&c.header),
+    };
+    let request = builder.build().map_err(|e| problem("request", e))?;
+    let placement = request.placement().clone();
+    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::new(request));
+    placement
+        .apply_to(TokenLayer::new(source))
+        .map_err(|e| problem("location", e))
+}
