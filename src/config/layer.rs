@@ -12,8 +12,9 @@ use std::{
 
 use auth_core::TokenSource;
 use auth_layers::{
-    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, ReplayableBody, TokenLayer,
-    api_key::ApiKey, basic::BasicAuth, bearer::Bearer, none::NoAuth, token::TokenService,
+    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin, ReplayableBody,
+    TokenLayer, api_key::ApiKey, basic::BasicAuth, bearer::Bearer, none::NoAuth,
+    token::TokenService,
 };
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -60,9 +61,21 @@ impl ConnectionLayer {
 impl ConnectionSpec {
     /// Resolves the connection's secrets and builds its layer.
     ///
+    /// The credential is restricted to the origin of `base_url`: requests to any other origin
+    /// (after a redirect, say) pass through without it.
+    ///
     /// Errors name the key path (`connections.billing.auth.token: environment variable
     /// `BILLING_TOKEN` is not set`) and never a secret.
     pub fn layer(&self) -> Result<ConnectionLayer, ConfigError> {
+        let origin = Origin::of_url(&self.base_url).map_err(|e| {
+            ConfigError::new(
+                "configuration",
+                vec![Problem {
+                    path: format!("connections.{}.base_url", self.name),
+                    message: e.detail().unwrap_or("not a URL").to_owned(),
+                }],
+            )
+        })?;
         let path = format!("connections.{}.auth", self.name);
         let fail = |key: &str, message: String| {
             ConfigError::new(
@@ -88,6 +101,7 @@ impl ConnectionSpec {
                 BearerLayer::builder(resolve("token", token)?)
                     .header_name(header.clone())
                     .prefix(prefix.clone())
+                    .restrict_to_origin(origin)
                     .build()
                     .map_err(|e| fail("token", e.to_string()))?,
             ),
@@ -105,7 +119,8 @@ impl ConnectionSpec {
                 let builder = match prefix {
                     Some(prefix) => builder.prefix(prefix.clone()),
                     None => builder,
-                };
+                }
+                .restrict_to_origin(origin);
                 Inner::ApiKey(
                     builder
                         .build()
@@ -114,14 +129,17 @@ impl ConnectionSpec {
             }
             AuthSpec::Basic { username, password } => Inner::Basic(
                 BasicAuthLayer::new(username, resolve("password", password)?)
-                    .map_err(|e| fail("username", e.to_string()))?,
+                    .map_err(|e| fail("username", e.to_string()))?
+                    .restrict_to_origin(origin),
             ),
             #[cfg(feature = "oauth2")]
-            AuthSpec::OAuth2(o) => {
-                Inner::Token(TokenLayer::new(super::oauth::token_source(self, o)?))
-            }
+            AuthSpec::OAuth2(o) => Inner::Token(
+                TokenLayer::new(super::oauth::token_source(self, o)?).restrict_to_origin(origin),
+            ),
             #[cfg(feature = "oauth2")]
-            AuthSpec::Custom(c) => Inner::Token(super::custom::token_layer(self, c)?),
+            AuthSpec::Custom(c) => {
+                Inner::Token(super::custom::token_layer(self, c)?.restrict_to_origin(origin))
+            }
             other => {
                 return Err(fail(
                     "type",

@@ -367,3 +367,55 @@ fn unresolvable_secrets_fail_the_build_with_the_path() {
         "connections.api.auth.password: environment variable `TOWER_AUTH_TEST_UNSET_VAR` is not set"
     );
 }
+
+#[tokio::test]
+async fn connections_send_their_credential_only_to_the_base_url_origin() {
+    let config = Config::from_str(
+        r#"
+        [connections.api]
+        base_url = "https://api.example.com/v2"
+        auth = { type = "api_key", key_name = "X-Key", key_value = { env = "PATH" } }
+        "#,
+        Format::Toml,
+    )
+    .expect("valid");
+    let layer = config
+        .connection("api", None)
+        .expect("api")
+        .layer()
+        .expect("layer");
+    let client =
+        ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(|req: Request<String>| async move {
+                let sent = req.headers().contains_key("x-key");
+                Ok::<_, Infallible>(Response::new(sent))
+            }));
+    let send = |uri: &'static str| {
+        let client = client.clone();
+        async move {
+            *client
+                .oneshot(Request::get(uri).body(String::new()).expect("request"))
+                .await
+                .expect("response")
+                .body()
+        }
+    };
+    assert!(send("https://api.example.com/v2/me").await);
+    assert!(
+        send("https://API.example.com:443/other").await,
+        "same origin, any path"
+    );
+    assert!(
+        !send("https://evil.example.com/v2/me").await,
+        "another host"
+    );
+    assert!(
+        !send("http://api.example.com/v2/me").await,
+        "another scheme"
+    );
+    assert!(
+        !send("https://api.example.com:8443/v2/me").await,
+        "another port"
+    );
+}
