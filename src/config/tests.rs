@@ -340,10 +340,10 @@ async fn a_connection_builds_a_layer_for_any_client() {
                 Ok::<_, Infallible>(Response::new(()))
             }
         }));
-    client
-        .oneshot(Request::new(String::new()))
-        .await
-        .expect("response");
+    let request = Request::get("https://api.example.com/me")
+        .body(String::new())
+        .expect("request");
+    client.oneshot(request).await.expect("response");
 }
 
 #[test]
