@@ -666,3 +666,49 @@ token_store = "{store}"
     assert!(run.stdout.contains("refresh:    yes"), "{}", run.stdout);
     assert_eq!(server.fetches(), before + 1, "one refresh-token request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_bearer_connections_sign_assertions_from_a_key_file() {
+    use auth_test_support::token_server::TestKey;
+
+    let fixture = Fixture::new().await;
+    let key = TestKey::es256_sec1();
+    fixture
+        .provider
+        .register_jwt_key("svc@example.iam", key.public.clone());
+    let key_file = fixture.secret_file("key.pem", &key.private_pem);
+    let config = fixture.config(
+        "jwt.toml",
+        &format!(
+            r#"
+[connections.partner]
+base_url = "{{base}}"
+check = {{ path = "/whoami" }}
+
+[connections.partner.auth]
+type = "jwt_bearer"
+token_url = "{token_url}"
+issuer = "svc@example.iam"
+private_key = {{ file = "{key_file}" }}
+algorithm = "ES256"
+key_id = "k1"
+"#,
+            token_url = fixture.provider.token_url(),
+        ),
+    );
+    let run = tower_auth(&["-c", config.to_str().expect("utf8"), "check"], &[]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("✓ partner  GET /whoami → 200  (jwt bearer assertion"),
+        "{}",
+        run.stdout
+    );
+    let secret_line = key.private_pem.lines().nth(1).expect("a base64 line");
+    let show = tower_auth(
+        &["-c", config.to_str().expect("utf8"), "config", "show"],
+        &[],
+    )
+    .await;
+    assert!(!show.all().contains(secret_line), "{}", show.all());
+}

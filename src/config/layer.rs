@@ -137,9 +137,16 @@ impl ConnectionSpec {
                 TokenLayer::new(super::oauth::token_source(self, o)?).restrict_to_origin(origin),
             ),
             #[cfg(feature = "oauth2")]
+            AuthSpec::JwtBearer(j) => Inner::Token(
+                TokenLayer::new(super::oauth::jwt_bearer_source(self, j)?)
+                    .restrict_to_origin(origin),
+            ),
+            #[cfg(feature = "oauth2")]
             AuthSpec::Custom(c) => {
                 Inner::Token(super::custom::token_layer(self, c)?.restrict_to_origin(origin))
             }
+            // Reached only without the `oauth2` feature.
+            #[allow(unreachable_patterns)]
             other => {
                 return Err(fail(
                     "type",

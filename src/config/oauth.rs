@@ -1,16 +1,22 @@
-//! Builds the token source of a `type = "oauth2"` connection with `OAuth2Layer`'s builders.
+//! Builds the token sources of `type = "oauth2"` and `type = "jwt_bearer"` connections with
+//! `OAuth2Layer`'s builders.
 
 use std::{path::Path, sync::Arc};
 
 use auth_core::{
-    AuthError, FileTokenStore, MemoryTokenStore, SecretString, TokenSource, TokenStore,
+    AuthError, ExposeSecret, FileTokenStore, MemoryTokenStore, SecretString, TokenSource,
+    TokenStore,
 };
-use auth_oauth::{ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, grant::AuthorizationCode};
+use auth_oauth::{
+    ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder,
+    assertion::{Algorithm, SigningKey},
+    grant::AuthorizationCode,
+};
 
 use super::{
     error::{ConfigError, Problem},
     secret::SecretRef,
-    spec::{ConnectionSpec, KeyMapSpec, OAuth2Spec},
+    spec::{ConnectionSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec},
 };
 
 /// Resolves secrets and names problems under `connections.NAME.auth`.
@@ -132,6 +138,58 @@ pub(crate) fn token_source(
     Ok(source)
 }
 
+/// The token source of a `type = "jwt_bearer"` connection (RFC 7523), cached.
+pub(crate) fn jwt_bearer_source(
+    spec: &ConnectionSpec,
+    j: &JwtBearerSpec,
+) -> Result<Arc<dyn TokenSource>, ConfigError> {
+    let r = Resolver {
+        path: format!("connections.{}.auth", spec.name),
+    };
+    let mut builder = match &j.service_account_file {
+        Some(file) => OAuth2Layer::service_account(expand_home(file)),
+        None => {
+            let pem = r.required(
+                "private_key",
+                j.private_key.as_ref(),
+                "it signs the assertion",
+            )?;
+            let mut key = SigningKey::from_pem(pem.expose_secret().as_bytes())
+                .map_err(|e| r.build_error(e))?;
+            if let Some(algorithm) = &j.algorithm {
+                let algorithm: Algorithm =
+                    algorithm.parse().map_err(|e: AuthError| r.build_error(e))?;
+                key = key
+                    .with_algorithm(algorithm)
+                    .map_err(|e| r.build_error(e))?;
+            }
+            if let Some(kid) = &j.key_id {
+                key = key.with_key_id(kid.clone());
+            }
+            let token_url = j
+                .token_url
+                .clone()
+                .ok_or_else(|| r.problem("token_url", "missing"))?;
+            let issuer = j
+                .issuer
+                .clone()
+                .ok_or_else(|| r.problem("issuer", "missing"))?;
+            OAuth2Layer::jwt_bearer(token_url, issuer, key)
+        }
+    };
+    if let Some(subject) = &j.subject {
+        builder = builder.subject(subject.clone());
+    }
+    if let Some(audience) = &j.audience {
+        builder = builder.assertion_audience(audience.clone());
+    }
+    if !j.scopes.is_empty() {
+        builder = builder.scopes(j.scopes.clone());
+    }
+    let layer = builder.build().map_err(|e| r.build_error(e))?;
+    Ok(Arc::new(layer.source().clone()))
+}
+
 /// The `OAuth2Layer` of an authorization-code connection, for `tower-auth login`.
 pub(crate) fn authorization_code(
     spec: &ConnectionSpec,
@@ -230,19 +288,28 @@ fn common<G>(
     o: &OAuth2Spec,
     mut builder: OAuth2LayerBuilder<G>,
 ) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
-    let client_auth: ClientAuth = match o.client_auth.as_str() {
-        "private_key_jwt" | "tls" => {
+    match o.client_auth.as_str() {
+        "private_key_jwt" => {
+            let pem = r.required(
+                "private_key",
+                o.private_key.as_ref(),
+                "client_auth `private_key_jwt` signs with it",
+            )?;
+            builder =
+                builder.private_key_jwt_pem(pem.expose_secret().as_bytes(), o.key_id.as_deref());
+        }
+        "tls" => {
             return Err(r.problem(
                 "client_auth",
-                format!(
-                    "`{}` is not available in this version of tower-auth",
-                    o.client_auth
-                ),
+                "`tls` client authentication is configured in code for now \
+                 (OAuth2LayerBuilder::tls_client_auth with auth_layers::tls::ClientTls)",
             ));
         }
-        name => name.parse().map_err(|e: AuthError| r.build_error(e))?,
-    };
-    builder = builder.client_auth(client_auth);
+        name => {
+            let client_auth: ClientAuth = name.parse().map_err(|e: AuthError| r.build_error(e))?;
+            builder = builder.client_auth(client_auth);
+        }
+    }
     if let Some(secret) = &o.client_secret {
         builder = builder.client_secret(r.secret("client_secret", secret)?);
     }
