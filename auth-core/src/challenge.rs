@@ -52,7 +52,9 @@ impl WwwAuthenticate {
 
 impl fmt::Display for WwwAuthenticate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "challenge {}", self.scheme)?;
+        // Server-supplied text: keep it to one short printable line.
+        let scheme: String = self.scheme.chars().filter(|c| !c.is_control()).take(64).collect();
+        write!(f, "challenge {scheme}")?;
         for (name, value) in [
             ("realm", &self.realm),
             ("error", &self.error),
@@ -249,6 +251,12 @@ mod tests {
             let _ = parse_challenges(junk);
         }
         assert!(WwwAuthenticate::parse("").is_none());
+    }
+
+    #[test]
+    fn display_keeps_a_huge_scheme_short() {
+        let c = WwwAuthenticate::parse(&"B".repeat(5000)).expect("parsed");
+        assert!(c.to_string().len() < 100);
     }
 
     #[test]

@@ -25,6 +25,7 @@
 pub mod api_server;
 pub mod demo;
 pub mod redirect;
+pub mod soak;
 pub mod token_server;
 
 pub use api_server::{ApiServer, CHALLENGE, Expectation, RecordedRequest};

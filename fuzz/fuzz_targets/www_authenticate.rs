@@ -1,0 +1,6 @@
+//! `WWW-Authenticate` parsing on arbitrary input; see `tower_auth_fuzz::www_authenticate`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| tower_auth_fuzz::www_authenticate::check(data));
