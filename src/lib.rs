@@ -65,7 +65,8 @@ pub use auth_core::{
     StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate,
 };
 pub use auth_layers::{
-    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, ReplayableBody, TokenLayer,
+    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin, ReplayableBody,
+    TokenLayer,
 };
 
 /// The names most programs need: `use tower_auth::prelude::*;`.
@@ -74,7 +75,9 @@ pub mod prelude {
         AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, FnTokenSource,
         StaticTokenSource, TokenSource,
     };
-    pub use auth_layers::{ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, TokenLayer};
+    pub use auth_layers::{
+        ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, Origin, TokenLayer,
+    };
     #[cfg(feature = "oauth2")]
     pub use auth_oauth::{ClientAuth, OAuth2Layer};
 }
