@@ -53,7 +53,12 @@ impl WwwAuthenticate {
 impl fmt::Display for WwwAuthenticate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Server-supplied text: keep it to one short printable line.
-        let scheme: String = self.scheme.chars().filter(|c| !c.is_control()).take(64).collect();
+        let scheme: String = self
+            .scheme
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
         write!(f, "challenge {scheme}")?;
         for (name, value) in [
             ("realm", &self.realm),
