@@ -1,0 +1,316 @@
+//! P1, the per-request cost of each auth layer: the stacks, the request shapes and the driver,
+//! shared by `benches/hot_path.rs` (criterion timings), `benches/hot_path_allocs.rs` (allocation
+//! counts) and `examples/loadtest.rs` (the P1 summary line), so all three measure the same code.
+//!
+//! Every stack is one layer over a trivial inner service that drops the request and answers a
+//! ready response, so the layer's own work dominates. A request is sent the way a client sends
+//! it: `poll_ready`, `call`, then one poll of the response future (which is always ready here)
+//! with a no-op waker: no runtime, no scheduling noise.
+
+// Each includer uses part of this module.
+#![allow(dead_code)]
+
+use std::{
+    convert::Infallible,
+    fmt,
+    future::{Future, Ready, ready},
+    hint::black_box,
+    pin::pin,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, Uri, header};
+use http_body_util::Empty;
+use tower::{Layer, Service, service_fn};
+use tower_auth::{
+    AccessToken, ApiKeyLayer, BasicAuthLayer, BearerLayer, CachedTokenSource, StaticTokenSource,
+    TokenLayer,
+};
+use tower_http::{auth::AddAuthorizationLayer, set_header::SetRequestHeaderLayer};
+
+pub(crate) type Req = Request<Empty<Bytes>>;
+pub(crate) type Resp = Response<Empty<Bytes>>;
+
+const TOKEN: &str = "hot-path-token-0123456789abcdef";
+const API_KEY: &str = "hot-path-api-key-0123456789";
+
+/// The layers compared; `NoLayer` is the baseline for allocations, `TowerHttp` for time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Variant {
+    /// The inner service alone.
+    NoLayer,
+    /// tower-http's `AddAuthorization` (bearer, marked sensitive like ours).
+    TowerHttp,
+    /// tower-http's `SetRequestHeader` with `X-API-Key`: what any custom header costs (a
+    /// reference for `ApiKeyLayer` in a header, not a target).
+    TowerHttpCustomHeader,
+    /// `BearerLayer`.
+    Bearer,
+    /// `ApiKeyLayer` in a header.
+    ApiKeyHeader,
+    /// `ApiKeyLayer` in the query (rebuilds the URI: not held to the target).
+    ApiKeyQuery,
+    /// `BasicAuthLayer`.
+    Basic,
+    /// `TokenLayer` over a `CachedTokenSource` holding a fresh token; default settings
+    /// (retry on 401, so a copy of the request head is kept for the replay).
+    Token,
+    /// The same with `retry_on_401(false)`: no replay copy.
+    TokenNoRetry,
+}
+
+impl Variant {
+    pub(crate) const ALL: [Variant; 9] = [
+        Variant::NoLayer,
+        Variant::TowerHttp,
+        Variant::TowerHttpCustomHeader,
+        Variant::Bearer,
+        Variant::ApiKeyHeader,
+        Variant::ApiKeyQuery,
+        Variant::Basic,
+        Variant::Token,
+        Variant::TokenNoRetry,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Variant::NoLayer => "no layer",
+            Variant::TowerHttp => "tower-http AddAuthorization",
+            Variant::TowerHttpCustomHeader => "tower-http SetRequestHeader (X-API-Key)",
+            Variant::Bearer => "BearerLayer",
+            Variant::ApiKeyHeader => "ApiKeyLayer (header)",
+            Variant::ApiKeyQuery => "ApiKeyLayer (query)",
+            Variant::Basic => "BasicAuthLayer",
+            Variant::Token => "TokenLayer (cached token)",
+            Variant::TokenNoRetry => "TokenLayer (retry_on_401 off)",
+        }
+    }
+
+    /// A short identifier for criterion's benchmark ids.
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            Variant::NoLayer => "no_layer",
+            Variant::TowerHttp => "tower_http_add_authorization",
+            Variant::TowerHttpCustomHeader => "tower_http_set_request_header",
+            Variant::Bearer => "bearer",
+            Variant::ApiKeyHeader => "api_key_header",
+            Variant::ApiKeyQuery => "api_key_query",
+            Variant::Basic => "basic",
+            Variant::Token => "token_layer",
+            Variant::TokenNoRetry => "token_layer_no_retry",
+        }
+    }
+
+    /// Whether the P1 target applies (≤ 1.05× tower-http, 0 allocations beyond no layer).
+    pub(crate) fn has_target(self) -> bool {
+        matches!(
+            self,
+            Variant::Bearer | Variant::ApiKeyHeader | Variant::Token
+        )
+    }
+}
+
+/// What the request looks like before the layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `GET /v1/items?page=2` with no headers (`Request::get(url).body(..)`).
+    NoHeaders,
+    /// The same with four headers (host, user-agent, accept, x-request-id).
+    FourHeaders,
+}
+
+impl Shape {
+    pub(crate) const ALL: [Shape; 2] = [Shape::NoHeaders, Shape::FourHeaders];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Shape::NoHeaders => "no headers",
+            Shape::FourHeaders => "4 headers",
+        }
+    }
+
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            Shape::NoHeaders => "no_headers",
+            Shape::FourHeaders => "four_headers",
+        }
+    }
+
+    /// A factory for requests of this shape.
+    pub(crate) fn requests(self) -> Requests {
+        let headers = match self {
+            Shape::NoHeaders => Vec::new(),
+            Shape::FourHeaders => vec![
+                (header::HOST, HeaderValue::from_static("api.example.com")),
+                (
+                    header::USER_AGENT,
+                    HeaderValue::from_static("tower-auth-bench/0.1"),
+                ),
+                (header::ACCEPT, HeaderValue::from_static("application/json")),
+                (
+                    HeaderName::from_static("x-request-id"),
+                    HeaderValue::from_static("5f1c0a7e"),
+                ),
+            ],
+        };
+        Requests {
+            uri: Uri::from_static("/v1/items?page=2"),
+            headers,
+        }
+    }
+}
+
+/// Builds requests of one shape the way `http::request::Builder` does (headers inserted one by
+/// one, so the map has the spare room it has in real requests); static values only, so
+/// building one costs the same for every variant.
+#[derive(Debug, Clone)]
+pub(crate) struct Requests {
+    uri: Uri,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Requests {
+    pub(crate) fn make(&self) -> Req {
+        let mut request = Request::new(Empty::new());
+        *request.uri_mut() = self.uri.clone();
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        request
+    }
+
+    /// `n` requests, built before a timed or counted section.
+    pub(crate) fn batch(&self, n: usize) -> Vec<Req> {
+        (0..n).map(|_| self.make()).collect()
+    }
+}
+
+/// A service stack under test: sends one request and checks it succeeded.
+pub(crate) trait Stack {
+    fn send(&mut self, request: Req);
+}
+
+impl<S> Stack for S
+where
+    S: Service<Req, Response = Resp>,
+    S::Error: fmt::Debug,
+{
+    #[inline]
+    fn send(&mut self, request: Req) {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            other => panic!("the stack is not ready: {other:?}"),
+        }
+        let mut future = pin!(self.call(request));
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(response)) => {
+                black_box(response);
+            }
+            Poll::Ready(Err(error)) => panic!("the stack failed: {error:?}"),
+            Poll::Pending => panic!("the stack did not answer at once"),
+        }
+    }
+}
+
+/// Receives the stack built for a variant (Rust has no generic closures).
+pub(crate) trait WithStack {
+    type Output;
+    fn run<S: Stack + 'static>(self, stack: S) -> Self::Output;
+}
+
+type Inner = tower::util::ServiceFn<fn(Req) -> Ready<Result<Resp, Infallible>>>;
+
+fn inner() -> Inner {
+    fn answer(request: Req) -> Ready<Result<Resp, Infallible>> {
+        // The request is looked at, then dropped here, as a client would after sending it.
+        black_box(&request);
+        ready(Ok(Response::new(Empty::new())))
+    }
+    service_fn(answer as fn(Req) -> Ready<Result<Resp, Infallible>>)
+}
+
+/// A cache holding a token that stays fresh for the whole run (no refresh is due).
+fn fresh_token_cache() -> CachedTokenSource<StaticTokenSource> {
+    let token = AccessToken::builder(TOKEN)
+        .expires_in(Duration::from_secs(24 * 3600))
+        .build()
+        .expect("a valid token");
+    let cache = CachedTokenSource::new(StaticTokenSource::new(token.clone()));
+    cache.insert(token);
+    cache
+}
+
+/// Builds the stack for `variant` and hands it to `with`.
+pub(crate) fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
+    let inner = inner();
+    match variant {
+        Variant::NoLayer => with.run(inner),
+        Variant::TowerHttp => {
+            let layer = AddAuthorizationLayer::bearer(TOKEN).as_sensitive(true);
+            with.run(layer.layer(inner))
+        }
+        Variant::TowerHttpCustomHeader => {
+            // Built at run time like every credential (a shared, not a static, value).
+            let mut value = HeaderValue::try_from(API_KEY.to_owned()).expect("valid");
+            value.set_sensitive(true);
+            let name = HeaderName::from_static("x-api-key");
+            with.run(SetRequestHeaderLayer::overriding(name, value).layer(inner))
+        }
+        Variant::Bearer => with.run(BearerLayer::new(TOKEN).expect("valid").layer(inner)),
+        Variant::ApiKeyHeader => {
+            let layer = ApiKeyLayer::header("X-API-Key", API_KEY)
+                .build()
+                .expect("valid");
+            with.run(layer.layer(inner))
+        }
+        Variant::ApiKeyQuery => {
+            let layer = ApiKeyLayer::query("api_key", API_KEY)
+                .build()
+                .expect("valid");
+            with.run(layer.layer(inner))
+        }
+        Variant::Basic => {
+            let layer = BasicAuthLayer::new("bench-user", "bench-password").expect("valid");
+            with.run(layer.layer(inner))
+        }
+        Variant::Token => with.run(TokenLayer::new(fresh_token_cache()).layer(inner)),
+        Variant::TokenNoRetry => {
+            let layer = TokenLayer::new(fresh_token_cache()).retry_on_401(false);
+            with.run(layer.layer(inner))
+        }
+    }
+}
+
+/// Builds and sends `n` requests through `stack`, returning the time per request (building one
+/// costs the same for every variant; building them inside the loop keeps them in cache).
+pub(crate) fn time_requests<S: Stack>(stack: &mut S, requests: &Requests, n: u32) -> Duration {
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        stack.send(requests.make());
+    }
+    started.elapsed() / n.max(1)
+}
+
+/// Heap allocations per request through `stack`, counted by `count` (which runs its closure and
+/// returns the allocations this thread made meanwhile). Requests are built beforehand, after a
+/// warm-up, so one-time work such as promoting a shared header value is not counted.
+pub(crate) fn allocations_per_request<S: Stack>(
+    stack: &mut S,
+    requests: &Requests,
+    count: impl FnOnce(&mut dyn FnMut()) -> u64,
+) -> f64 {
+    const N: usize = 1_000;
+    for request in requests.batch(16) {
+        stack.send(request);
+    }
+    let mut batch = requests.batch(N);
+    let allocations = count(&mut || {
+        for request in batch.drain(..) {
+            stack.send(request);
+        }
+    });
+    allocations as f64 / N as f64
+}
