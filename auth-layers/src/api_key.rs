@@ -47,8 +47,8 @@ use std::{
 };
 
 use auth_core::{AuthError, ErrorKind, ExposeSecret, SecretString, sensitive_header_value};
-use http::{Request, Response, Uri, uri::PathAndQuery};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use http::{Request, Response, Uri};
+use percent_encoding::utf8_percent_encode;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -56,15 +56,9 @@ use tower_service::Service;
 use crate::{
     BoxError,
     origin::{self, Origin, OriginFilter},
+    query,
     response::{self, Detail, HeaderCredential, describe_prefix},
 };
-
-/// Everything but RFC 3986's unreserved characters (`ALPHA / DIGIT / "-" / "." / "_" / "~"`).
-const QUERY_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Adds a fixed API key to every request, in a header or a query parameter.
 ///
@@ -206,18 +200,18 @@ impl ApiKeyLayerBuilder {
     }
 
     fn build_query(self) -> Result<QueryCredential, AuthError> {
-        validate_query_name(&self.name)?;
+        query::validate_name(&self.name, "API key query parameter name")?;
         let key = self.key.expose_secret();
         if key.trim().is_empty() {
             return Err(AuthError::config("API key", "is empty"));
         }
-        let encoded_name = utf8_percent_encode(&self.name, QUERY_COMPONENT).to_string();
+        let encoded_name = utf8_percent_encode(&self.name, query::COMPONENT).to_string();
         let mut pair = format!("{encoded_name}=");
         if !self.prefix.is_empty() {
-            pair.extend(utf8_percent_encode(&self.prefix, QUERY_COMPONENT));
+            pair.extend(utf8_percent_encode(&self.prefix, query::COMPONENT));
             pair.push_str("%20");
         }
-        pair.extend(utf8_percent_encode(key, QUERY_COMPONENT));
+        pair.extend(utf8_percent_encode(key, query::COMPONENT));
         let mut sent = format!(
             "the request carried an API key in the query parameter `{}`",
             self.name
@@ -254,32 +248,6 @@ impl fmt::Debug for ApiKeyLayerBuilder {
     }
 }
 
-/// Rejects names that would change the meaning of the query or be decoded differently by
-/// servers; everything else (including non-ASCII) is percent-encoded when sent.
-fn validate_query_name(name: &str) -> Result<(), AuthError> {
-    let problem = if name.is_empty() {
-        Some("is empty")
-    } else {
-        name.chars().find_map(|c| match c {
-            '&' => Some("contains `&`, which separates query parameters"),
-            '=' => Some("contains `=`, which separates a parameter's name from its value"),
-            '#' => Some("contains `#`, which starts the URI fragment"),
-            '+' => Some("contains `+`, which servers decode as a space"),
-            '%' => Some("contains `%`: give the name unencoded, it is percent-encoded when sent"),
-            c if c.is_whitespace() => Some("contains whitespace"),
-            c if c.is_control() => Some("contains control characters"),
-            _ => None,
-        })
-    };
-    match problem {
-        Some(problem) => Err(AuthError::config(
-            format!("API key query parameter name `{}`", name.escape_debug()),
-            problem,
-        )),
-        None => Ok(()),
-    }
-}
-
 /// An API key sent as a query parameter.
 struct QueryCredential {
     name: String,
@@ -295,43 +263,17 @@ impl QueryCredential {
     /// Whether the raw `param` (`name=value`, `name`, percent-encoded) has our name.
     fn is_ours(&self, param: &str) -> bool {
         let name = param.split_once('=').map_or(param, |(name, _)| name);
-        percent_decode_str(name).eq(self.name.bytes())
+        query::is_named(name, &self.name)
     }
 
     /// Puts the key into `uri`'s query; returns what the request now carries.
     fn apply(&self, uri: &mut Uri) -> Result<Detail, AuthError> {
-        let Some(path_and_query) = uri.path_and_query() else {
-            return Err(self.unusable_uri("it has no path (authority form, as used by CONNECT)"));
-        };
-        let (path, query) = path_and_query
-            .as_str()
-            .split_once('?')
-            .unwrap_or((path_and_query.as_str(), ""));
-        if path == "*" {
-            return Err(self.unusable_uri("it is `*` (asterisk form, as used by OPTIONS)"));
-        }
+        let (_, query) = query::split(uri).map_err(|why| self.unusable_uri(why))?;
         if self.keep_existing && query.split('&').any(|param| self.is_ours(param)) {
             return Ok(self.kept);
         }
-        let pair = self.pair.expose_secret();
-        let mut new = String::with_capacity(path.len() + query.len() + pair.len() + 2);
-        new.push_str(path);
-        new.push('?');
-        for param in query.split('&') {
-            if !param.is_empty() && !self.is_ours(param) {
-                new.push_str(param);
-                new.push('&');
-            }
-        }
-        new.push_str(pair);
-        // Both parts were valid before and the pair is percent-encoded, so this does not fail
-        // in practice; it is still an error, not a panic.
-        let new = PathAndQuery::try_from(new)
-            .map_err(|_| self.unusable_uri("the new query is not valid"))?;
-        let mut parts = std::mem::take(uri).into_parts();
-        parts.path_and_query = Some(new);
-        *uri = Uri::from_parts(parts)
-            .map_err(|_| self.unusable_uri("the URI cannot be rebuilt with a query"))?;
+        query::set_param(uri, |param| self.is_ours(param), self.pair.expose_secret())
+            .map_err(|why| self.unusable_uri(why))?;
         Ok(self.sent)
     }
 

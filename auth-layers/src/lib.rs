@@ -47,6 +47,7 @@ pub mod basic;
 pub mod bearer;
 pub mod none;
 pub mod origin;
+mod query;
 pub mod response;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
