@@ -44,12 +44,14 @@ use std::{
 
 use auth_core::{AuthError, TokenSource};
 use http::{HeaderName, Request, Response, header::AUTHORIZATION};
+use percent_encoding::utf8_percent_encode;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
     BoxError,
     origin::{self, Origin, OriginFilter},
+    query,
 };
 
 mod future;
@@ -85,6 +87,8 @@ pub(crate) struct Shared<T> {
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) header: HeaderName,
+    /// Set when the token goes into a query parameter instead of the header.
+    pub(crate) query: Option<QueryPlacement>,
     pub(crate) replay_limit: usize,
     pub(crate) keep_existing: bool,
     pub(crate) retry_on_401: bool,
@@ -100,6 +104,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
                 source,
                 settings: Settings {
                     header: AUTHORIZATION,
+                    query: None,
                     replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
                     keep_existing: false,
                     retry_on_401: true,
@@ -113,6 +118,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
         let s = &self.shared.settings;
         let mut settings = Settings {
             header: s.header.clone(),
+            query: s.query.clone(),
             replay_limit: s.replay_limit,
             keep_existing: s.keep_existing,
             retry_on_401: s.retry_on_401,
@@ -142,6 +148,22 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
             )
         })?;
         Ok(self.header_name(name))
+    }
+
+    /// Sends the token's bare value in this query parameter instead of a header, for APIs that
+    /// want `?access_token=…`. A parameter of the same name is replaced; the rest of the URI is
+    /// kept byte for byte. Prefer a header where the API allows it: URIs end up in server and
+    /// proxy logs.
+    ///
+    /// Fails with a [`Config`](auth_core::ErrorKind::Config) error when the name is empty or
+    /// contains `&`, `=`, `#`, `+`, `%`, whitespace or control characters.
+    pub fn query_parameter(self, name: &str) -> Result<Self, AuthError> {
+        query::validate_name(name, "access token query parameter name")?;
+        let placement = QueryPlacement {
+            name: name.to_owned(),
+            encoded: utf8_percent_encode(name, query::COMPONENT).to_string(),
+        };
+        Ok(self.with(|s| s.query = Some(placement)))
     }
 
     /// Largest body (in bytes) buffered so it can be replayed after a 401, for body types that
@@ -187,6 +209,7 @@ impl<T> fmt::Debug for TokenLayer<T> {
         let settings = &self.shared.settings;
         f.debug_struct("TokenLayer")
             .field("header", &settings.header)
+            .field("query_parameter", &settings.query.as_ref().map(|q| &q.name))
             .field("replay_limit", &settings.replay_limit)
             .field("keep_existing", &settings.keep_existing)
             .field("retry_on_401", &settings.retry_on_401)
@@ -275,7 +298,7 @@ where
         let shared = self.shared.clone();
         let settings = &shared.settings;
         if !origin::allows(settings.origins.as_ref(), request.uri())
-            || settings.keep_existing && request.headers().contains_key(&settings.header)
+            || settings.keep_existing && carries_credential(settings, &request)
         {
             return ResponseFuture::pass_through(inner, shared, request);
         }
@@ -283,6 +306,27 @@ where
             Some(token) => ResponseFuture::send(inner, shared, request, token),
             None => ResponseFuture::fetch(inner, shared, request),
         }
+    }
+}
+
+/// A query parameter that carries the token; see [`TokenLayer::query_parameter`].
+#[derive(Debug, Clone)]
+pub(crate) struct QueryPlacement {
+    pub(crate) name: String,
+    /// The percent-encoded name, ready for `name=value`.
+    pub(crate) encoded: String,
+}
+
+/// Whether the request already carries the credential where this layer would put it.
+fn carries_credential<B>(settings: &Settings, request: &Request<B>) -> bool {
+    match &settings.query {
+        None => request.headers().contains_key(&settings.header),
+        Some(placement) => query::split(request.uri()).is_ok_and(|(_, q)| {
+            q.split('&').any(|param| {
+                let name = param.split_once('=').map_or(param, |(name, _)| name);
+                query::is_named(name, &placement.name)
+            })
+        }),
     }
 }
 

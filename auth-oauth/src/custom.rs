@@ -163,9 +163,6 @@ impl CustomTokenRequest {
     /// [`CacheConfig`](auth_core::CacheConfig), sending tokens where
     /// [`placement`](Self::placement) says. For other cache settings, use
     /// [`TokenPlacement::apply_to`] on your own `TokenLayer`.
-    ///
-    /// Fails with [`ErrorKind::Config`] for a query placement, which [`TokenLayer`] does not
-    /// support yet.
     pub fn into_layer(self) -> Result<TokenLayer<CachedTokenSource<Self>>, AuthError> {
         let placement = self.inner.placement.clone();
         placement.apply_to(TokenLayer::new(CachedTokenSource::new(self)))

@@ -494,9 +494,7 @@ async fn an_unknown_placeholder_is_a_config_error_naming_it_and_where_it_is_used
 }
 
 #[tokio::test]
-async fn query_placement_is_reported_for_the_layer_to_apply() {
-    // TokenLayer cannot put tokens in a query parameter yet: the placement is data the layer
-    // will read, and tokens are built bare for it.
+async fn query_placement_sends_the_bare_token_in_the_parameter() {
     let server = LoginServer::start().await;
     let source = post(&server)
         .send_in_query("api_token")
@@ -504,20 +502,23 @@ async fn query_placement_is_reported_for_the_layer_to_apply() {
         .expect("valid request");
     assert_eq!(source.placement().query_parameter(), Some("api_token"));
     assert_eq!(source.placement().header_name(), None);
-    let token = source.token().await.expect("token");
-    assert_eq!(
-        token.header_value(),
-        "tok-1",
-        "no prefix for a query parameter"
-    );
-    let err = source
-        .into_layer()
-        .expect_err("not supported by TokenLayer yet");
-    assert_eq!(err.kind(), ErrorKind::Config);
-    assert!(
-        err.to_string().contains("query parameter (`api_token`)"),
-        "{err}"
-    );
+    let layer = source.into_layer().expect("query placement is supported");
+    let api = tower::service_fn(|req: http::Request<String>| async move {
+        assert!(req.headers().get("authorization").is_none());
+        Ok::<_, std::convert::Infallible>(http::Response::new(req.uri().to_string()))
+    });
+    let uri = tower::ServiceBuilder::new()
+        .layer(layer)
+        .service(api)
+        .oneshot(
+            http::Request::get("https://api.example/data?a=1&api_token=old")
+                .body(String::new())
+                .expect("request"),
+        )
+        .await
+        .expect("response")
+        .into_body();
+    assert_eq!(uri, "https://api.example/data?a=1&api_token=tok-1");
 }
 
 #[tokio::test]

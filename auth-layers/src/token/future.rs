@@ -8,7 +8,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{AccessToken, AuthError, TokenFuture, TokenSource};
+use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, TokenFuture, TokenSource};
 use http::{Request, Response, StatusCode, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
@@ -20,7 +20,8 @@ use super::{
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision},
 };
-use crate::BoxError;
+use crate::{BoxError, query};
+use percent_encoding::utf8_percent_encode;
 
 pin_project! {
     /// Response future of [`TokenService`](super::TokenService).
@@ -56,6 +57,8 @@ pin_project! {
         // A fresh token is fetched after a 401; `first` is returned if none comes.
         Refetching { fut: TokenFuture<'static>, first: Option<R>, replay: Option<Request<B>> },
         Readying { replay: Option<Request<B>> },
+        // The token could not be placed in the request (a URI that takes no query).
+        Failed { error: Option<AuthError> },
         Done,
     }
 }
@@ -85,9 +88,9 @@ where
         (ReplayPlan::Copy, Some(body)) => Some(copy_head(&request, body)),
         _ => None,
     };
-    request
-        .headers_mut()
-        .insert(settings.header.clone(), token.header_value().clone());
+    if let Err(error) = place(settings, &mut request, token) {
+        return State::Failed { error: Some(error) };
+    }
     if let (ReplayPlan::Buffer, _) = plan {
         let (head, body) = request.into_parts();
         return State::Buffering {
@@ -297,12 +300,20 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    let header = this.shared.settings.header.clone();
-                    request
-                        .headers_mut()
-                        .insert(header, token.header_value().clone());
+                    if let Err(error) = place(&this.shared.settings, &mut request, token) {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error.into()));
+                    }
                     let fut = this.inner.call(request);
                     this.state.set(State::Calling { fut, replay: None });
+                }
+                StateProj::Failed { error } => {
+                    let error = error.take();
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(match error {
+                        Some(error) => error.into(),
+                        None => polled_after_completion(),
+                    }));
                 }
                 StateProj::Done => return Poll::Ready(Err(polled_after_completion())),
             }
@@ -330,13 +341,53 @@ fn attach_error<ResB>(
     why: &str,
 ) -> Response<ResB> {
     if let Some(error) = AuthError::from_response(&response) {
+        let placed = match &settings.query {
+            Some(query) => format!("the query parameter `{}`", query.name),
+            None => format!("the `{}` header", settings.header),
+        };
         let error = error.with_detail(format!(
-            "the request carried an access token in the `{}` header; {why}",
-            settings.header
+            "the request carried an access token in {placed}; {why}"
         ));
         response.extensions_mut().insert(error);
     }
     response
+}
+
+/// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.
+#[inline]
+fn place<B>(
+    settings: &Settings,
+    request: &mut Request<B>,
+    token: &AccessToken,
+) -> Result<(), AuthError> {
+    let Some(placement) = &settings.query else {
+        request
+            .headers_mut()
+            .insert(settings.header.clone(), token.header_value().clone());
+        return Ok(());
+    };
+    let mut pair = format!("{}=", placement.encoded);
+    pair.extend(utf8_percent_encode(
+        token.secret().expose_secret(),
+        query::COMPONENT,
+    ));
+    let result = query::set_param(
+        request.uri_mut(),
+        |param| {
+            let name = param.split_once('=').map_or(param, |(name, _)| name);
+            query::is_named(name, &placement.name)
+        },
+        &pair,
+    );
+    result.map_err(|why| {
+        AuthError::new(
+            ErrorKind::Request,
+            format!(
+                "cannot add the access token query parameter `{}` to the request URI: {why}",
+                placement.name
+            ),
+        )
+    })
 }
 
 fn polled_after_completion() -> BoxError {

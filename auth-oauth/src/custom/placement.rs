@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use auth_core::{AuthError, ErrorKind, TokenSource};
+use auth_core::{AuthError, TokenSource};
 use auth_layers::TokenLayer;
 use http::{HeaderName, HeaderValue, header::AUTHORIZATION};
 
@@ -105,24 +105,15 @@ impl TokenPlacement {
         }
     }
 
-    /// Sets `layer` up to send tokens here: the header name for a header placement.
+    /// Sets `layer` up to send tokens here: the header name, or the query parameter.
     ///
-    /// A query placement is an [`ErrorKind::Config`] error for now: [`TokenLayer`] cannot put
-    /// tokens in a query parameter yet.
     pub fn apply_to<T>(&self, layer: TokenLayer<T>) -> Result<TokenLayer<T>, AuthError>
     where
         T: TokenSource + Clone,
     {
         match self {
             TokenPlacement::Header { name, .. } => Ok(layer.header_name(name.clone())),
-            // TODO(lead): `Ok(layer.query_parameter(name))` once TokenLayer has it.
-            TokenPlacement::Query { name } => Err(AuthError::new(
-                ErrorKind::Config,
-                format!(
-                    "send_in_query: TokenLayer cannot send tokens in a query parameter (`{name}`) \
-                     yet; send them in a header"
-                ),
-            )),
+            TokenPlacement::Query { name } => layer.query_parameter(name),
         }
     }
 }
