@@ -95,6 +95,13 @@ async fn check_one(
                 "fix base_url and check.path",
             )
         })?;
+    let client = client::client_for(&spec, &client).map_err(|e| {
+        Failure::new(
+            Stage::Config,
+            e,
+            "check the tls cert, key and ca files of the connection",
+        )
+    })?;
     let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await

@@ -50,6 +50,21 @@ pub(crate) fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
+/// The client for `spec`'s API: with its client certificate when `tls` is configured.
+pub(crate) fn client_for(spec: &ConnectionSpec, shared: &HttpClient) -> Result<HttpClient, String> {
+    match spec.client_tls().map_err(|e| e.to_string())? {
+        None => Ok(shared.clone()),
+        Some(tls) => {
+            let connector = tls.https_connector().map_err(|e| {
+                let text = e.to_string();
+                text.rsplit_once("; hint: ")
+                    .map_or(text.clone(), |(s, _)| s.to_owned())
+            })?;
+            Ok(Client::builder(TokioExecutor::new()).build(connector))
+        }
+    }
+}
+
 pub(crate) fn stack(spec: &ConnectionSpec, layer: ConnectionLayer, client: HttpClient) -> Stack {
     ServiceBuilder::new()
         .layer(TimeoutLayer::new(spec.timeout.unwrap_or(DEFAULT_TIMEOUT)))

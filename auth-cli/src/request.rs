@@ -48,7 +48,14 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
         .body(Full::new(body))
         .map_err(|e| usage(format!("{url}: {e}")))?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
-    let response = client::stack(&spec, layer, client::http_client())
+    let client = client::client_for(&spec, &client::http_client()).map_err(|e| {
+        Failure::new(
+            Stage::Config,
+            e,
+            "check the tls cert, key and ca files of the connection",
+        )
+    })?;
+    let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await
         .map_err(|e| Failure::from_request_error(&e))?;

@@ -712,3 +712,84 @@ key_id = "k1"
     .await;
     assert!(!show.all().contains(secret_line), "{}", show.all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_scope_and_invalid_grant_get_their_own_hints() {
+    use auth_test_support::token_server::{Fault, TokenServer};
+
+    let server = TokenServer::builder()
+        .client("cli", Some("cli-secret"))
+        .user("alice", "right-password")
+        .start()
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("diag.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[connections.scoped]
+base_url = "{base}"
+[connections.scoped.auth]
+type = "oauth2"
+grant = "client_credentials"
+token_url = "{token_url}"
+client_id = "cli"
+client_secret = {{ env = "CLI_SECRET" }}
+scopes = "admin"
+
+[connections.user]
+base_url = "{base}"
+[connections.user.auth]
+type = "oauth2"
+grant = "password"
+token_url = "{token_url}"
+client_id = "cli"
+client_secret = {{ env = "CLI_SECRET" }}
+username = "alice"
+password = {{ env = "USER_PASSWORD" }}
+"#,
+            base = server.base_url(),
+            token_url = server.token_url(),
+        ),
+    )
+    .expect("write");
+    let config = config.display().to_string();
+    let envs = [
+        ("CLI_SECRET", "cli-secret"),
+        ("USER_PASSWORD", "wrong-password"),
+    ];
+
+    server.push_fault(Fault::json(
+        400,
+        serde_json::json!({ "error": "invalid_scope", "error_description": "scope admin is not allowed" }),
+    ));
+    let run = tower_auth(&["-c", &config, "check", "scoped"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("✗ scoped  token endpoint: invalid_scope (scope admin is not allowed)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("hint: a requested scope is not allowed"),
+        "{}",
+        run.stdout
+    );
+
+    let run = tower_auth(&["-c", &config, "check", "user", "--format", "json"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let results: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(results[0]["stage"], "token", "{results}");
+    assert_eq!(results[0]["error_kind"], "InvalidGrant", "{results}");
+    assert!(
+        results[0]["hint"]
+            .as_str()
+            .expect("hint")
+            .contains("user credentials may be wrong"),
+        "{results}"
+    );
+    assert!(!run.all().contains("wrong-password") && !run.all().contains("cli-secret"));
+}

@@ -419,3 +419,82 @@ async fn connections_send_their_credential_only_to_the_base_url_origin() {
         "another port"
     );
 }
+
+#[cfg(feature = "tls")]
+#[test]
+fn connection_client_certificates_load_and_bad_keys_name_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["client.test".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let other_key = rcgen::KeyPair::generate().expect("key");
+    let cert_file = write("client.pem", &cert.pem());
+    let key_file = write("client.key", &key.serialize_pem());
+    let other_key_file = write("other.key", &other_key.serialize_pem());
+    let config = |key: &str| {
+        Config::from_str(
+            &format!(
+                r#"
+                [connections.internal]
+                base_url = "https://internal.test"
+                tls = {{ cert = "{cert_file}", key = {{ file = "{key}" }} }}
+                auth = {{ type = "none" }}
+                [connections.plain]
+                base_url = "https://plain.test"
+                auth = {{ type = "none" }}
+                "#
+            ),
+            Format::Toml,
+        )
+        .expect("valid")
+    };
+    let good = config(&key_file);
+    let tls = good
+        .connection("internal", None)
+        .expect("spec")
+        .client_tls();
+    assert!(tls.expect("loads").is_some());
+    assert!(
+        good.connection("plain", None)
+            .expect("spec")
+            .client_tls()
+            .expect("none")
+            .is_none()
+    );
+    let error = config(&other_key_file)
+        .connection("internal", None)
+        .expect("spec")
+        .client_tls()
+        .expect_err("key does not match the certificate");
+    let text = error.to_string();
+    assert!(text.contains("connections.internal.tls.key"), "{text}");
+    assert!(!text.contains(&other_key.serialize_pem()[30..60]), "{text}");
+    let missing = Config::from_str(
+        r#"
+        [connections.internal]
+        base_url = "https://internal.test"
+        tls = { cert = "/nonexistent/cert.pem", key = { file = "/nonexistent/key.pem" } }
+        auth = { type = "none" }
+        "#,
+        Format::Toml,
+    )
+    .expect("valid");
+    let error = missing
+        .connection("internal", None)
+        .expect("spec")
+        .client_tls()
+        .expect_err("missing");
+    assert!(
+        error
+            .to_string()
+            .contains("connections.internal.tls.cert: cannot read /nonexistent/cert.pem"),
+        "{error}"
+    );
+}
