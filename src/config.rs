@@ -63,6 +63,8 @@ mod oauth;
 mod read;
 mod secret;
 mod spec;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
