@@ -214,6 +214,13 @@ impl Config {
     /// own when no default environment is set.
     fn check_all(&self, reader: &mut Reader<'_>) {
         for (name, value) in &self.connections {
+            if name.chars().any(char::is_control) || name.trim().is_empty() {
+                reader.problems.error(
+                    &format!("connections.{}", read::printable_key(name)),
+                    "a connection name must be printable and not empty",
+                );
+                continue;
+            }
             let path = format!("connections.{name}");
             let environments = environment_names(value);
             if self.default_environment.is_none() || environments.is_empty() {
@@ -275,6 +282,7 @@ impl Config {
         name: &str,
         environment: Option<&str>,
     ) -> Result<ConnectionSpec, ConfigError> {
+        let name_path = format!("connections.{}", read::printable_key(name));
         let Some(value) = self.connections.get(name) else {
             let names: Vec<&str> = self.connection_names().collect();
             let hint = match did_you_mean(name, &names) {
@@ -283,7 +291,7 @@ impl Config {
             };
             return Err(ConfigError::single(
                 self.source_name.clone(),
-                format!("connections.{name}"),
+                name_path,
                 hint,
             ));
         };
@@ -292,7 +300,7 @@ impl Config {
             problems: &mut problems,
             strict_secrets: self.strict_secrets,
         };
-        let path = format!("connections.{name}");
+        let path = name_path;
         let env = environment.filter(|e| environment_names(value).iter().any(|n| n == e));
         let merged = match env {
             Some(env) => merged_for(value, env, &mut reader, &path),

@@ -19,8 +19,9 @@ pub(crate) struct Table<'v> {
 
 impl<'v> Table<'v> {
     pub(crate) fn key_path(&self, key: &str) -> String {
+        let key = printable_key(key);
         if self.path.is_empty() {
-            key.to_owned()
+            key.into_owned()
         } else {
             format!("{}.{key}", self.path)
         }
@@ -321,6 +322,16 @@ impl Reader<'_> {
             );
         }
         parsed
+    }
+}
+
+/// A key as it appears in a problem's path: control characters (a newline in a YAML or JSON
+/// key) are escaped, so every problem stays on one line.
+pub(crate) fn printable_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(key.escape_debug().to_string())
+    } else {
+        std::borrow::Cow::Borrowed(key)
     }
 }
 
