@@ -2,58 +2,21 @@
 //! target runs, so a plain `cargo test` catches a regression on any input that once mattered
 //! (see `fuzz/README.md`).
 
-use std::{fs, path::PathBuf};
-
 // The fuzz crate is outside the workspace; its check is a plain function over auth-oauth,
 // http and serde_json, compiled here as a module of this test.
 #[allow(unreachable_pub, dead_code)]
 #[path = "../../fuzz/src/token_response.rs"]
 mod token_response;
 
-fn corpus_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
-}
-
-/// Every file of `fuzz/corpus/<target>`, sorted; panics when the directory is missing or empty,
-/// so a moved corpus cannot turn this test into a silent no-op.
-fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = corpus_dir(target);
-    let entries = fs::read_dir(&dir).unwrap_or_else(|error| {
-        panic!(
-            "the fuzz corpus {} cannot be read ({error}); it is committed with the repository",
-            dir.display()
-        )
-    });
-    let mut files: Vec<(PathBuf, Vec<u8>)> = entries
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.is_file())
-        .map(|path| {
-            let data = fs::read(&path)
-                .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
-            (path, data)
-        })
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "the fuzz corpus {} is empty",
-        dir.display()
-    );
-    files
-}
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
 
 #[test]
 fn token_response_corpus_passes_the_fuzz_checks() {
-    let mut failed = Vec::new();
-    for (path, data) in corpus("token_response") {
-        if std::panic::catch_unwind(|| token_response::check(&data)).is_err() {
-            failed.push(path.display().to_string());
-        }
-    }
-    assert!(
-        failed.is_empty(),
-        "inputs failing the fuzz checks: {failed:?}"
+    replay::replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "token_response",
+        token_response::check,
     );
 }
