@@ -5,7 +5,7 @@
 //! by this library, provider descriptions come from the server, and the source chain is only ever
 //! a transport or parse error.
 
-use std::{error::Error as StdError, fmt, sync::Arc};
+use std::{error::Error as StdError, fmt, sync::Arc, time::Duration};
 
 use http::StatusCode;
 
@@ -203,6 +203,7 @@ struct Inner {
     status: Option<StatusCode>,
     provider: Option<ProviderError>,
     challenge: Option<WwwAuthenticate>,
+    retry_after: Option<Duration>,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
@@ -273,6 +274,7 @@ impl AuthError {
                 status,
                 provider,
                 challenge,
+                retry_after: None,
                 source,
             }),
         }
@@ -287,6 +289,7 @@ impl AuthError {
                 status: shared.status,
                 provider: shared.provider.clone(),
                 challenge: shared.challenge.clone(),
+                retry_after: shared.retry_after,
                 // The source is not clonable; keep its text so nothing is lost.
                 source: shared
                     .source
@@ -321,6 +324,12 @@ impl AuthError {
         })
     }
 
+    /// Attaches how long the server asked to wait before trying again (`Retry-After` on a
+    /// 429 or 503); [`CachedTokenSource`](crate::CachedTokenSource) honours it, capped.
+    pub fn with_retry_after(self, delay: Duration) -> Self {
+        self.map(|i| i.retry_after = Some(delay))
+    }
+
     /// Attaches the underlying cause. It must not contain secrets.
     pub fn with_source(self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         let source = source.into();
@@ -340,6 +349,11 @@ impl AuthError {
     /// The provider's `error` / `error_description`, if the server sent them.
     pub fn provider(&self) -> Option<&ProviderError> {
         self.inner.provider.as_ref()
+    }
+
+    /// How long the server asked to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
     }
 
     /// The parsed `WWW-Authenticate` challenge of a 401/403, if any.
@@ -396,6 +410,9 @@ impl AuthError {
         if let Some(status) = inner.status {
             write!(f, " [HTTP {}]", status.as_u16())?;
         }
+        if let Some(delay) = inner.retry_after {
+            write!(f, " (the server asks to retry after {}s)", delay.as_secs())?;
+        }
         if let Some(source) = &inner.source {
             write!(f, ": {source}")?;
         }
@@ -433,6 +450,7 @@ impl fmt::Debug for AuthError {
             .field("status", &inner.status)
             .field("provider", &inner.provider)
             .field("challenge", &inner.challenge)
+            .field("retry_after", &inner.retry_after)
             .field("source", &inner.source.as_ref().map(|s| s.to_string()))
             .finish()
     }

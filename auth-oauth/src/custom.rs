@@ -155,7 +155,11 @@ impl CustomTokenRequest {
             response.body(),
             &inner.key_map,
         )
-        .map_err(|error| inner.scrub(error))?;
+        .map_err(|error| {
+            let error =
+                crate::normalize::with_retry_after(error, response.status(), response.headers());
+            inner.scrub(error)
+        })?;
         token.to_access_token(inner.placement.token_prefix(), &[])
     }
 

@@ -271,7 +271,10 @@ impl TokenEndpoint {
             content_type,
             response.body(),
             &self.inner.key_map,
-        )?;
+        )
+        .map_err(|e| {
+            crate::normalize::with_retry_after(e, response.status(), response.headers())
+        })?;
         if let Some(bound) = binding::bound_certificate(response.body(), &token) {
             binding::check(self.inner.certificate_thumbprint.as_deref(), &bound);
             *self

@@ -143,6 +143,30 @@ impl fmt::Debug for TokenResponse {
     }
 }
 
+/// Adds the server's `Retry-After` to an error of a 429 or 503 answer, so the cache waits at
+/// least that long (capped) before asking again. Only the delta-seconds form is read; an
+/// HTTP-date is ignored and the cache's own backoff applies.
+pub fn with_retry_after(
+    error: AuthError,
+    status: StatusCode,
+    headers: &http::HeaderMap,
+) -> AuthError {
+    if !matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        return error;
+    }
+    let seconds = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match seconds {
+        Some(seconds) => error.with_retry_after(std::time::Duration::from_secs(seconds)),
+        None => error,
+    }
+}
+
 /// Turns a token endpoint's answer into a [`TokenResponse`] or a typed error; see the
 /// [module docs](self) for every case handled.
 pub fn normalize(

@@ -127,7 +127,8 @@ const CASES: &[Case] = &[
         }),
         ErrorKind::TokenEndpoint,
     ),
-    // Retry-After is not read anywhere: the kind is what the status and body give.
+    // The kind is what the status and body give; the Retry-After value rides on the error
+    // (see `retry_after_is_read_and_the_cache_waits_that_long`).
     err(
         "503 with Retry-After",
         Setup::Raw(
@@ -522,4 +523,45 @@ async fn after_a_failure_the_next_attempt_waits_for_the_backoff() {
             "{name}: no new attempt after the backoff"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_read_and_the_cache_waits_that_long() {
+    let (url, hits) = raw_endpoint(Some(
+        "HTTP/1.1 503 Service Unavailable\r\nretry-after: 3\r\ncontent-type: application/json\r\n\
+         content-length: 2\r\nconnection: close\r\n\r\n{}",
+    ))
+    .await;
+    let layer = OAuth2Layer::client_credentials(url, "client-id", "client-secret")
+        .timeout(SHORT)
+        .cache_config(CacheConfig::default().jitter(false))
+        .build()
+        .expect("layer");
+    let source = layer.source();
+    let error = tokio::time::timeout(SHORT + MARGIN, source.token())
+        .await
+        .expect("no hang")
+        .expect_err("503");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(3)), "{error}");
+    assert!(error.to_string().contains("retry after 3s"), "{error}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    // Past the cache's own 1 s backoff, but within the server's 3 s: still no new request.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = source.token().await.expect_err("still backing off");
+    assert_eq!(again.retry_after(), Some(Duration::from_secs(3)));
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "asked again before Retry-After"
+    );
+    // After it, the endpoint is asked again.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let _ = tokio::time::timeout(SHORT + MARGIN, source.token())
+        .await
+        .expect("no hang");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "no new attempt after Retry-After"
+    );
 }

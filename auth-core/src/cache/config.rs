@@ -22,6 +22,8 @@ pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(1);
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// Default delay before retrying an error that cannot heal by itself: 5 minutes.
 pub const DEFAULT_PERMANENT_FAILURE_DELAY: Duration = Duration::from_secs(300);
+/// Default cap on a server's `Retry-After`: 5 minutes.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// A token is always usable for at least this long after it arrives, whatever its expiry says,
 /// so a provider that sends `expires_in: 0` cannot cause a fetch storm.
 pub const MIN_USABLE_LIFETIME: Duration = Duration::from_secs(1);
@@ -48,6 +50,7 @@ pub struct CacheConfig {
     pub(crate) backoff_base: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) permanent_failure_delay: Duration,
+    pub(crate) max_retry_after: Duration,
 }
 
 impl Default for CacheConfig {
@@ -63,6 +66,7 @@ impl Default for CacheConfig {
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_max: DEFAULT_BACKOFF_MAX,
             permanent_failure_delay: DEFAULT_PERMANENT_FAILURE_DELAY,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
@@ -140,7 +144,15 @@ impl CacheConfig {
         self
     }
 
-    /// The delay before the next attempt after `failures` consecutive failures ending in `error`.
+    /// The longest `Retry-After` a server can impose before the next attempt. Defaults to
+    /// 5 minutes.
+    pub fn max_retry_after(mut self, delay: Duration) -> Self {
+        self.max_retry_after = delay;
+        self
+    }
+
+    /// The delay before the next attempt after `failures` consecutive failures ending in `error`:
+    /// at least the server's `Retry-After` (capped), when it sent one.
     pub(crate) fn backoff_delay(&self, error: &AuthError, failures: u32) -> Duration {
         if !error.is_transient() {
             return self.permanent_failure_delay;
@@ -150,11 +162,15 @@ impl CacheConfig {
             .backoff_base
             .saturating_mul(1u32 << exponent)
             .min(self.backoff_max);
-        if self.jitter {
+        let backoff = if self.jitter {
             // "Equal jitter": half fixed, half random, so delays never collapse to zero.
             full / 2 + full.mul_f64(fastrand::f64() / 2.0)
         } else {
             full
+        };
+        match error.retry_after() {
+            Some(asked) => backoff.max(asked.min(self.max_retry_after)),
+            None => backoff,
         }
     }
 
@@ -244,6 +260,28 @@ mod tests {
                 "{lead:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_servers_retry_after_is_honoured_up_to_the_cap() {
+        let config = CacheConfig::default().jitter(false);
+        let asked = |secs| {
+            AuthError::of_kind(ErrorKind::TokenEndpoint).with_retry_after(Duration::from_secs(secs))
+        };
+        assert_eq!(config.backoff_delay(&asked(30), 1), Duration::from_secs(30));
+        assert_eq!(
+            config.backoff_delay(&asked(0), 3),
+            Duration::from_secs(4),
+            "never shorter than the backoff"
+        );
+        assert_eq!(
+            config.backoff_delay(&asked(86_400), 1),
+            DEFAULT_MAX_RETRY_AFTER
+        );
+        let capped = CacheConfig::default()
+            .jitter(false)
+            .max_retry_after(Duration::from_secs(10));
+        assert_eq!(capped.backoff_delay(&asked(30), 1), Duration::from_secs(10));
     }
 
     #[test]
