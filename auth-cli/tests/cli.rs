@@ -793,3 +793,89 @@ password = {{ env = "USER_PASSWORD" }}
     );
     assert!(!run.all().contains("wrong-password") && !run.all().contains("cli-secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_basic_none_and_jwt_connections_are_diagnosed() {
+    use auth_test_support::token_server::TestKey;
+
+    let fixture = Fixture::new().await;
+    let registered = TestKey::es256();
+    let other = TestKey::es256();
+    fixture
+        .provider
+        .register_jwt_key("svc@example.iam", registered.public.clone());
+    let wrong_password = fixture.secret_file("wrong", "not-the-password");
+    let other_key = fixture.secret_file("other.pem", &other.private_pem);
+    let config = fixture.config(
+        "failing.toml",
+        &format!(
+            r#"
+[connections.basic]
+base_url = "{{base}}"
+check = {{ path = "/whoami" }}
+auth = {{ type = "basic", username = "{user}", password = {{ file = "{wrong_password}" }} }}
+
+[connections.open]
+base_url = "{{base}}"
+check = {{ path = "/whoami" }}
+auth = {{ type = "none" }}
+
+[connections.partner]
+base_url = "{{base}}"
+check = {{ path = "/whoami" }}
+[connections.partner.auth]
+type = "jwt_bearer"
+token_url = "{token_url}"
+issuer = "svc@example.iam"
+private_key = {{ file = "{other_key}" }}
+"#,
+            user = demo::BASIC_USER,
+            token_url = fixture.provider.token_url(),
+        ),
+    );
+    let run = tower_auth(
+        &[
+            "-c",
+            config.to_str().expect("utf8"),
+            "check",
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let results: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let by_name = |n: &str| {
+        results
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["connection"] == n)
+            .unwrap_or_else(|| panic!("{n} missing"))
+            .clone()
+    };
+    let basic = by_name("basic");
+    assert_eq!(basic["stage"], "check", "{basic}");
+    assert_eq!(basic["status"], 401, "{basic}");
+    assert!(
+        basic["error"].as_str().expect("error").contains("Basic"),
+        "{basic}"
+    );
+    let open = by_name("open");
+    assert_eq!(open["stage"], "check", "{open}");
+    assert!(
+        open["error"]
+            .as_str()
+            .expect("error")
+            .contains("no credential"),
+        "{open}"
+    );
+    let partner = by_name("partner");
+    assert_eq!(partner["stage"], "token", "{partner}");
+    assert!(
+        partner["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{partner}"
+    );
+    assert!(!run.all().contains("not-the-password"));
+}
