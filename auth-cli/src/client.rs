@@ -55,11 +55,7 @@ pub(crate) fn client_for(spec: &ConnectionSpec, shared: &HttpClient) -> Result<H
     match spec.client_tls().map_err(|e| e.to_string())? {
         None => Ok(shared.clone()),
         Some(tls) => {
-            let connector = tls.https_connector().map_err(|e| {
-                let text = e.to_string();
-                text.rsplit_once("; hint: ")
-                    .map_or(text.clone(), |(s, _)| s.to_owned())
-            })?;
+            let connector = tls.https_connector().map_err(|e| e.message())?;
             Ok(Client::builder(TokioExecutor::new()).build(connector))
         }
     }

@@ -73,11 +73,7 @@ impl Failure {
 
     /// From an [`AuthError`]: its sentence (without the hint) and its hint.
     pub(crate) fn from_auth(stage: Stage, error: &AuthError) -> Self {
-        let text = error.to_string();
-        let sentence = text
-            .rsplit_once("; hint: ")
-            .map_or(text.as_str(), |(sentence, _)| sentence)
-            .to_owned();
+        let sentence = error.message();
         let sentence = match error.provider() {
             // `invalid_client (client authentication failed)`: the code first, as providers
             // document it.

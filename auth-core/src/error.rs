@@ -391,6 +391,18 @@ impl AuthError {
         self.kind().is_transient()
     }
 
+    /// The one-sentence description without the hint: what `Display` prints before
+    /// `; hint: …`. For callers that show the hint separately.
+    pub fn message(&self) -> String {
+        struct Sentence<'a>(&'a AuthError);
+        impl fmt::Display for Sentence<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_sentence(f)
+            }
+        }
+        Sentence(self).to_string()
+    }
+
     fn write_sentence(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
         f.write_str(inner.kind.summary())?;
@@ -483,6 +495,7 @@ mod tests {
         assert!(text.contains("[HTTP 400]"));
         assert!(text.contains("; hint: a requested scope is not allowed"));
         assert!(!text.contains('\n'));
+        assert_eq!(format!("{}; hint: {}", err.message(), err.hint()), text);
     }
 
     #[test]

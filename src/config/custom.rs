@@ -7,7 +7,7 @@ use auth_layers::TokenLayer;
 use auth_oauth::custom::{CustomTokenRequest, Template};
 
 use super::{
-    error::{ConfigError, Problem},
+    error::ConfigError,
     oauth::key_map_from,
     spec::{ConnectionSpec, CustomSpec, Location, TemplateValue},
 };
@@ -20,21 +20,12 @@ pub(crate) fn token_layer(
 ) -> Result<TokenLayer<Arc<dyn TokenSource>>, ConfigError> {
     let path = format!("connections.{}.auth", spec.name);
     let problem = |key: &str, error: AuthError| {
-        let text = error.to_string();
-        let sentence = text
-            .rsplit_once("; hint: ")
-            .map_or(text.as_str(), |(s, _)| s);
-        ConfigError::new(
-            "configuration",
-            vec![Problem {
-                path: if key.is_empty() {
-                    path.clone()
-                } else {
-                    format!("{path}.{key}")
-                },
-                message: sentence.to_owned(),
-            }],
-        )
+        let at = if key.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        ConfigError::from_auth(at, &error)
     };
     let template = |key: String, value: &TemplateValue| -> Result<Template, ConfigError> {
         Ok(match value {

@@ -48,6 +48,18 @@ impl ConfigError {
         }
     }
 
+    /// A problem at `path` described by `error`'s sentence (a builder error naming the bad
+    /// setting); the generic hint is left out, the path says what to fix.
+    pub(crate) fn from_auth(path: impl Into<String>, error: &AuthError) -> Self {
+        Self::new(
+            "configuration",
+            vec![Problem {
+                path: path.into(),
+                message: error.message(),
+            }],
+        )
+    }
+
     /// A secret reference that could not be resolved (unset variable, unreadable file).
     pub(crate) fn secret(problem: Problem) -> Self {
         Self {

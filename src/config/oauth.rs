@@ -55,17 +55,7 @@ impl Resolver {
 
     /// Turns a builder error (which names the setting) into a problem at the auth table.
     fn build_error(&self, error: AuthError) -> ConfigError {
-        let text = error.to_string();
-        let sentence = text
-            .rsplit_once("; hint: ")
-            .map_or(text.as_str(), |(s, _)| s);
-        ConfigError::new(
-            "configuration",
-            vec![Problem {
-                path: self.path.clone(),
-                message: sentence.to_owned(),
-            }],
-        )
+        ConfigError::from_auth(self.path.clone(), &error)
     }
 }
 

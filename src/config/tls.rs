@@ -23,19 +23,8 @@ impl ConnectionSpec {
 }
 
 fn build(path: &str, tls: &TlsSpec) -> Result<ClientTls, ConfigError> {
-    let problem = |key: &str, error: AuthError| {
-        let text = error.to_string();
-        let sentence = text
-            .rsplit_once("; hint: ")
-            .map_or(text.as_str(), |(s, _)| s);
-        ConfigError::new(
-            "configuration",
-            vec![Problem {
-                path: format!("{path}.{key}"),
-                message: sentence.to_owned(),
-            }],
-        )
-    };
+    let problem =
+        |key: &str, error: AuthError| ConfigError::from_auth(format!("{path}.{key}"), &error);
     let cert = std::fs::read(&tls.cert).map_err(|e| {
         ConfigError::new(
             "configuration",
