@@ -56,6 +56,8 @@ use serde_json::{Map, Value};
 mod connection;
 #[cfg(feature = "oauth2")]
 mod custom;
+#[cfg(feature = "oauth2")]
+mod discovered;
 mod error;
 mod layer;
 #[cfg(feature = "oauth2")]

@@ -30,6 +30,7 @@ async fn login(
     let spec = diagnose::connection(config, env, name)?;
     let layer = spec
         .authorization_code_layer()
+        .await
         .map_err(|e| diagnose::build_failure(&e))?;
     let open = |url: &tower_auth::oauth::Url| {
         // On its own line so scripts (and tests) can pick it up.

@@ -95,6 +95,22 @@ impl TokenHttpClient {
         }
     }
 
+    /// An HTTPS client (hyper-util's legacy client) presenting `tls`' client certificate and
+    /// trusting its roots: for token endpoints that require mTLS or sit behind a private CA,
+    /// whatever the client authentication method.
+    ///
+    /// Fails with [`ErrorKind::Config`] when the TLS configuration cannot be built.
+    #[cfg(feature = "mtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
+    pub fn with_client_tls(tls: &auth_layers::tls::ClientTls) -> Result<Self, AuthError> {
+        use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+
+        let connector = tls.https_connector()?;
+        Ok(Self::from_service(
+            Client::builder(TokioExecutor::new()).build(connector),
+        ))
+    }
+
     /// The deadline of one token request, response body included. Defaults to 30 seconds.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;

@@ -387,24 +387,36 @@ fn wrong_inputs() -> AuthError {
 impl OAuth2LayerBuilder<ClientCredentials> {
     /// Checks every setting and builds the layer; errors name the bad setting.
     pub fn build(self) -> Result<OAuth2Layer<ClientCredentials>, AuthError> {
-        let (endpoint, params, cache, inputs) = self.into_parts();
+        let cache = self.cache.clone();
+        Ok(cached(self.build_grant()?, cache))
+    }
+
+    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
+    /// wrapping it in another source (the configuration's discovery does) before caching it.
+    pub fn build_grant(self) -> Result<ClientCredentials, AuthError> {
+        let (endpoint, params, _, inputs) = self.into_parts();
         let Inputs::ClientCredentials = inputs else {
             return Err(wrong_inputs());
         };
-        let grant = ClientCredentials::new(endpoint.build()?, params)?;
-        Ok(cached(grant, cache))
+        ClientCredentials::new(endpoint.build()?, params)
     }
 }
 
 impl OAuth2LayerBuilder<Password> {
     /// Checks every setting and builds the layer; errors name the bad setting.
     pub fn build(self) -> Result<OAuth2Layer<Password>, AuthError> {
-        let (endpoint, params, cache, inputs) = self.into_parts();
+        let cache = self.cache.clone();
+        Ok(cached(self.build_grant()?, cache))
+    }
+
+    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
+    /// wrapping it in another source (the configuration's discovery does) before caching it.
+    pub fn build_grant(self) -> Result<Password, AuthError> {
+        let (endpoint, params, _, inputs) = self.into_parts();
         let Inputs::Password { username, password } = inputs else {
             return Err(wrong_inputs());
         };
-        let grant = Password::new(endpoint.build()?, username, password, params)?;
-        Ok(cached(grant, cache))
+        Password::new(endpoint.build()?, username, password, params)
     }
 }
 
@@ -419,7 +431,14 @@ impl OAuth2LayerBuilder<RefreshToken> {
 
     /// Checks every setting and builds the layer; errors name the bad setting.
     pub fn build(self) -> Result<OAuth2Layer<RefreshToken>, AuthError> {
-        let (endpoint, params, cache, inputs) = self.into_parts();
+        let cache = self.cache.clone();
+        Ok(cached(self.build_grant()?, cache))
+    }
+
+    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
+    /// wrapping it in another source (the configuration's discovery does) before caching it.
+    pub fn build_grant(self) -> Result<RefreshToken, AuthError> {
+        let (endpoint, params, _, inputs) = self.into_parts();
         let Inputs::Refresh {
             store,
             key,
@@ -432,7 +451,7 @@ impl OAuth2LayerBuilder<RefreshToken> {
         if let Some(initial) = initial {
             grant = grant.initial_refresh_token(initial);
         }
-        Ok(cached(grant, cache))
+        Ok(grant)
     }
 }
 
@@ -474,7 +493,14 @@ impl OAuth2LayerBuilder<AuthorizationCode> {
 
     /// Checks every setting and builds the layer; errors name the bad setting.
     pub fn build(self) -> Result<OAuth2Layer<AuthorizationCode>, AuthError> {
-        let (endpoint, params, cache, inputs) = self.into_parts();
+        let cache = self.cache.clone();
+        Ok(cached(self.build_grant()?, cache))
+    }
+
+    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
+    /// wrapping it in another source (the configuration's discovery does) before caching it.
+    pub fn build_grant(self) -> Result<AuthorizationCode, AuthError> {
+        let (endpoint, params, _, inputs) = self.into_parts();
         let Inputs::AuthorizationCode(code) = inputs else {
             return Err(wrong_inputs());
         };
@@ -500,7 +526,7 @@ impl OAuth2LayerBuilder<AuthorizationCode> {
         if let Some((store, key)) = store {
             builder = builder.store(store, key);
         }
-        Ok(cached(builder.build()?, cache))
+        builder.build()
     }
 }
 

@@ -50,6 +50,7 @@ impl ConfigError {
 
     /// A problem at `path` described by `error`'s sentence (a builder error naming the bad
     /// setting); the generic hint is left out, the path says what to fix.
+    #[cfg_attr(not(any(feature = "oauth2", feature = "tls")), allow(dead_code))]
     pub(crate) fn from_auth(path: impl Into<String>, error: &AuthError) -> Self {
         Self::new(
             "configuration",

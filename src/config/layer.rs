@@ -166,15 +166,16 @@ impl ConnectionSpec {
     }
 
     /// The `OAuth2Layer` of an `oauth2` connection with `grant = "authorization_code"`, whose
-    /// [`login`](auth_oauth::OAuth2Layer::login) signs in through the browser.
+    /// [`login`](auth_oauth::OAuth2Layer::login) signs in through the browser. With `issuer`,
+    /// the endpoints the configuration does not name are discovered first.
     #[cfg(feature = "oauth2")]
     #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
-    pub fn authorization_code_layer(
+    pub async fn authorization_code_layer(
         &self,
     ) -> Result<auth_oauth::OAuth2Layer<auth_oauth::grant::AuthorizationCode>, ConfigError> {
         match &self.auth {
             AuthSpec::OAuth2(o) if o.grant == "authorization_code" => {
-                super::oauth::authorization_code(self, o)
+                super::oauth::authorization_code(self, o).await
             }
             _ => Err(ConfigError::new(
                 "configuration",

@@ -4,19 +4,21 @@
 use std::{path::Path, sync::Arc};
 
 use auth_core::{
-    AuthError, ExposeSecret, FileTokenStore, MemoryTokenStore, SecretString, TokenSource,
-    TokenStore,
+    AuthError, CachedTokenSource, ErrorKind, ExposeSecret, FileTokenStore, MemoryTokenStore,
+    SecretString, TokenSource, TokenStore,
 };
 use auth_oauth::{
-    ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder,
+    ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, TokenHttpClient,
     assertion::{Algorithm, SigningKey},
+    discovery::{AuthServerMetadata, Discovery},
     grant::AuthorizationCode,
 };
 
 use super::{
+    discovered::Discovered,
     error::{ConfigError, Problem},
     secret::SecretRef,
-    spec::{ConnectionSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec},
+    spec::{ConnectionSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec, TlsSpec},
 };
 
 /// Resolves secrets and names problems under `connections.NAME.auth`.
@@ -25,6 +27,12 @@ struct Resolver {
 }
 
 impl Resolver {
+    fn new(spec: &ConnectionSpec) -> Self {
+        Self {
+            path: format!("connections.{}.auth", spec.name),
+        }
+    }
+
     fn problem(&self, key: &str, message: impl Into<String>) -> ConfigError {
         ConfigError::new(
             "configuration",
@@ -59,16 +67,115 @@ impl Resolver {
     }
 }
 
+/// The endpoints a grant is built with: given in the configuration, or found by discovery.
+struct Endpoints {
+    token_url: String,
+    auth_url: Option<String>,
+    /// The client authentication the issuer's metadata chose for `client_auth = "auto"`.
+    client_auth: Option<ClientAuth>,
+}
+
+impl Endpoints {
+    fn given(token_url: &str, o: &OAuth2Spec) -> Self {
+        Self {
+            token_url: token_url.to_owned(),
+            auth_url: o.auth_url.clone(),
+            client_auth: None,
+        }
+    }
+
+    /// Stand-ins (the issuer URL) that let every other setting be checked before discovery.
+    fn placeholder(issuer: &str, o: &OAuth2Spec) -> Self {
+        Self {
+            token_url: o.token_url.clone().unwrap_or_else(|| issuer.to_owned()),
+            auth_url: o.auth_url.clone().or_else(|| Some(issuer.to_owned())),
+            client_auth: None,
+        }
+    }
+
+    /// The issuer's endpoints, unless the configuration names them; with `client_auth = "auto"`
+    /// and a secret, the secret method the issuer lists (Basic first); with `tls`, the issuer's
+    /// mTLS endpoint alias when it has one (RFC 8705 §5).
+    fn discovered(metadata: &AuthServerMetadata, o: &OAuth2Spec) -> Self {
+        let client_auth = match o.client_auth.as_str() {
+            "auto" if o.client_secret.is_some() => {
+                metadata.pick_auth_method(&[ClientAuth::Basic, ClientAuth::Body])
+            }
+            _ => None,
+        };
+        let endpoint_for = match o.client_auth.as_str() {
+            "tls" => ClientAuth::TlsClientAuth,
+            _ => client_auth.unwrap_or(ClientAuth::Basic),
+        };
+        Self {
+            token_url: o
+                .token_url
+                .clone()
+                .unwrap_or_else(|| metadata.token_endpoint_for(endpoint_for).to_string()),
+            auth_url: o
+                .auth_url
+                .clone()
+                .or_else(|| metadata.authorization_endpoint().map(ToString::to_string)),
+            client_auth,
+        }
+    }
+}
+
 /// The connection's OAuth 2.0 token source (cached), as a trait object.
+///
+/// With `issuer` and no `token_url`, every setting is checked now and the endpoints are
+/// discovered on the first token request (the layer is built synchronously; discovery is a
+/// request), inside the cache, so a failing discovery backs off like a failing token request.
 pub(crate) fn token_source(
     spec: &ConnectionSpec,
     o: &OAuth2Spec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    let r = Resolver {
-        path: format!("connections.{}.auth", spec.name),
+    let r = Resolver::new(spec);
+    let grant = match (&o.token_url, &o.issuer) {
+        (Some(token_url), _) => grant(spec, o, &r, &Endpoints::given(token_url, o))?,
+        (None, Some(issuer)) => {
+            grant(spec, o, &r, &Endpoints::placeholder(issuer, o))?;
+            let discovery = discovery(&r, o)?;
+            let (spec, o) = (spec.clone(), o.clone());
+            Arc::new(Discovered::new(
+                issuer.clone(),
+                discovery,
+                Box::new(move |metadata| {
+                    let r = Resolver::new(&spec);
+                    grant(&spec, &o, &r, &Endpoints::discovered(metadata, &o))
+                        .map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
+                }),
+            ))
+        }
+        (None, None) => return Err(missing_token_url(&r)),
     };
-    let token_url = token_url(&r, o)?;
-    let source: Arc<dyn TokenSource> = match o.grant.as_str() {
+    Ok(Arc::new(CachedTokenSource::new(grant)))
+}
+
+fn missing_token_url(r: &Resolver) -> ConfigError {
+    r.problem(
+        "token_url",
+        "missing (give `token_url`, or `issuer` to discover it)",
+    )
+}
+
+/// The discovery client: through the token endpoint's TLS settings when `auth.tls` is set.
+fn discovery(r: &Resolver, o: &OAuth2Spec) -> Result<Discovery, ConfigError> {
+    match token_http_client(r, o)? {
+        Some(http) => Ok(Discovery::with_http_client(http)),
+        None => Discovery::new().map_err(|e| r.build_error(e)),
+    }
+}
+
+/// The grant (without its cache) at `endpoints`.
+fn grant(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+    r: &Resolver,
+    endpoints: &Endpoints,
+) -> Result<Arc<dyn TokenSource>, ConfigError> {
+    let token_url = endpoints.token_url.clone();
+    let built: Result<Arc<dyn TokenSource>, AuthError> = match o.grant.as_str() {
         "client_credentials" => {
             let secret = r.required(
                 "client_secret",
@@ -76,13 +183,9 @@ pub(crate) fn token_source(
                 "the client credentials grant authenticates the client",
             )?;
             let builder = OAuth2Layer::client_credentials(token_url, o.client_id.clone(), secret);
-            Arc::new(
-                common(&r, o, builder)?
-                    .build()
-                    .map_err(|e| r.build_error(e))?
-                    .source()
-                    .clone(),
-            )
+            common(r, o, endpoints, builder)?
+                .build_grant()
+                .map(|g| Arc::new(g) as _)
         }
         "password" => {
             let username = o
@@ -95,16 +198,12 @@ pub(crate) fn token_source(
                 "the password grant needs it",
             )?;
             let builder = OAuth2Layer::password(token_url, o.client_id.clone(), username, password);
-            Arc::new(
-                common(&r, o, builder)?
-                    .build()
-                    .map_err(|e| r.build_error(e))?
-                    .source()
-                    .clone(),
-            )
+            common(r, o, endpoints, builder)?
+                .build_grant()
+                .map(|g| Arc::new(g) as _)
         }
         "refresh_token" => {
-            let store = store(&r, &spec.name, o)?;
+            let store = store(r, &spec.name, o)?;
             let mut builder = OAuth2Layer::refresh_token(
                 token_url,
                 o.client_id.clone(),
@@ -114,18 +213,16 @@ pub(crate) fn token_source(
             if let Some(refresh) = &o.refresh_token {
                 builder = builder.initial_refresh_token(r.secret("refresh_token", refresh)?);
             }
-            Arc::new(
-                common(&r, o, builder)?
-                    .build()
-                    .map_err(|e| r.build_error(e))?
-                    .source()
-                    .clone(),
-            )
+            common(r, o, endpoints, builder)?
+                .build_grant()
+                .map(|g| Arc::new(g) as _)
         }
-        "authorization_code" => Arc::new(authorization_code(spec, o)?.source().clone()),
+        "authorization_code" => authorization_code_builder(spec, o, r, endpoints)?
+            .build_grant()
+            .map(|g| Arc::new(g) as _),
         other => return Err(r.problem("grant", format!("unknown grant `{other}`"))),
     };
-    Ok(source)
+    built.map_err(|e| r.build_error(e))
 }
 
 /// The token source of a `type = "jwt_bearer"` connection (RFC 7523), cached.
@@ -133,9 +230,7 @@ pub(crate) fn jwt_bearer_source(
     spec: &ConnectionSpec,
     j: &JwtBearerSpec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    let r = Resolver {
-        path: format!("connections.{}.auth", spec.name),
-    };
+    let r = Resolver::new(spec);
     let mut builder = match &j.service_account_file {
         Some(file) => OAuth2Layer::service_account(expand_home(file)),
         None => {
@@ -176,45 +271,63 @@ pub(crate) fn jwt_bearer_source(
     if !j.scopes.is_empty() {
         builder = builder.scopes(j.scopes.clone());
     }
+    if let Some(http) = tls_http_client(&r, j.tls.as_ref())? {
+        builder = builder.http_client(http);
+    }
     let layer = builder.build().map_err(|e| r.build_error(e))?;
     Ok(Arc::new(layer.source().clone()))
 }
 
-/// The `OAuth2Layer` of an authorization-code connection, for `tower-auth login`.
-pub(crate) fn authorization_code(
+/// The `OAuth2Layer` of an authorization-code connection, for `tower-auth login`; with
+/// `issuer`, the endpoints the configuration does not name are discovered first.
+pub(crate) async fn authorization_code(
     spec: &ConnectionSpec,
     o: &OAuth2Spec,
 ) -> Result<OAuth2Layer<AuthorizationCode>, ConfigError> {
-    let r = Resolver {
-        path: format!("connections.{}.auth", spec.name),
+    let r = Resolver::new(spec);
+    let endpoints = match (&o.token_url, &o.auth_url, &o.issuer) {
+        (Some(token_url), Some(_), _) | (Some(token_url), None, None) => {
+            Endpoints::given(token_url, o)
+        }
+        (_, _, Some(issuer)) => {
+            let metadata = discovery(&r, o)?
+                .discover(issuer)
+                .await
+                .map_err(|e| r.problem("issuer", e.message()))?;
+            Endpoints::discovered(&metadata, o)
+        }
+        (None, _, None) => return Err(missing_token_url(&r)),
     };
-    let token_url = token_url(&r, o)?;
-    let auth_url = o.auth_url.clone().ok_or_else(|| {
+    authorization_code_builder(spec, o, &r, &endpoints)?
+        .build()
+        .map_err(|e| r.build_error(e))
+}
+
+fn authorization_code_builder(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+    r: &Resolver,
+    endpoints: &Endpoints,
+) -> Result<OAuth2LayerBuilder<AuthorizationCode>, ConfigError> {
+    let auth_url = endpoints.auth_url.clone().ok_or_else(|| {
         r.problem(
             "auth_url",
-            "missing (discovery from `issuer` is not available yet)",
+            "missing (give `auth_url`, or `issuer` to discover it)",
         )
     })?;
     let redirect_uri = o
         .redirect_uri
         .clone()
         .ok_or_else(|| r.problem("redirect_uri", "missing"))?;
-    let builder =
-        OAuth2Layer::authorization_code(token_url, o.client_id.clone(), auth_url, redirect_uri)
-            .pkce(o.pkce)
-            .store(store(&r, &spec.name, o)?, spec.name.clone());
-    common(&r, o, builder)?
-        .build()
-        .map_err(|e| r.build_error(e))
-}
-
-fn token_url(r: &Resolver, o: &OAuth2Spec) -> Result<String, ConfigError> {
-    o.token_url.clone().ok_or_else(|| {
-        r.problem(
-            "token_url",
-            "missing (discovery from `issuer` is not available in this version: give token_url)",
-        )
-    })
+    let builder = OAuth2Layer::authorization_code(
+        endpoints.token_url.clone(),
+        o.client_id.clone(),
+        auth_url,
+        redirect_uri,
+    )
+    .pkce(o.pkce)
+    .store(store(r, &spec.name, o)?, spec.name.clone());
+    common(r, o, endpoints, builder)
 }
 
 /// Where refresh tokens live: the configured file; for the authorization code grant (whose
@@ -276,6 +389,7 @@ pub(crate) fn expand_home(path: &Path) -> std::path::PathBuf {
 fn common<G>(
     r: &Resolver,
     o: &OAuth2Spec,
+    endpoints: &Endpoints,
     mut builder: OAuth2LayerBuilder<G>,
 ) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
     match o.client_auth.as_str() {
@@ -288,17 +402,19 @@ fn common<G>(
             builder =
                 builder.private_key_jwt_pem(pem.expose_secret().as_bytes(), o.key_id.as_deref());
         }
-        "tls" => {
-            return Err(r.problem(
-                "client_auth",
-                "`tls` client authentication is configured in code for now \
-                 (OAuth2LayerBuilder::tls_client_auth with auth_layers::tls::ClientTls)",
-            ));
-        }
+        "tls" => builder = tls_client_auth(r, o, builder)?,
         name => {
-            let client_auth: ClientAuth = name.parse().map_err(|e: AuthError| r.build_error(e))?;
+            let client_auth = match endpoints.client_auth {
+                Some(chosen) => chosen,
+                None => name.parse().map_err(|e: AuthError| r.build_error(e))?,
+            };
             builder = builder.client_auth(client_auth);
         }
+    }
+    if o.client_auth != "tls"
+        && let Some(http) = token_http_client(r, o)?
+    {
+        builder = builder.http_client(http);
     }
     if let Some(secret) = &o.client_secret {
         builder = builder.client_secret(r.secret("client_secret", secret)?);
@@ -320,6 +436,73 @@ fn common<G>(
     }
     builder = builder.key_map(key_map(r, &o.key_map)?);
     Ok(builder)
+}
+
+/// `client_auth = "tls"` (RFC 8705 `tls_client_auth`): the certificate of `auth.tls`.
+#[cfg(feature = "tls")]
+fn tls_client_auth<G>(
+    r: &Resolver,
+    o: &OAuth2Spec,
+    builder: OAuth2LayerBuilder<G>,
+) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
+    match client_tls(r, o.tls.as_ref())? {
+        Some(tls) => Ok(builder.tls_client_auth(tls)),
+        None => Err(r.problem(
+            "tls",
+            "missing (client_auth `tls` authenticates with the client certificate of \
+             `auth.tls = { cert, key }`)",
+        )),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_client_auth<G>(
+    r: &Resolver,
+    _: &OAuth2Spec,
+    _: OAuth2LayerBuilder<G>,
+) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
+    Err(r.problem("client_auth", NO_TLS))
+}
+
+/// The token endpoint's HTTPS client when `auth.tls` is set (mTLS or a private CA).
+fn token_http_client(r: &Resolver, o: &OAuth2Spec) -> Result<Option<TokenHttpClient>, ConfigError> {
+    tls_http_client(r, o.tls.as_ref())
+}
+
+#[cfg(feature = "tls")]
+fn tls_http_client(
+    r: &Resolver,
+    tls: Option<&TlsSpec>,
+) -> Result<Option<TokenHttpClient>, ConfigError> {
+    match client_tls(r, tls)? {
+        Some(tls) => TokenHttpClient::with_client_tls(&tls)
+            .map(Some)
+            .map_err(|e| ConfigError::from_auth(format!("{}.tls", r.path), &e)),
+        None => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_http_client(
+    r: &Resolver,
+    tls: Option<&TlsSpec>,
+) -> Result<Option<TokenHttpClient>, ConfigError> {
+    match tls {
+        Some(_) => Err(r.problem("tls", NO_TLS)),
+        None => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+const NO_TLS: &str = "client certificates need the `tls` feature of tower-auth";
+
+#[cfg(feature = "tls")]
+fn client_tls(
+    r: &Resolver,
+    tls: Option<&TlsSpec>,
+) -> Result<Option<auth_layers::tls::ClientTls>, ConfigError> {
+    tls.map(|tls| super::tls::build(&format!("{}.tls", r.path), tls))
+        .transpose()
 }
 
 pub(crate) fn key_map_from(spec: &KeyMapSpec) -> Result<KeyMap, AuthError> {

@@ -22,7 +22,7 @@ impl ConnectionSpec {
     }
 }
 
-fn build(path: &str, tls: &TlsSpec) -> Result<ClientTls, ConfigError> {
+pub(crate) fn build(path: &str, tls: &TlsSpec) -> Result<ClientTls, ConfigError> {
     let problem =
         |key: &str, error: AuthError| ConfigError::from_auth(format!("{path}.{key}"), &error);
     let cert = std::fs::read(&tls.cert).map_err(|e| {

@@ -54,10 +54,6 @@ pub(super) fn check(ours: Option<&str>, bound: &str) {
 pub(super) fn tls_http_client(
     tls: &auth_layers::tls::ClientTls,
 ) -> Result<(crate::TokenHttpClient, Option<String>), auth_core::AuthError> {
-    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-
-    let connector = tls.https_connector()?;
-    let client = Client::builder(TokioExecutor::new()).build(connector);
     // The certificate is reachable through the config's resolver, which returns the one
     // identity whatever it is asked.
     let config = tls.build_rustls_config()?;
@@ -65,7 +61,7 @@ pub(super) fn tls_http_client(
         .client_auth_cert_resolver
         .resolve(&[], &[rustls::SignatureScheme::ECDSA_NISTP256_SHA256])
         .and_then(|identity| identity.cert.first().map(|leaf| x5t_s256(leaf.as_ref())));
-    Ok((crate::TokenHttpClient::from_service(client), thumbprint))
+    Ok((crate::TokenHttpClient::with_client_tls(tls)?, thumbprint))
 }
 
 /// `x5t#S256`: base64url (no padding) of the SHA-256 of the certificate's DER.
