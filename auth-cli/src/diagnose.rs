@@ -118,6 +118,9 @@ impl Failure {
         } else if lower.contains("certificate")
             || lower.contains("tls")
             || lower.contains("handshake")
+            // A TLS 1.3 server rejects a client certificate after the client's side of the
+            // handshake is done: the error is only "received fatal alert: UnknownCA".
+            || lower.contains("alert")
         {
             "TLS failed: check the server's certificate is trusted (CA roots), and the client \
              certificate and key if the server requires one"

@@ -1,122 +1,24 @@
 //! Interop with a real third-party OAuth 2.0 server: the npm package `oauth2-mock-server`,
 //! pinned in the repository's `package.json` + `package-lock.json` (install with `npm ci`).
 //!
-//! Each test starts its own server through `tests/interop/oauth2-mock-server.mjs` (Node on
-//! 127.0.0.1, ephemeral port) and kills it at the end. When the server cannot start (no Node,
-//! `npm ci` not run), the tests fail with a message saying so: they are never skipped.
+//! Each test starts its own server with test-support's [`MockServer`], which runs
+//! `tests/interop/oauth2-mock-server.mjs` (Node on 127.0.0.1, ephemeral port) and kills it at
+//! the end. When the server cannot start (no Node, `npm ci` not run), the tests fail with a
+//! message saying so: they are never skipped.
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use auth_core::{ErrorKind, ExposeSecret, MemoryTokenStore, StoredToken, TokenStore};
 use auth_oauth::{
     AuthorizationCode, ClientAuth, ClientCredentials, OAuth2Layer, Password, RefreshToken,
     TokenEndpoint, TokenParams,
 };
+use auth_test_support::oauth2_mock_server::MockServer;
 use bytes::Bytes;
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-use serde_json::Value;
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
 use tower::{ServiceBuilder, ServiceExt};
-
-/// A running `oauth2-mock-server`; killed when dropped.
-struct MockServer {
-    child: Child,
-    port: u16,
-    token_requests: Arc<Mutex<Vec<Value>>>,
-}
-
-impl MockServer {
-    async fn start() -> MockServer {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let script = root.join("tests/interop/oauth2-mock-server.mjs");
-        let workspace = root.parent().expect("the workspace root").to_owned();
-        let help = format!(
-            "oauth2-mock-server could not start: install Node.js (^20.19, ^22.12 or ^24) and run \
-             `npm ci` in {}",
-            workspace.display()
-        );
-        let mut child = Command::new("node")
-            .arg(&script)
-            .current_dir(&workspace)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{help} (spawning `node`: {e})"));
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await;
-        let port = match first {
-            Ok(Ok(Some(line))) => serde_json::from_str::<Value>(&line)
-                .ok()
-                .filter(|v| v["event"] == "listening")
-                .and_then(|v| v["port"].as_u64())
-                .and_then(|p| u16::try_from(p).ok()),
-            _ => None,
-        };
-        let Some(port) = port else {
-            let _ = child.start_kill();
-            let mut stderr = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr),
-                )
-                .await;
-            }
-            panic!("{help}\nnode's stderr:\n{stderr}");
-        };
-        let token_requests = Arc::new(Mutex::new(Vec::new()));
-        let sink = token_requests.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                if let Ok(event) = serde_json::from_str::<Value>(&line)
-                    && event["event"] == "token_request"
-                {
-                    sink.lock().expect("lock").push(event);
-                }
-            }
-        });
-        MockServer {
-            child,
-            port,
-            token_requests,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// The token requests as the server parsed them, oldest first.
-    async fn token_requests(&self, at_least: usize) -> Vec<Value> {
-        // Events arrive through a pipe; give the last one a moment.
-        for _ in 0..100 {
-            let seen = self.token_requests.lock().expect("lock").clone();
-            if seen.len() >= at_least {
-                return seen;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("oauth2-mock-server reported fewer than {at_least} token requests");
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
 
 fn endpoint(server: &MockServer, auth: ClientAuth) -> TokenEndpoint {
     TokenEndpoint::builder(server.url("/token"), "interop-client")

@@ -1,7 +1,7 @@
 //! `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705) against an in-process rustls
 //! token endpoint that requires a client certificate, issues certificate-bound tokens (`cnf`
 //! `x5t#S256`) and serves an API that only accepts them over a connection presenting the same
-//! certificate. Certificates are generated at test time with rcgen.
+//! certificate. Certificates are generated at test time (test-support's [`Pki`], rcgen).
 #![cfg(feature = "mtls")]
 
 use std::{
@@ -13,20 +13,18 @@ use std::{
 use auth_core::{ErrorKind, TokenSource};
 use auth_layers::tls::{ClientTls, SecretSlice};
 use auth_oauth::{ClientAuth, ClientCredentials, OAuth2Layer, TokenEndpoint, TokenParams};
+use auth_test_support::tls::{Identity, Pki};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor, rt::TokioIo};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
 use rustls::{
-    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+    DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
     client::danger::HandshakeSignatureValid,
     crypto::CryptoProvider,
-    pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime},
+    pki_types::{CertificateDer, UnixTime},
     server::{
         WebPkiClientVerifier,
         danger::{ClientCertVerified, ClientCertVerifier},
@@ -39,73 +37,16 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 const CLIENT_ID: &str = "mtls-client";
 
-/// A CA for the server's certificate and for CA-issued client certificates.
-struct Pki {
-    ca_pem: String,
-    ca_der: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-/// A client certificate and key (PEM).
-struct ClientCert {
-    cert_pem: String,
-    key_pem: String,
-    der: Vec<u8>,
-}
-
-impl ClientCert {
-    fn tls(&self, pki: &Pki) -> ClientTls {
-        ClientTls::from_pem(
-            self.cert_pem.as_bytes(),
-            &SecretSlice::from(self.key_pem.clone().into_bytes()),
-        )
-        .expect("client certificate")
-        .add_root_pem(pki.ca_pem.as_bytes())
-        .expect("CA")
-        .with_native_roots(false)
-    }
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "test CA");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Pki {
-            ca_pem: cert.pem(),
-            ca_der: cert.der().clone(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    fn client(&self, cn: &str) -> ClientCert {
-        let key = KeyPair::generate().expect("client key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &self.issuer).expect("client cert");
-        ClientCert {
-            cert_pem: cert.pem(),
-            der: cert.der().to_vec(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-
-    fn self_signed_client(cn: &str) -> ClientCert {
-        let key = KeyPair::generate().expect("client key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.self_signed(&key).expect("self-signed cert");
-        ClientCert {
-            cert_pem: cert.pem(),
-            der: cert.der().to_vec(),
-            key_pem: key.serialize_pem(),
-        }
-    }
+/// The client's TLS settings: `identity`'s certificate and key, trusting only `pki`'s CA.
+fn client_tls(identity: &Identity, pki: &Pki) -> ClientTls {
+    ClientTls::from_pem(
+        identity.cert_pem.as_bytes(),
+        &SecretSlice::from(identity.key_pem.clone().into_bytes()),
+    )
+    .expect("client certificate")
+    .add_root_pem(pki.ca_pem().as_bytes())
+    .expect("CA")
+    .with_native_roots(false)
 }
 
 fn x5t_s256(der: &[u8]) -> String {
@@ -198,25 +139,14 @@ impl TlsTokenServer {
         let verifier: Arc<dyn ClientCertVerifier> = match &trust {
             Trust::Ca => {
                 let mut roots = RootCertStore::empty();
-                roots.add(pki.ca_der.clone()).expect("client CA");
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                roots.add(pki.ca_der().clone()).expect("client CA");
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                     .build()
                     .expect("verifier")
             }
-            Trust::Registered(_) => Arc::new(AnyClientCert(provider.clone())),
+            Trust::Registered(_) => Arc::new(AnyClientCert(provider)),
         };
-        let key = KeyPair::generate().expect("server key");
-        let params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
-        let cert = params.signed_by(&key, &pki.issuer).expect("server cert");
-        let config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                vec![cert.der().clone()],
-                PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
-            )
-            .expect("server identity");
+        let config = pki.server_config_with(verifier);
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -340,18 +270,21 @@ async fn handle(
 async fn tls_client_auth_presents_the_certificate_and_gets_a_bound_token() {
     let pki = Pki::new();
     let server = TlsTokenServer::start(&pki, Trust::Ca).await;
-    let client_cert = pki.client("mtls-client");
-    let layer =
-        OAuth2Layer::client_credentials_tls(server.url("/token"), CLIENT_ID, client_cert.tls(&pki))
-            .build()
-            .expect("layer");
+    let client_cert = pki.issue_client("mtls-client");
+    let layer = OAuth2Layer::client_credentials_tls(
+        server.url("/token"),
+        CLIENT_ID,
+        client_tls(&client_cert, &pki),
+    )
+    .build()
+    .expect("layer");
     let grant = layer.source().source();
     let endpoint = grant.endpoint();
     assert_eq!(endpoint.client_auth(), ClientAuth::TlsClientAuth);
     grant.fetch().await.expect("token");
 
     let seen = server.seen();
-    let expected = x5t_s256(&client_cert.der);
+    let expected = x5t_s256(&client_cert.cert_der);
     assert_eq!(
         seen[0].thumbprint, expected,
         "the certificate was presented"
@@ -372,10 +305,13 @@ async fn tls_client_auth_presents_the_certificate_and_gets_a_bound_token() {
     };
     let mut same = ServiceBuilder::new()
         .layer(layer.clone())
-        .service(api_client(client_cert.tls(&pki)));
+        .service(api_client(client_tls(&client_cert, &pki)));
     let mut other = ServiceBuilder::new()
         .layer(layer)
-        .service(api_client(pki.client("someone-else").tls(&pki)));
+        .service(api_client(client_tls(
+            &pki.issue_client("someone-else"),
+            &pki,
+        )));
     for (client, status) in [
         (&mut same, StatusCode::OK),
         (&mut other, StatusCode::UNAUTHORIZED),
@@ -397,19 +333,19 @@ async fn tls_client_auth_presents_the_certificate_and_gets_a_bound_token() {
 #[tokio::test]
 async fn self_signed_tls_client_auth_is_accepted_only_with_the_registered_certificate() {
     let pki = Pki::new();
-    let registered = Pki::self_signed_client("robot");
-    let server = TlsTokenServer::start(&pki, Trust::Registered(registered.der.clone())).await;
+    let registered = Identity::self_signed_client("robot");
+    let server = TlsTokenServer::start(&pki, Trust::Registered(registered.cert_der.to_vec())).await;
     let endpoint = TokenEndpoint::builder(server.url("/token"), CLIENT_ID)
-        .self_signed_tls_client_auth(registered.tls(&pki))
+        .self_signed_tls_client_auth(client_tls(&registered, &pki))
         .build()
         .expect("endpoint");
     assert_eq!(endpoint.client_auth(), ClientAuth::SelfSignedTlsClientAuth);
     let grant = ClientCredentials::new(endpoint, TokenParams::new()).expect("grant");
     grant.token().await.expect("token");
 
-    let stranger = Pki::self_signed_client("robot");
+    let stranger = Identity::self_signed_client("robot");
     let endpoint = TokenEndpoint::builder(server.url("/token"), CLIENT_ID)
-        .self_signed_tls_client_auth(stranger.tls(&pki))
+        .self_signed_tls_client_auth(client_tls(&stranger, &pki))
         .build()
         .expect("endpoint");
     let grant = ClientCredentials::new(endpoint, TokenParams::new()).expect("grant");
@@ -420,7 +356,7 @@ async fn self_signed_tls_client_auth_is_accepted_only_with_the_registered_certif
 #[test]
 fn a_certificate_and_a_custom_http_client_are_one_too_many() {
     let pki = Pki::new();
-    let tls = pki.client("c").tls(&pki);
+    let tls = client_tls(&pki.issue_client("c"), &pki);
     let err = TokenEndpoint::builder("https://auth.example/token", CLIENT_ID)
         .tls_client_auth(tls)
         .http_client(auth_oauth::TokenHttpClient::new().expect("client"))
@@ -434,7 +370,7 @@ fn a_certificate_and_a_custom_http_client_are_one_too_many() {
     );
     let err = TokenEndpoint::builder("https://auth.example/token", CLIENT_ID)
         .client_secret("s")
-        .tls_client_auth(pki.client("c").tls(&pki))
+        .tls_client_auth(client_tls(&pki.issue_client("c"), &pki))
         .build()
         .expect_err("secret with mTLS");
     assert!(err.to_string().contains("sends no secret"), "{err}");

@@ -19,13 +19,17 @@
 //! |---|---|
 //! | [`ApiServer`] | an API that checks one credential's placement and records requests |
 //! | [`client`] | a plain hyper-util HTTP/1 client to put under the layers |
+//! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
+//! | [`tls`] | a run-time PKI (CA, server and client certificates) and an HTTPS API server |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod api_server;
 pub mod demo;
+pub mod oauth2_mock_server;
 pub mod redirect;
 pub mod soak;
+pub mod tls;
 pub mod token_server;
 
 pub use api_server::{ApiServer, CHALLENGE, Expectation, RecordedRequest};

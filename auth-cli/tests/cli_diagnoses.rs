@@ -1,0 +1,554 @@
+//! End-to-end tests of the `tower-auth` binary's diagnoses: `custom` token requests, a 403
+//! from the API, and TLS (untrusted server certificates, extra CA roots, client certificates),
+//! against in-process servers on 127.0.0.1.
+
+mod common;
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use auth_test_support::tls::{ClientCerts, Pki, TlsApiServer};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    routing::{get, post},
+};
+use common::{CANARY, Run, tower_auth};
+use serde_json::{Value, json};
+use tokio::{net::TcpListener, task::JoinHandle};
+
+/// The password the login endpoint accepts.
+const LOGIN_PASSWORD: &str = "login-pa55word";
+/// The session token it issues, sent back in `X-Session`.
+const SESSION: &str = "session-7f3a";
+/// The bearer token the TLS API servers require.
+const TLS_TOKEN: &str = "tls-api-token";
+
+/// A login endpoint (`POST /login`, JSON `{username, password}` → `{data: {token, ttl}}`) and
+/// an API that takes its session in `X-Session`: `/api/whoami` answers 200, `/api/admin` 403.
+struct LoginApi {
+    addr: SocketAddr,
+    logins: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for LoginApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl LoginApi {
+    async fn start() -> LoginApi {
+        let logins = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route("/login", post(login))
+            .route("/api/whoami", get(whoami))
+            .route("/api/admin", get(admin))
+            .with_state(logins.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        LoginApi { addr, logins, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.addr.port())
+    }
+}
+
+async fn login(
+    State(logins): State<Arc<AtomicUsize>>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    logins.fetch_add(1, Ordering::SeqCst);
+    if body["username"] == "acme/alice" && body["password"] == LOGIN_PASSWORD {
+        return (
+            StatusCode::OK,
+            Json(json!({ "data": { "token": SESSION, "ttl": "3600" } })),
+        );
+    }
+    // Like some real login APIs, the error echoes what it was sent: the CLI must scrub it.
+    let description = format!(
+        "no user {} with password {}",
+        body["username"].as_str().unwrap_or_default(),
+        body["password"].as_str().unwrap_or_default()
+    );
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "invalid_client", "error_description": description })),
+    )
+}
+
+fn has_session(headers: &HeaderMap) -> bool {
+    headers.get("x-session").is_some_and(|v| v == SESSION)
+}
+
+async fn whoami(headers: HeaderMap) -> (StatusCode, Json<Value>) {
+    if has_session(&headers) {
+        (StatusCode::OK, Json(json!({ "user": "acme/alice" })))
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "no session" })),
+        )
+    }
+}
+
+async fn admin(headers: HeaderMap) -> (StatusCode, Json<Value>) {
+    if has_session(&headers) {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "insufficient_scope" })),
+        )
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "no session" })),
+        )
+    }
+}
+
+/// Writes `body` as `tower-auth.toml` in `dir`.
+fn write_config(dir: &Path, body: &str) -> String {
+    let path = dir.join("tower-auth.toml");
+    std::fs::write(&path, body).expect("write config");
+    path.display().to_string()
+}
+
+fn custom_config(dir: &Path, api: &LoginApi) -> String {
+    let connection = |name: &str, check: &str| {
+        format!(
+            r#"
+[connections.{name}]
+base_url = "@BASE@"
+check = {{ path = "{check}" }}
+
+[connections.{name}.auth]
+type = "custom"
+header = "X-Session"
+prefix = ""
+values = {{ account = "acme" }}
+key_map = {{ access_token = "data.token", expires_in = "data.ttl" }}
+request = {{ method = "POST", url = "@LOGIN_URL@", json = {{ username = "{{{{account}}}}/alice", password = {{ env = "LOGIN_PASSWORD" }} }} }}
+"#
+        )
+    };
+    let body = [
+        connection("custom", "/whoami"),
+        connection("admin", "/admin"),
+    ]
+    .concat()
+    .replace("@BASE@", &api.url("/api"))
+    .replace("@LOGIN_URL@", &api.url("/login"));
+    write_config(dir, &body)
+}
+
+/// `check --format json` for `names`, parsed; asserts the output is one JSON array.
+async fn check_json(config: &str, names: &[&str], envs: &[(&str, &str)]) -> (Run, Vec<Value>) {
+    let mut args = vec!["-c", config, "check", "--format", "json"];
+    args.extend_from_slice(names);
+    let run = tower_auth(&args, envs).await;
+    let results: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.all()));
+    let results = results.as_array().expect("a JSON array").clone();
+    assert_eq!(results.len(), names.len(), "{}", run.stdout);
+    (run, results)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_login_passes_the_check_and_token_describes_the_session() {
+    let api = LoginApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = custom_config(dir.path(), &api);
+    let envs = [("LOGIN_PASSWORD", LOGIN_PASSWORD)];
+
+    let run = tower_auth(&["-c", &config, "check", "custom"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "✓ custom  GET /whoami → 200  (custom token request, token expires in 59m)\n"
+    );
+    assert_eq!(api.logins.load(Ordering::SeqCst), 1);
+
+    let (run, results) = check_json(&config, &["custom"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[0]["stage"], Value::Null);
+    assert_eq!(results[0]["status"], 200);
+    assert_eq!(results[0]["error_kind"], Value::Null);
+
+    let run = tower_auth(&["-c", &config, "token", "custom"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "connection: custom\n\
+         type:       Bearer\n\
+         expires in: 59m\n\
+         scopes:     (not reported)\n\
+         refresh:    no\n"
+    );
+    let run = tower_auth(&["-c", &config, "token", "custom", "--show"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.stdout, format!("{SESSION}\n"));
+
+    let run = tower_auth(
+        &["-c", &config, "request", "custom", "GET", "/whoami"],
+        &envs,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.stdout, "{\"user\":\"acme/alice\"}\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_login_with_a_wrong_password_is_diagnosed_without_echoing_it() {
+    let api = LoginApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = custom_config(dir.path(), &api);
+    let envs = [("LOGIN_PASSWORD", CANARY)];
+
+    let run = tower_auth(&["-c", &config, "check", "custom"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "✗ custom  token endpoint: invalid_client (no user acme/alice with password [redacted])\n  \
+         hint: check the client id and secret, and the client authentication method (Basic header vs \
+         request body; try `auto`)\n"
+    );
+    assert!(!run.all().contains(CANARY), "canary leaked:\n{}", run.all());
+
+    let (run, results) = check_json(&config, &["custom"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let failure = &results[0];
+    assert_eq!(failure["ok"], false);
+    assert_eq!(failure["stage"], "token");
+    assert_eq!(failure["error_kind"], "InvalidClient");
+    assert_eq!(failure["status"], Value::Null);
+    assert_eq!(
+        failure["hint"],
+        "check the client id and secret, and the client authentication method (Basic header vs \
+         request body; try `auto`)"
+    );
+    assert!(!run.all().contains(CANARY), "canary leaked:\n{}", run.all());
+
+    let run = tower_auth(&["-c", &config, "token", "custom", "--show"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "error: token endpoint: invalid_client (no user acme/alice with password [redacted])\n\
+         hint: check the client id and secret, and the client authentication method (Basic header vs \
+         request body; try `auto`)\n"
+    );
+    assert!(!run.all().contains(CANARY), "canary leaked:\n{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_from_the_api_points_at_scopes_and_permissions() {
+    let api = LoginApi::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = custom_config(dir.path(), &api);
+    let envs = [("LOGIN_PASSWORD", LOGIN_PASSWORD)];
+    const FORBIDDEN_ERROR: &str = "the server answered 403 Forbidden: the request carried an \
+        access token in the `x-session` header; the token was accepted but does not grant \
+        access; requests are not retried on 403 [HTTP 403]";
+    let hint = "the credential was accepted but lacks permission: check the granted scopes and \
+                the account's roles";
+
+    let run = tower_auth(&["-c", &config, "check", "admin"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        format!("✗ admin  check: GET /admin → 403: {FORBIDDEN_ERROR}\n  hint: {hint}\n")
+    );
+
+    let (run, results) = check_json(&config, &["admin"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let failure = &results[0];
+    assert_eq!(failure["stage"], "check");
+    assert_eq!(failure["status"], 403);
+    assert_eq!(failure["error_kind"], "Forbidden");
+    assert_eq!(failure["hint"], hint);
+
+    let run = tower_auth(&["-c", &config, "request", "admin", "GET", "/admin"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.stdout, "{\"error\":\"insufficient_scope\"}\n");
+    assert_eq!(
+        run.stderr,
+        format!("error: {FORBIDDEN_ERROR}\nhint: {hint}\n")
+    );
+}
+
+/// A config for `server` with a bearer token from `TLS_TOKEN` and an optional `tls` table.
+fn tls_connection(name: &str, server: &TlsApiServer, tls: Option<String>) -> String {
+    let tls = tls.map(|t| format!("tls = {t}\n")).unwrap_or_default();
+    format!(
+        r#"
+[connections.{name}]
+base_url = "{base}"
+check = {{ path = "/whoami" }}
+auth = {{ type = "bearer", token = {{ env = "TLS_TOKEN" }} }}
+{tls}"#,
+        base = server.base_url(),
+    )
+}
+
+fn tls_table(cert: &Path, key: &Path, ca: &Path) -> String {
+    format!(
+        r#"{{ cert = "{}", key = {{ file = "{}" }}, ca = "{}" }}"#,
+        cert.display(),
+        key.display(),
+        ca.display()
+    )
+}
+
+/// How rustls reports a server certificate from an unknown CA.
+const UNKNOWN_ISSUER: &str = "invalid peer certificate: UnknownIssuer";
+
+const TLS_HINT: &str = "TLS failed: check the server's certificate is trusted (CA roots), and \
+                        the client certificate and key if the server requires one";
+
+/// Asserts `run` is one failed `check` line for `name` at the request stage, ending with
+/// `error` (rustls's words), then the TLS hint.
+fn assert_tls_failure(run: &Run, name: &str, error: &str) {
+    assert_eq!(run.code, 1, "{}", run.all());
+    let mut lines = run.stdout.lines();
+    let first = lines.next().expect("a result line");
+    assert!(
+        first.starts_with(&format!("✗ {name}  request: client error (")) && first.ends_with(error),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!("  hint: {TLS_HINT}").as_str()),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(lines.next(), None, "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_server_certificate_fails_and_the_ca_makes_it_pass() {
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server = TlsApiServer::require_header(
+        &pki,
+        ClientCerts::None,
+        "authorization",
+        &format!("Bearer {TLS_TOKEN}"),
+    )
+    .await;
+    let config = write_config(
+        files.dir(),
+        &[
+            tls_connection("untrusted", &server, None),
+            tls_connection(
+                "trusted",
+                &server,
+                Some(tls_table(&files.client_cert, &files.client_key, &files.ca)),
+            ),
+        ]
+        .concat(),
+    );
+    let envs = [("TLS_TOKEN", TLS_TOKEN)];
+
+    let run = tower_auth(&["-c", &config, "check", "untrusted"], &envs).await;
+    assert_tls_failure(&run, "untrusted", UNKNOWN_ISSUER);
+    assert_eq!(server.request_count(), 0, "no request got through");
+    assert_eq!(server.wait_for_failed_handshakes(1).await, 1);
+
+    let (run, results) = check_json(&config, &["untrusted"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(results[0]["stage"], "request");
+    assert_eq!(results[0]["error_kind"], "Transport");
+    assert_eq!(results[0]["status"], Value::Null);
+    assert_eq!(results[0]["hint"], TLS_HINT);
+
+    let run = tower_auth(&["-c", &config, "check", "trusted"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "✓ trusted  GET /whoami → 200  (bearer token in Authorization)\n"
+    );
+    assert_eq!(server.request_count(), 1);
+
+    for run in [
+        run,
+        tower_auth(&["-c", &config, "check"], &envs).await,
+        tower_auth(&["-c", &config, "check", "--format", "json"], &envs).await,
+    ] {
+        assert!(
+            !run.all().contains(TLS_TOKEN),
+            "token leaked:\n{}",
+            run.all()
+        );
+    }
+}
+
+/// A bearer-token API requiring a client certificate from `pki`.
+async fn mtls_server(pki: &Pki) -> TlsApiServer {
+    TlsApiServer::require_header(
+        pki,
+        ClientCerts::Required,
+        "authorization",
+        &format!("Bearer {TLS_TOKEN}"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_requiring_a_client_certificate_passes_only_with_tls_cert_and_key() {
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server = mtls_server(&pki).await;
+    let config = write_config(
+        files.dir(),
+        &[
+            tls_connection("no_cert", &server, None),
+            tls_connection(
+                "mtls",
+                &server,
+                Some(tls_table(&files.client_cert, &files.client_key, &files.ca)),
+            ),
+        ]
+        .concat(),
+    );
+    let envs = [("TLS_TOKEN", TLS_TOKEN)];
+
+    // Without a `tls` table the CLI neither trusts the server nor presents a certificate.
+    let run = tower_auth(&["-c", &config, "check", "no_cert"], &envs).await;
+    assert_tls_failure(&run, "no_cert", UNKNOWN_ISSUER);
+    let (run, results) = check_json(&config, &["no_cert"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(results[0]["stage"], "request");
+    assert_eq!(results[0]["error_kind"], "Transport");
+    assert_eq!(results[0]["hint"], TLS_HINT);
+    assert_eq!(server.request_count(), 0, "no request got through");
+
+    let run = tower_auth(&["-c", &config, "check", "mtls"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "✓ mtls  GET /whoami → 200  (bearer token in Authorization)\n"
+    );
+    let (run, results) = check_json(&config, &["mtls"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[0]["status"], 200);
+
+    let run = tower_auth(
+        &["-c", &config, "request", "mtls", "GET", "/whoami", "-i"],
+        &envs,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.starts_with("HTTP/1.1 200 OK\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .ends_with("\n\n{\"client_certificate\":true,\"path\":\"/whoami\"}\n"),
+        "the server saw the client certificate: {}",
+        run.stdout
+    );
+    assert_eq!(server.request_count(), 3);
+    assert!(
+        !run.all().contains(TLS_TOKEN),
+        "token leaked:\n{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_the_server_rejects_gets_the_tls_hint() {
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    // A client certificate from a CA the server does not know; the server's CA is trusted.
+    let stranger = Pki::with_ca_name("some other CA").write_pem_files();
+    let server = mtls_server(&pki).await;
+    let config = write_config(
+        files.dir(),
+        &tls_connection(
+            "wrong_cert",
+            &server,
+            Some(tls_table(
+                &stranger.client_cert,
+                &stranger.client_key,
+                &files.ca,
+            )),
+        ),
+    );
+    let envs = [("TLS_TOKEN", TLS_TOKEN)];
+
+    let run = tower_auth(&["-c", &config, "check", "wrong_cert"], &envs).await;
+    // The handshake completes on the client's side (TLS 1.3); the server's alert ends the
+    // first request.
+    assert_tls_failure(&run, "wrong_cert", "received fatal alert: UnknownCA");
+    let (run, results) = check_json(&config, &["wrong_cert"], &envs).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(results[0]["stage"], "request");
+    assert_eq!(results[0]["error_kind"], "Transport");
+    assert_eq!(results[0]["status"], Value::Null);
+    assert_eq!(results[0]["hint"], TLS_HINT);
+
+    let run = tower_auth(
+        &["-c", &config, "request", "wrong_cert", "GET", "/whoami"],
+        &envs,
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.starts_with("error: request: "), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with(&format!("\nhint: {TLS_HINT}\n")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.request_count(), 0, "no request got through");
+    // One rejected certificate per run at least (hyper may retry a canceled request once).
+    assert!(server.wait_for_failed_handshakes(3).await >= 3);
+}
+
+/// `tls` is a client certificate (`cert` + `key`, `ca` extra roots next to them): a server CA
+/// alone cannot be configured, so a private-CA API without mTLS needs a client certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_table_with_only_a_ca_is_refused_as_incomplete() {
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server = TlsApiServer::start(&pki, ClientCerts::None).await;
+    let config = write_config(
+        files.dir(),
+        &tls_connection(
+            "ca_only",
+            &server,
+            Some(format!(r#"{{ ca = "{}" }}"#, files.ca.display())),
+        ),
+    );
+
+    let run = tower_auth(&["-c", &config, "check"], &[("TLS_TOKEN", TLS_TOKEN)]).await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: 2 problems in {config}:\n  \
+             connections.ca_only.tls.cert: missing (a PEM certificate chain file)\n  \
+             connections.ca_only.tls.key: missing\n\
+             hint: fix the configuration values named above\n"
+        )
+    );
+    assert_eq!(server.request_count(), 0);
+}
