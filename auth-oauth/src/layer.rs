@@ -549,6 +549,21 @@ impl<G> fmt::Debug for OAuth2LayerBuilder<G> {
 }
 
 impl OAuth2Layer<ClientCredentials> {
+    /// The client credentials grant with the client authentication left to the builder
+    /// ([`client_secret`](OAuth2LayerBuilder::client_secret),
+    /// [`private_key_jwt`](OAuth2LayerBuilder::private_key_jwt), `tls_client_auth`), for
+    /// code that decides it at run time, such as a configuration file. `build()` fails naming
+    /// `client_secret` when none was given: the grant is for confidential clients only.
+    pub fn client_credentials_builder(
+        token_url: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> OAuth2LayerBuilder<ClientCredentials> {
+        OAuth2LayerBuilder::new(
+            TokenEndpoint::builder(token_url, client_id),
+            Inputs::ClientCredentials,
+        )
+    }
+
     /// The client credentials grant for a client that authenticates with `private_key_jwt`
     /// (RFC 7523 §2.2) instead of a secret: each token request carries a fresh assertion
     /// signed with `key`.

@@ -41,6 +41,13 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(source_name: impl Into<String>, problems: Vec<Problem>) -> Self {
+        let problems = problems
+            .into_iter()
+            .map(|p| Problem {
+                path: p.path,
+                message: one_line(p.message),
+            })
+            .collect();
         Self {
             source_name: source_name.into(),
             problems,
@@ -134,16 +141,33 @@ impl Problems {
     pub(crate) fn error(&mut self, path: &str, message: impl Into<String>) {
         self.errors.push(Problem {
             path: path.to_owned(),
-            message: message.into(),
+            message: one_line(message.into()),
         });
     }
 
     pub(crate) fn warn(&mut self, path: &str, message: impl Into<String>) {
         self.warnings.push(Problem {
             path: path.to_owned(),
-            message: message.into(),
+            message: one_line(message.into()),
         });
     }
+}
+
+/// Messages quote values from the file (`unknown value `…``); control characters in them (a
+/// newline in a YAML or JSON string) are escaped so every problem stays on one line.
+fn one_line(message: String) -> String {
+    if !message.chars().any(char::is_control) {
+        return message;
+    }
+    let mut line = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if c.is_control() {
+            line.extend(c.escape_debug());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
 
 /// The closest of `candidates` to `key`, if it is close enough to be a likely typo.

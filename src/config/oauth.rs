@@ -177,12 +177,15 @@ fn grant(
     let token_url = endpoints.token_url.clone();
     let built: Result<Arc<dyn TokenSource>, AuthError> = match o.grant.as_str() {
         "client_credentials" => {
-            let secret = r.required(
-                "client_secret",
-                o.client_secret.as_ref(),
-                "the client credentials grant authenticates the client",
-            )?;
-            let builder = OAuth2Layer::client_credentials(token_url, o.client_id.clone(), secret);
+            // A key or a certificate authenticates the client instead of a secret.
+            if !matches!(o.client_auth.as_str(), "private_key_jwt" | "tls") {
+                r.required(
+                    "client_secret",
+                    o.client_secret.as_ref(),
+                    "the client credentials grant authenticates the client",
+                )?;
+            }
+            let builder = OAuth2Layer::client_credentials_builder(token_url, o.client_id.clone());
             common(r, o, endpoints, builder)?
                 .build_grant()
                 .map(|g| Arc::new(g) as _)

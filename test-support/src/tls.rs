@@ -301,6 +301,9 @@ impl PemFiles {
     }
 }
 
+/// The access token `POST /token` issues to the [`Pki::client`] certificate.
+pub const TOKEN: &str = "mtls-issued-access-token";
+
 /// Whether [`TlsApiServer`] asks for a client certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientCerts {
@@ -314,8 +317,11 @@ pub enum ClientCerts {
 ///
 /// `GET /whoami` answers 200 with `{"path":"/whoami","client_certificate":BOOL}`, where
 /// `client_certificate` says whether the client presented the [`Pki::client`] certificate;
-/// any other path answers 404. With [`TlsApiServer::require_header`], requests without exactly
-/// that header value get 401. The server stops when dropped.
+/// `POST /token` is a token endpoint with RFC 8705 `tls_client_auth`: it issues [`TOKEN`] (one
+/// hour, Bearer) to a client presenting the [`Pki::client`] certificate, `invalid_client`
+/// otherwise. Any other path answers 404. With [`TlsApiServer::require_header`], requests
+/// other than the token request without exactly that header value get 401. The server stops
+/// when dropped.
 #[derive(Debug)]
 pub struct TlsApiServer {
     addr: SocketAddr,
@@ -462,6 +468,20 @@ fn handle(
         );
         response
     };
+    if request.uri().path() == "/token" {
+        // RFC 8705 tls_client_auth: the client certificate is the client's credential.
+        return if known_client && request.method() == http::Method::POST {
+            respond(
+                StatusCode::OK,
+                json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600 }),
+            )
+        } else {
+            respond(
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "invalid_client", "error_description": "no client certificate" }),
+            )
+        };
+    }
     if let Some((name, value)) = &settings.required_header {
         let mut values = request.headers().get_all(name.as_str()).iter();
         let ok = matches!((values.next(), values.next()), (Some(v), None) if v == value.as_str());

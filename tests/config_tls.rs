@@ -1,0 +1,115 @@
+//! `auth.tls` and `client_auth = "tls"` in a configured OAuth 2.0 connection: the token
+//! endpoint is reached over HTTPS with a private CA and authenticates the client by its
+//! certificate (RFC 8705), against an HTTPS server on 127.0.0.1.
+#![cfg(all(feature = "config", feature = "oauth2", feature = "tls"))]
+
+use auth_test_support::tls::{ClientCerts, PemFiles, Pki, TOKEN, TlsApiServer};
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tower::{ServiceBuilder, ServiceExt};
+use tower_auth::config::{Config, ConnectionSpec, Format};
+
+fn connection(server: &TlsApiServer, files: &PemFiles, auth_tls: &str) -> ConnectionSpec {
+    let tls = format!(
+        r#"{{ cert = "{cert}", key = {{ file = "{key}" }}, ca = "{ca}" }}"#,
+        cert = files.client_cert.display(),
+        key = files.client_key.display(),
+        ca = files.ca.display(),
+    );
+    let config = Config::from_str(
+        &format!(
+            r#"
+[connections.payments]
+base_url = "{base}"
+tls = {tls}
+
+[connections.payments.auth]
+type = "oauth2"
+grant = "client_credentials"
+token_url = "{token_url}"
+client_id = "payments-batch"
+client_auth = "tls"
+{auth_tls}
+"#,
+            base = server.base_url(),
+            token_url = server.url("/token"),
+            auth_tls = auth_tls.replace("{tls}", &tls),
+        ),
+        Format::Toml,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    config.connection("payments", None).expect("connection")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_auth_tls_gets_a_token_with_the_certificate_of_auth_tls() {
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server = TlsApiServer::require_header(
+        &pki,
+        ClientCerts::Required,
+        "authorization",
+        &format!("Bearer {TOKEN}"),
+    )
+    .await;
+    let spec = connection(&server, &files, "tls = {tls}");
+    let layer = spec.layer().unwrap_or_else(|e| panic!("{e}"));
+    let api_tls = spec.client_tls().expect("tls").expect("configured");
+    let client = ServiceBuilder::new().layer(layer).service(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build::<_, Full<Bytes>>(api_tls.https_connector().expect("connector")),
+    );
+    for _ in 0..2 {
+        let request = Request::get(server.url("/whoami"))
+            .body(Full::default())
+            .expect("request");
+        let response = client.clone().oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert_eq!(
+            &body[..],
+            br#"{"client_certificate":true,"path":"/whoami"}"#
+        );
+    }
+    // One token request, then two API requests.
+    assert_eq!(server.request_count(), 3);
+}
+
+#[test]
+fn client_auth_tls_without_auth_tls_names_the_missing_table() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server = runtime.block_on(TlsApiServer::start(&pki, ClientCerts::Required));
+    let error = connection(&server, &files, "")
+        .layer()
+        .expect_err("no certificate for the token endpoint");
+    assert!(
+        error
+            .to_string()
+            .contains("connections.payments.auth.tls: missing (client_auth `tls` authenticates"),
+        "{error}"
+    );
+    let error = connection(
+        &server,
+        &files,
+        r#"tls = { cert = "/nonexistent/c.pem", key = { file = "/nonexistent/k.pem" } }"#,
+    )
+    .layer()
+    .expect_err("unreadable certificate");
+    assert!(
+        error
+            .to_string()
+            .contains("connections.payments.auth.tls.cert: cannot read /nonexistent/c.pem"),
+        "{error}"
+    );
+}
