@@ -43,6 +43,9 @@ pub enum ErrorKind {
     Timeout,
     /// A response could not be understood (not JSON, missing `access_token`, bad `expires_in`).
     MalformedResponse,
+    /// The token endpoint issued a token of a type other than `Bearer` (`MAC`, `DPoP`, `N_A`, …)
+    /// and no header prefix was configured, so there is no known way to send it.
+    UnsupportedTokenType,
     /// The configuration is invalid (bad header name, empty secret, not a URL, …).
     Config,
     /// Reading or writing a [`TokenStore`](crate::TokenStore) failed.
@@ -138,6 +141,11 @@ impl ErrorKind {
                 "the response is not a standard token response: check the token URL, or map the \
                  field names with `key_map`"
             }
+            ErrorKind::UnsupportedTokenType => {
+                "only Bearer tokens are supported: have the provider issue Bearer tokens to this \
+                 client, or set an explicit header prefix (`header_prefix`) to send this token \
+                 anyway"
+            }
             ErrorKind::Config => "fix the configuration value named above",
             ErrorKind::Store => {
                 "check the token store's path, its permissions (owner-only, 0600) and free space"
@@ -161,6 +169,7 @@ impl ErrorKind {
             ErrorKind::Transport => "the request could not be completed",
             ErrorKind::Timeout => "the operation timed out",
             ErrorKind::MalformedResponse => "the response could not be understood",
+            ErrorKind::UnsupportedTokenType => "unsupported token type",
             ErrorKind::Config => "invalid configuration",
             ErrorKind::Store => "the token store failed",
             ErrorKind::Request => "the request could not be prepared",
@@ -519,6 +528,7 @@ mod tests {
         assert!(!ErrorKind::InvalidClient.is_transient());
         assert!(!ErrorKind::InvalidGrant.is_transient());
         assert!(!ErrorKind::Config.is_transient());
+        assert!(!ErrorKind::UnsupportedTokenType.is_transient());
         assert!(ErrorKind::Transport.is_transient());
         assert!(ErrorKind::Timeout.is_transient());
     }

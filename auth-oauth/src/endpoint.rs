@@ -404,7 +404,13 @@ impl TokenEndpointBuilder {
     }
 
     /// The prefix tokens are sent with (`Authorization: {prefix} {token}`); empty for the bare
-    /// token. Defaults to the token type of each answer (`Bearer` when it has none).
+    /// token. Defaults to `Bearer`.
+    ///
+    /// Without it, only Bearer tokens are accepted: an answer with another `token_type` (`MAC`,
+    /// `DPoP`, `N_A`, …) fails with
+    /// [`ErrorKind::UnsupportedTokenType`](auth_core::ErrorKind::UnsupportedTokenType). With it,
+    /// the answer's `token_type` is informational and every token is sent with this prefix (for
+    /// providers that label Bearer tokens oddly).
     pub fn header_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.header_prefix = Some(prefix.into());
         self

@@ -12,11 +12,13 @@
 //! | `expires_in` as a number or a numeric string (`"3600"`, `3600.5`) | seconds, fractions dropped |
 //! | `expires_in` zero or negative | treated as unknown: the cache applies its default lifetime (some providers send `0` for "does not expire"; treating it as "already expired" would refetch on every request) |
 //! | `expires_in` above [`MAX_EXPIRES_IN`] (one year) | capped at one year |
-//! | no `token_type`, or `bearer` in any case | `Bearer` |
+//! | no `token_type` (missing, `null` or empty), or `bearer` in any case | `Bearer` |
+//! | another `token_type` (`MAC`, `DPoP`, `N_A`, …) | kept as [`TokenResponse::token_type`]; turning it into a token ([`TokenResponse::to_access_token`]) fails with [`ErrorKind::UnsupportedTokenType`] unless a header prefix was configured, which then wins |
 //! | `scope` as a space- or comma-separated string, or an array | a list |
 //! | an `error` field, whatever the status (even 200) | the error (RFC 6749 §5.2 codes become typed kinds) |
 //! | a non-2xx status without an `error` field | [`ErrorKind::TokenEndpoint`] ([`ErrorKind::InvalidClient`] for a 401) with a scrubbed excerpt |
-//! | a body that is neither JSON nor a form (an HTML page) | [`ErrorKind::MalformedResponse`] with the status and a scrubbed excerpt ([`ErrorKind::TokenEndpoint`] for a 5xx: the server failed) |
+//! | a body that is neither JSON nor a form (an HTML page) | [`ErrorKind::MalformedResponse`] with the status and a scrubbed excerpt ([`ErrorKind::TokenEndpoint`] for a 5xx: the server failed); a binary body (an image) is described by its content type and size instead of an excerpt |
+//! | JSON labelled with another content type (`text/html`, `text/plain`) | read it: providers mislabel JSON, and only the body decides |
 //!
 //! Error messages never contain a token: excerpts redact the values of secret-looking fields
 //! and long token-like strings.
@@ -72,7 +74,8 @@ impl TokenResponse {
         &self.access_token
     }
 
-    /// The token type: `Bearer` when the provider sent none or sent `bearer` in any case.
+    /// The token type: `Bearer` when the provider sent none or sent `bearer` in any case,
+    /// otherwise what the provider sent (trimmed).
     pub fn token_type(&self) -> &str {
         &self.token_type
     }
@@ -92,14 +95,27 @@ impl TokenResponse {
         self.scopes.as_deref()
     }
 
-    /// Builds the [`AccessToken`] handed to requests. `header_prefix` overrides the prefix
-    /// (default: the token type); `requested_scopes` stand in when the provider did not list
-    /// the granted ones (RFC 6749 §5.1: then they are the requested ones).
+    /// Builds the [`AccessToken`] handed to requests. `header_prefix` is the prefix the user
+    /// configured (`None`: the token type's, `Bearer`); `requested_scopes` stand in when the
+    /// provider did not list the granted ones (RFC 6749 §5.1: then they are the requested ones).
+    ///
+    /// Only Bearer tokens can be sent without configuration: another token type fails with
+    /// [`ErrorKind::UnsupportedTokenType`] when `header_prefix` is `None`. With a configured
+    /// prefix the provider's token type is informational and the token is sent with the prefix.
     pub fn to_access_token(
         &self,
         header_prefix: Option<&str>,
         requested_scopes: &[String],
     ) -> Result<AccessToken, AuthError> {
+        if header_prefix.is_none() && self.token_type != "Bearer" {
+            return Err(AuthError::new(
+                ErrorKind::UnsupportedTokenType,
+                format!(
+                    "the token endpoint issued {}, and only Bearer tokens are supported",
+                    quoted_token_type(&self.token_type)
+                ),
+            ));
+        }
         let mut builder = AccessToken::builder(self.access_token.clone())
             .token_type(self.token_type.clone())
             .scopes(
@@ -184,6 +200,14 @@ pub fn normalize(
         };
         let what = if body.iter().all(u8::is_ascii_whitespace) {
             "the token response has an empty body".to_owned()
+        } else if looks_binary(body) {
+            // An excerpt of an image or a compressed body would be replacement characters.
+            format!(
+                "the token response is neither JSON nor a form (content type `{}`, {} bytes of \
+                 binary data)",
+                content_type.unwrap_or("none"),
+                body.len()
+            )
         } else {
             format!(
                 "the token response is neither JSON nor a form (content type `{}`): {}",
@@ -302,6 +326,13 @@ fn parse_body(content_type: Option<&str>, body: &[u8]) -> Option<Map<String, Val
     }
 }
 
+/// Whether `body` starts like binary data: a NUL or a control byte no text format uses.
+fn looks_binary(body: &[u8]) -> bool {
+    body.iter()
+        .take(512)
+        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c)) || b == 0x7f)
+}
+
 fn parse_form(body: &[u8]) -> Option<Map<String, Value>> {
     let object: Map<String, Value> = form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
@@ -370,6 +401,18 @@ fn parse_expires_in(value: &Value) -> Result<Option<Duration>, &'static str> {
     Ok(Some(Duration::from_secs(
         seconds.trunc().min(MAX_EXPIRES_IN.as_secs_f64()) as u64,
     )))
+}
+
+/// The longest token type quoted in a message. Real ones are short (`MAC`, `DPoP`, `N_A`); a
+/// long value is not quoted, in case a provider put a token there.
+const MAX_TOKEN_TYPE_LEN: usize = 20;
+
+/// "a `MAC` token", escaped onto one line, or a description when the type is too long to quote.
+fn quoted_token_type(token_type: &str) -> String {
+    if token_type.chars().count() > MAX_TOKEN_TYPE_LEN {
+        return "a token of an unrecognized type".to_owned();
+    }
+    format!("a `{}` token", token_type.escape_debug())
 }
 
 /// The top-level field names, for "did you mean to map this?" messages. Names only: values

@@ -35,8 +35,9 @@ enum Setup {
     Refused,
     /// Accepts the connection, reads the request, never answers.
     Silent,
-    /// A raw HTTP/1.1 answer, written verbatim (for headers `Fault` cannot set).
-    Raw(&'static str),
+    /// A raw HTTP/1.1 answer, written verbatim (for headers `Fault` cannot set, or a binary
+    /// body).
+    Raw(&'static [u8]),
     /// The test server answering with this fault.
     Fault(fn() -> Fault),
     /// The test server answering correctly, but only after this delay.
@@ -47,6 +48,8 @@ enum Setup {
 enum Expect {
     /// An error of this kind.
     Err(ErrorKind),
+    /// An error of this kind whose message says all of these.
+    ErrSaying(ErrorKind, &'static [&'static str]),
     /// A token whose lifetime is as given.
     Ok(Lifetime),
 }
@@ -58,12 +61,19 @@ enum Lifetime {
     About(Duration),
     /// Any token is fine; also check its type.
     TokenType(&'static str),
+    /// Any token is fine; check its type and the header value it is sent as.
+    Sent {
+        token_type: &'static str,
+        header: &'static str,
+    },
 }
 
 struct Case {
     name: &'static str,
     setup: Setup,
     timeout: Duration,
+    /// The header prefix the user configured, if any.
+    header_prefix: Option<&'static str>,
     expect: Expect,
 }
 
@@ -72,6 +82,7 @@ const fn err(name: &'static str, setup: Setup, kind: ErrorKind) -> Case {
         name,
         setup,
         timeout: NORMAL,
+        header_prefix: None,
         expect: Expect::Err(kind),
     }
 }
@@ -81,6 +92,7 @@ const fn ok(name: &'static str, setup: Setup, lifetime: Lifetime) -> Case {
         name,
         setup,
         timeout: NORMAL,
+        header_prefix: None,
         expect: Expect::Ok(lifetime),
     }
 }
@@ -91,18 +103,21 @@ const CASES: &[Case] = &[
         name: "accepts then never answers",
         setup: Setup::Silent,
         timeout: SHORT,
+        header_prefix: None,
         expect: Expect::Err(ErrorKind::Timeout),
     },
     Case {
         name: "server hangs inside the handler",
         setup: Setup::Fault(|| Fault::Hang),
         timeout: SHORT,
+        header_prefix: None,
         expect: Expect::Err(ErrorKind::Timeout),
     },
     Case {
         name: "answers after the timeout",
         setup: Setup::Late(Duration::from_secs(1)),
         timeout: SHORT,
+        header_prefix: None,
         expect: Expect::Err(ErrorKind::Timeout),
     },
     err(
@@ -132,7 +147,7 @@ const CASES: &[Case] = &[
     err(
         "503 with Retry-After",
         Setup::Raw(
-            "HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-type: text/html\r\n\
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-type: text/html\r\n\
              content-length: 24\r\nconnection: close\r\n\r\n<h1>maintenance</h1>\r\n\r\n",
         ),
         ErrorKind::TokenEndpoint,
@@ -140,15 +155,16 @@ const CASES: &[Case] = &[
     err(
         "429 with Retry-After and a JSON body",
         Setup::Raw(
-            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\ncontent-type: application/json\r\n\
-             content-length: 28\r\nconnection: close\r\n\r\n{\"message\":\"slow down pls\"}\n",
+            b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\n\
+             content-type: application/json\r\ncontent-length: 28\r\nconnection: close\r\n\r\n\
+             {\"message\":\"slow down pls\"}\n",
         ),
         ErrorKind::TokenEndpoint,
     ),
     err(
         "429 with Retry-After and an HTML body",
         Setup::Raw(
-            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\ncontent-type: text/html\r\n\
+            b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 30\r\ncontent-type: text/html\r\n\
              content-length: 26\r\nconnection: close\r\n\r\n<h1>too many requests</h1>",
         ),
         ErrorKind::MalformedResponse,
@@ -189,6 +205,7 @@ const CASES: &[Case] = &[
         name: "200 with a 10 MiB body (over the 1 MiB cap)",
         setup: Setup::Fault(|| Fault::LargeBody(10 * 1024 * 1024)),
         timeout: Duration::from_secs(20),
+        header_prefix: None,
         expect: Expect::Err(ErrorKind::MalformedResponse),
     },
     err(
@@ -253,10 +270,12 @@ const CASES: &[Case] = &[
     ),
     err(
         "302 redirect without Location",
-        Setup::Raw("HTTP/1.1 302 Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+        Setup::Raw(b"HTTP/1.1 302 Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
         ErrorKind::TokenEndpoint,
     ),
-    // normalize reads a JSON-looking body whatever its label: accepted.
+    // Lenient on purpose: real providers label JSON `text/html` or `text/plain` (misconfigured
+    // frameworks, gateways rewriting headers), so a body that parses as a JSON object is read
+    // whatever its label. Only the body decides; the label alone never rejects a good token.
     ok(
         "wrong content type (JSON labelled text/html)",
         Setup::Fault(|| {
@@ -268,6 +287,26 @@ const CASES: &[Case] = &[
         }),
         Lifetime::About(Duration::from_secs(600)),
     ),
+    // Neither JSON nor a form, and labelled as something else entirely: malformed, and the
+    // message names the content type instead of dumping the binary body.
+    Case {
+        name: "wrong content type (binary body labelled image/png)",
+        setup: Setup::Raw(
+            b"HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: 33\r\n\
+              connection: close\r\n\r\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\
+              \x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89",
+        ),
+        timeout: NORMAL,
+        header_prefix: None,
+        expect: Expect::ErrSaying(
+            ErrorKind::MalformedResponse,
+            &[
+                "neither JSON nor a form",
+                "`image/png`",
+                "33 bytes of binary data",
+            ],
+        ),
+    },
     err(
         "wrong content type (form body labelled JSON)",
         Setup::Fault(|| {
@@ -284,21 +323,55 @@ const CASES: &[Case] = &[
         Setup::Fault(|| Fault::raw(200, None, "access_token=at&token_type=bearer")),
         Lifetime::TokenType("Bearer"),
     ),
-    // Any token_type string is kept and used as the header prefix (not rejected).
     ok(
-        "unsupported token_type (MAC)",
-        Setup::Fault(|| Fault::json(200, json!({ "access_token": "at", "token_type": "MAC" }))),
-        Lifetime::TokenType("MAC"),
+        "token_type in lower case",
+        Setup::Fault(|| Fault::json(200, json!({ "access_token": "at", "token_type": "bearer" }))),
+        Lifetime::Sent {
+            token_type: "Bearer",
+            header: "Bearer at",
+        },
     ),
+    // Only Bearer tokens can be sent without configuration: anything else is a typed error.
+    Case {
+        name: "unsupported token_type (MAC)",
+        setup: Setup::Fault(|| {
+            Fault::json(200, json!({ "access_token": "at", "token_type": "MAC" }))
+        }),
+        timeout: NORMAL,
+        header_prefix: None,
+        expect: Expect::ErrSaying(
+            ErrorKind::UnsupportedTokenType,
+            &["`MAC` token", "only Bearer tokens are supported"],
+        ),
+    },
     err(
-        "token_type that cannot be a header",
+        "unsupported token_type (DPoP)",
+        Setup::Fault(|| Fault::json(200, json!({ "access_token": "at", "token_type": "DPoP" }))),
+        ErrorKind::UnsupportedTokenType,
+    ),
+    // With a configured prefix the provider's token_type is informational: the prefix is used.
+    Case {
+        name: "unsupported token_type (N_A) with an explicit header prefix",
+        setup: Setup::Fault(|| {
+            Fault::json(200, json!({ "access_token": "at", "token_type": "N_A" }))
+        }),
+        timeout: NORMAL,
+        header_prefix: Some("Bearer"),
+        expect: Expect::Ok(Lifetime::Sent {
+            token_type: "N_A",
+            header: "Bearer at",
+        }),
+    },
+    // Unsupported too; the message quotes it escaped, on one line.
+    err(
+        "token_type with a line break",
         Setup::Fault(|| {
             Fault::json(
                 200,
                 json!({ "access_token": "at", "token_type": "Bear\ner" }),
             )
         }),
-        ErrorKind::MalformedResponse,
+        ErrorKind::UnsupportedTokenType,
     ),
     err(
         "token_type not a string",
@@ -308,7 +381,7 @@ const CASES: &[Case] = &[
 ];
 
 /// A raw endpoint: `None` answer means accept, read and never answer. Counts connections.
-async fn raw_endpoint(answer: Option<&'static str>) -> (String, Arc<AtomicUsize>) {
+async fn raw_endpoint(answer: Option<&'static [u8]>) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let hits = Arc::new(AtomicUsize::new(0));
@@ -330,7 +403,7 @@ async fn raw_endpoint(answer: Option<&'static str>) -> (String, Arc<AtomicUsize>
                 }
                 match answer {
                     Some(answer) => {
-                        let _ = socket.write_all(answer.as_bytes()).await;
+                        let _ = socket.write_all(answer).await;
                         let _ = socket.shutdown().await;
                     }
                     None => {
@@ -378,6 +451,10 @@ fn check_token(name: &str, token: &AccessToken, lifetime: &Lifetime) {
         Lifetime::TokenType(expected) => {
             assert_eq!(token.token_type(), *expected, "{name}: token type");
         }
+        Lifetime::Sent { token_type, header } => {
+            assert_eq!(token.token_type(), *token_type, "{name}: token type");
+            assert_eq!(token.header_value(), *header, "{name}: header value");
+        }
     }
 }
 
@@ -406,9 +483,13 @@ async fn fault_matrix() {
                 url
             }
         };
-        let layer = OAuth2Layer::client_credentials(url, "client-id", "client-secret")
+        let mut builder = OAuth2Layer::client_credentials(url, "client-id", "client-secret")
             .timeout(case.timeout)
-            .cache_config(CacheConfig::default().jitter(false))
+            .cache_config(CacheConfig::default().jitter(false));
+        if let Some(prefix) = case.header_prefix {
+            builder = builder.header_prefix(prefix);
+        }
+        let layer = builder
             .build()
             .unwrap_or_else(|e| panic!("{name}: layer: {e}"));
         let started = Instant::now();
@@ -422,8 +503,16 @@ async fn fault_matrix() {
                 assert_eq!(error.kind(), *kind, "{name}: wrong kind: {error}");
                 check_message(name, &error);
             }
+            (Expect::ErrSaying(kind, phrases), Err(error)) => {
+                assert_eq!(error.kind(), *kind, "{name}: wrong kind: {error}");
+                check_message(name, &error);
+                let text = error.to_string();
+                for phrase in *phrases {
+                    assert!(text.contains(phrase), "{name}: no {phrase:?} in {text:?}");
+                }
+            }
             (Expect::Ok(lifetime), Ok(token)) => check_token(name, &token, lifetime),
-            (Expect::Err(kind), Ok(token)) => {
+            (Expect::Err(kind) | Expect::ErrSaying(kind, _), Ok(token)) => {
                 panic!("{name}: expected {kind:?}, got a token {token:?}")
             }
             (Expect::Ok(_), Err(error)) => panic!("{name}: expected a token, got {error}"),
@@ -528,7 +617,7 @@ async fn after_a_failure_the_next_attempt_waits_for_the_backoff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_read_and_the_cache_waits_that_long() {
     let (url, hits) = raw_endpoint(Some(
-        "HTTP/1.1 503 Service Unavailable\r\nretry-after: 3\r\ncontent-type: application/json\r\n\
+        b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 3\r\ncontent-type: application/json\r\n\
          content-length: 2\r\nconnection: close\r\n\r\n{}",
     ))
     .await;

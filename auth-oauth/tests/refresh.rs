@@ -9,7 +9,8 @@ use auth_core::{
     AuthError, ErrorKind, ExposeSecret, MemoryTokenStore, StoreFuture, StoredToken, TokenStore,
 };
 use auth_oauth::{RefreshToken, TokenEndpoint, TokenParams};
-use auth_test_support::token_server::TokenServer;
+use auth_test_support::token_server::{Fault, TokenServer};
+use serde_json::json;
 
 /// A memory store whose saves can be made to fail, counting them.
 #[derive(Default)]
@@ -198,4 +199,27 @@ async fn a_revoked_refresh_token_is_invalid_grant() {
     assert_eq!(err.kind(), ErrorKind::InvalidGrant);
     assert!(!err.is_transient());
     assert!(!err.to_string().contains("rt-revoked"));
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_kept_even_when_the_access_token_is_unusable() {
+    let server = TokenServer::builder().start().await;
+    let (store, grant, seed) = setup(&server).await;
+    // The provider spends the seed and rotates, but issues a token type we cannot send.
+    server.push_fault(Fault::json(
+        200,
+        json!({
+            "access_token": "at",
+            "token_type": "N_A",
+            "expires_in": 60,
+            "refresh_token": "rotated-before-the-error",
+        }),
+    ));
+    let error = grant.fetch().await.expect_err("N_A is not Bearer");
+    assert_eq!(error.kind(), ErrorKind::UnsupportedTokenType, "{error}");
+    assert_eq!(
+        stored_refresh_token(&store, "alice").await.as_deref(),
+        Some("rotated-before-the-error"),
+        "the rotated refresh token was saved before the access token was built (seed {seed})"
+    );
 }

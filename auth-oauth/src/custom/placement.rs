@@ -18,8 +18,9 @@ pub enum TokenPlacement {
     Header {
         /// The header name.
         name: HeaderName,
-        /// The prefix; `None` uses the token type of each response (`Bearer` when there is
-        /// none).
+        /// The prefix; `None` means `Bearer`, and then a response with another token type
+        /// fails with [`UnsupportedTokenType`](auth_core::ErrorKind::UnsupportedTokenType).
+        /// A configured prefix is used whatever the response's token type.
         prefix: Option<String>,
     },
     /// `?name={token}`, percent-encoded.

@@ -188,10 +188,8 @@ impl AuthorizationCode {
             fields.push(("code_verifier", verifier.expose_secret()));
         }
         let response = self.endpoint.request(&fields, &self.refresh_params).await?;
-        let token = response.to_access_token(
-            self.endpoint.header_prefix(),
-            self.params.requested_scopes(),
-        )?;
+        // Saved first, as for a rotation: the code is spent whether or not the access token
+        // can be used.
         if response.refresh_token().is_some() {
             self.rotation.save_initial(&response).await?;
         } else {
@@ -201,6 +199,10 @@ impl AuthorizationCode {
                  offline access)"
             );
         }
+        let token = response.to_access_token(
+            self.endpoint.header_prefix(),
+            self.params.requested_scopes(),
+        )?;
         *self.first_slot() = Some(token.clone());
         Ok(token)
     }

@@ -149,14 +149,15 @@ impl Rotation {
             ("refresh_token", refresh_token.expose_secret()),
         ];
         let response = endpoint.request(&fields, params).await?;
-        let token =
-            response.to_access_token(endpoint.header_prefix(), params.requested_scopes())?;
+        // The rotated refresh token is saved before the access token is even built: the
+        // provider has spent the old one, so a response whose access token cannot be used
+        // (an unsupported token type, say) must not cost the refresh token too.
         if response.rotates(Some(&refresh_token)) || from_store.is_none() {
             let kept = response.refresh_token().cloned().unwrap_or(refresh_token);
             self.save(stored, kept, &response).await?;
             event!(debug, key = %self.key, "refresh token saved");
         }
-        Ok(token)
+        response.to_access_token(endpoint.header_prefix(), params.requested_scopes())
     }
 
     /// Saves the refresh token a code exchange returned.

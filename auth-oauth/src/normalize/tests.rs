@@ -173,14 +173,73 @@ fn token_type_defaults_to_bearer_and_is_case_insensitive() {
         (Some(r#""BEARER""#), "Bearer"),
         (Some(r#""""#), "Bearer"),
         (Some("null"), "Bearer"),
-        (Some(r#""DPoP""#), "DPoP"),
+        (Some(r#"" Bearer ""#), "Bearer"),
     ] {
         let body = match value {
             Some(v) => format!(r#"{{"access_token":"x","token_type":{v}}}"#),
             None => r#"{"access_token":"x"}"#.to_owned(),
         };
-        assert_eq!(ok(&body).token_type(), expected, "{body}");
+        let response = ok(&body);
+        assert_eq!(response.token_type(), expected, "{body}");
+        let token = response.to_access_token(None, &[]).expect("a bearer token");
+        assert_eq!(token.header_value(), "Bearer x", "{body}");
     }
+}
+
+#[test]
+fn other_token_types_are_kept_but_unsupported_without_a_configured_prefix() {
+    for token_type in ["MAC", "DPoP", "N_A", "mac", "Bearer2"] {
+        let response = ok(&format!(
+            r#"{{"access_token":"x","token_type":"{token_type}"}}"#
+        ));
+        // normalize itself reports what the provider sent.
+        assert_eq!(response.token_type(), token_type);
+        let e = response
+            .to_access_token(None, &[])
+            .expect_err("not a bearer token");
+        assert_eq!(e.kind(), ErrorKind::UnsupportedTokenType, "{token_type}");
+        assert!(!e.is_transient());
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("issued a `{token_type}` token"))
+                && text.contains("only Bearer tokens are supported")
+                && text.contains("hint:")
+                && text.contains("header_prefix"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_configured_prefix_accepts_any_token_type() {
+    let response = ok(r#"{"access_token":"x","token_type":"N_A"}"#);
+    let token = response
+        .to_access_token(Some("Bearer"), &[])
+        .expect("the configured prefix wins");
+    assert_eq!(token.header_value(), "Bearer x");
+    assert_eq!(token.token_type(), "N_A");
+    // The bare token (a query parameter, or an empty prefix) is an explicit choice too.
+    let token = response.to_access_token(Some(""), &[]).expect("bare token");
+    assert_eq!(token.header_value(), "x");
+}
+
+#[test]
+fn an_unsupported_token_type_is_quoted_on_one_line_and_only_when_short() {
+    let e = ok(r#"{"access_token":"x","token_type":"Bear\ner"}"#)
+        .to_access_token(None, &[])
+        .expect_err("unsupported");
+    let text = e.to_string();
+    assert!(
+        text.contains(r"`Bear\ner`") && !text.contains('\n'),
+        "{text}"
+    );
+
+    let long = "tok3n-".repeat(10);
+    let e = ok(&format!(r#"{{"access_token":"x","token_type":"{long}"}}"#))
+        .to_access_token(None, &[])
+        .expect_err("unsupported");
+    assert_eq!(e.kind(), ErrorKind::UnsupportedTokenType);
+    assert!(!e.to_string().contains("tok3n"), "{e}");
 }
 
 #[test]
@@ -304,6 +363,34 @@ fn html_is_malformed_with_the_status_and_a_short_excerpt() {
     let e = err(502, Some("text/html"), "<html>Bad Gateway</html>");
     assert_eq!(e.kind(), ErrorKind::TokenEndpoint);
     assert!(e.is_transient());
+}
+
+#[test]
+fn a_binary_body_is_described_not_quoted() {
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+    let e = normalize(StatusCode::OK, Some("image/png"), png, &KeyMap::default())
+        .expect_err("an image is no token response");
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse);
+    let text = e.to_string();
+    assert!(
+        text.contains(
+            "neither JSON nor a form (content type `image/png`, 20 bytes of binary data)"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\u{fffd}') && !text.contains("PNG"),
+        "{text}"
+    );
+    // A JSON body under the same wrong label is still read.
+    let r = normalize(
+        StatusCode::OK,
+        Some("image/png"),
+        br#"{"access_token":"at"}"#,
+        &KeyMap::default(),
+    )
+    .expect("JSON whatever the label");
+    assert_eq!(r.access_token().expose_secret(), "at");
 }
 
 #[test]
