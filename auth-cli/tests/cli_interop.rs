@@ -109,7 +109,8 @@ async fn whoami(State(state): State<ApiState>, headers: HeaderMap) -> (StatusCod
 }
 
 /// `mock`: client credentials at the mock server; `mock_refresh`: a refresh-token grant with
-/// a refresh token the server never issued.
+/// a refresh token the server never issued; `mock_discovered`: client credentials with the
+/// token endpoint found through the server's OpenID Connect discovery document.
 fn write_config(dir: &Path, server: &MockServer, api: &IssuerApi) -> String {
     let body = format!(
         r#"
@@ -136,9 +137,22 @@ token_url = "{token_url}"
 client_id = "{CLIENT_ID}"
 client_secret = {{ env = "MOCK_CLIENT_SECRET" }}
 refresh_token = {{ env = "MOCK_REFRESH_TOKEN" }}
+
+[connections.mock_discovered]
+base_url = "{api}"
+check = {{ path = "/whoami" }}
+
+[connections.mock_discovered.auth]
+type = "oauth2"
+grant = "client_credentials"
+issuer = "{issuer}"
+client_id = "{CLIENT_ID}"
+client_secret = {{ env = "MOCK_CLIENT_SECRET" }}
+scopes = "read"
 "#,
         api = api.base_url(),
         token_url = server.url("/token"),
+        issuer = server.issuer(),
     );
     let path = dir.join("tower-auth.toml");
     std::fs::write(&path, body).expect("write config");
@@ -272,4 +286,23 @@ async fn a_refresh_token_the_mock_server_never_issued_is_invalid_grant() {
     ] {
         assert!(!run.all().contains(CANARY), "canary leaked:\n{}", run.all());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_is_discovered_from_the_mock_servers_metadata() {
+    let server = MockServer::start().await;
+    let api = IssuerApi::start(server.issuer()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), &server, &api);
+
+    let run = tower_auth(&["-c", &config, "check", "mock_discovered"], ENVS).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "✓ mock_discovered  GET /whoami → 200  (oauth2 client_credentials, token expires in 59m)\n"
+    );
+    let accepted = api.accepted();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(accepted[0]["scope"], "read");
+    assert_eq!(accepted[0]["iss"], server.issuer().as_str());
 }
