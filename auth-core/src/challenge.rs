@@ -126,7 +126,9 @@ pub fn parse_challenges(input: &str) -> Vec<WwwAuthenticate> {
                 _ => {}
             }
             cursor.skip_ws();
-            if !cursor.eat(',') {
+            // A missing comma before another `name=value` (seen from real servers) keeps that
+            // parameter in this challenge instead of misreading it as a new scheme.
+            if !cursor.eat(',') && !cursor.at_parameter() {
                 break;
             }
         }
@@ -161,6 +163,18 @@ impl<'a> Cursor<'a> {
         } else {
             false
         }
+    }
+
+    /// Whether a `name=value` parameter starts here (not a scheme, nor a token68 such as
+    /// `abc==`); the position is left unchanged.
+    fn at_parameter(&mut self) -> bool {
+        let save = self.pos;
+        let parameter = self.token().is_some() && {
+            self.skip_ws();
+            self.eat('=') && !matches!(self.peek(), None | Some('=' | ','))
+        };
+        self.pos = save;
+        parameter
     }
 
     fn skip_ws(&mut self) {
@@ -256,6 +270,26 @@ mod tests {
             let _ = parse_challenges(junk);
         }
         assert!(WwwAuthenticate::parse("").is_none());
+    }
+
+    #[test]
+    fn a_missing_comma_between_parameters_loses_nothing() {
+        let all = parse_challenges(
+            r#"Bearer realm="api" error="invalid_token" error_description="expired", Basic realm="b""#,
+        );
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all[0].scheme, "Bearer");
+        assert_eq!(all[0].realm.as_deref(), Some("api"));
+        assert_eq!(all[0].error.as_deref(), Some("invalid_token"));
+        assert_eq!(all[0].error_description.as_deref(), Some("expired"));
+        assert_eq!(all[1].scheme, "Basic");
+        assert_eq!(all[1].realm.as_deref(), Some("b"));
+        // A scheme followed by a token68 still starts a new challenge.
+        let all = parse_challenges(r#"Bearer realm="a" Negotiate abc123=="#);
+        assert_eq!(
+            all.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(),
+            ["Bearer", "Negotiate"]
+        );
     }
 
     #[test]
