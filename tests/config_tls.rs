@@ -113,3 +113,74 @@ fn client_auth_tls_without_auth_tls_names_the_missing_table() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_table_with_only_a_ca_trusts_a_private_ca_without_a_client_certificate() {
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server =
+        TlsApiServer::require_header(&pki, ClientCerts::None, "authorization", "Bearer api-token")
+            .await;
+    let config = Config::from_str(
+        &format!(
+            r#"
+[connections.internal]
+base_url = "{base}"
+tls = {{ ca = "{ca}" }}
+auth = {{ type = "bearer", token = "api-token" }}
+"#,
+            base = server.base_url(),
+            ca = files.ca.display(),
+        ),
+        Format::Toml,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = config.connection("internal", None).expect("connection");
+    let tls = spec.client_tls().expect("tls").expect("configured");
+    assert!(!tls.has_certificate());
+    let client = ServiceBuilder::new()
+        .layer(spec.layer().unwrap_or_else(|e| panic!("{e}")))
+        .service(
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build::<_, Full<Bytes>>(tls.https_connector().expect("connector")),
+        );
+    let request = Request::get(server.url("/whoami"))
+        .body(Full::default())
+        .expect("request");
+    let response = client.oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(
+        &body[..],
+        br#"{"client_certificate":false,"path":"/whoami"}"#
+    );
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn client_auth_tls_with_only_a_ca_in_auth_tls_names_the_missing_certificate() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let pki = Pki::new();
+    let files = pki.write_pem_files();
+    let server = runtime.block_on(TlsApiServer::start(&pki, ClientCerts::Required));
+    let auth_tls = format!(r#"tls = {{ ca = "{}" }}"#, files.ca.display());
+    let error = connection(&server, &files, &auth_tls)
+        .layer()
+        .expect_err("no certificate for tls client authentication");
+    assert!(
+        error.to_string().contains(
+            "connections.payments.auth.tls.cert: missing (tls client authentication needs a \
+             client certificate"
+        ),
+        "{error}"
+    );
+    assert_eq!(server.request_count(), 0);
+}

@@ -50,7 +50,7 @@ pub(crate) fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-/// The client for `spec`'s API: with its client certificate when `tls` is configured.
+/// The client for `spec`'s API: through `tls` (client certificate, CA roots) when configured.
 pub(crate) fn client_for(spec: &ConnectionSpec, shared: &HttpClient) -> Result<HttpClient, String> {
     match spec.client_tls().map_err(|e| e.to_string())? {
         None => Ok(shared.clone()),

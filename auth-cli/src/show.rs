@@ -231,17 +231,20 @@ fn key_map_field(field: &mut impl FnMut(&str, String), key_map: &KeyMapSpec) {
     }
 }
 
+/// `{ cert = "…", key = { file = "…" }, ca = "…" }` with the fields that are set; the key as
+/// its reference.
 fn tls_line(tls: &TlsSpec) -> String {
-    let mut line = format!(
-        "{{ cert = {}, key = {}",
-        quote(&tls.cert.display().to_string()),
-        secret(&tls.key)
-    );
-    if let Some(ca) = &tls.ca {
-        line.push_str(&format!(", ca = {}", quote(&ca.display().to_string())));
+    let mut fields = Vec::new();
+    if let Some(cert) = &tls.cert {
+        fields.push(format!("cert = {}", quote(&cert.display().to_string())));
     }
-    line.push_str(" }");
-    line
+    if let Some(key) = &tls.key {
+        fields.push(format!("key = {}", secret(key)));
+    }
+    if let Some(ca) = &tls.ca {
+        fields.push(format!("ca = {}", quote(&ca.display().to_string())));
+    }
+    format!("{{ {} }}", fields.join(", "))
 }
 
 fn location_name(location: Location) -> &'static str {

@@ -522,13 +522,20 @@ async fn a_client_certificate_the_server_rejects_gets_the_tls_hint() {
     assert!(server.wait_for_failed_handshakes(3).await >= 3);
 }
 
-/// `tls` is a client certificate (`cert` + `key`, `ca` extra roots next to them): a server CA
-/// alone cannot be configured, so a private-CA API without mTLS needs a client certificate.
+/// `tls = { ca }` alone trusts a private CA without presenting a client certificate;
+/// `cert` and `key` go together.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tls_table_with_only_a_ca_is_refused_as_incomplete() {
+async fn a_tls_table_with_only_a_ca_passes_and_a_cert_without_key_is_refused() {
     let pki = Pki::new();
     let files = pki.write_pem_files();
-    let server = TlsApiServer::start(&pki, ClientCerts::None).await;
+    let server = TlsApiServer::require_header(
+        &pki,
+        ClientCerts::None,
+        "authorization",
+        &format!("Bearer {TLS_TOKEN}"),
+    )
+    .await;
+    let envs = [("TLS_TOKEN", TLS_TOKEN)];
     let config = write_config(
         files.dir(),
         &tls_connection(
@@ -538,17 +545,36 @@ async fn a_tls_table_with_only_a_ca_is_refused_as_incomplete() {
         ),
     );
 
-    let run = tower_auth(&["-c", &config, "check"], &[("TLS_TOKEN", TLS_TOKEN)]).await;
+    let run = tower_auth(&["-c", &config, "check"], &envs).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout,
+        "✓ ca_only  GET /whoami → 200  (bearer token in Authorization)\n"
+    );
+    assert_eq!(server.request_count(), 1);
+
+    let config = write_config(
+        files.dir(),
+        &tls_connection(
+            "cert_only",
+            &server,
+            Some(format!(
+                r#"{{ cert = "{}", ca = "{}" }}"#,
+                files.client_cert.display(),
+                files.ca.display()
+            )),
+        ),
+    );
+    let run = tower_auth(&["-c", &config, "check"], &envs).await;
     assert_eq!(run.code, 2, "{}", run.all());
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
         format!(
-            "error: 2 problems in {config}:\n  \
-             connections.ca_only.tls.cert: missing (a PEM certificate chain file)\n  \
-             connections.ca_only.tls.key: missing\n\
+            "error: {config}: connections.cert_only.tls.key: missing (cert and key go \
+             together)\n\
              hint: fix the configuration values named above\n"
         )
     );
-    assert_eq!(server.request_count(), 0);
+    assert_eq!(server.request_count(), 1);
 }

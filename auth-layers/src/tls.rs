@@ -1,6 +1,6 @@
-//! Client TLS certificates (mTLS): a rustls client config and a hyper-rustls connector built
-//! from a PEM certificate chain and private key, for the API client and the token endpoint
-//! client alike.
+//! Client TLS (mTLS and private CAs): a rustls client config and a hyper-rustls connector built
+//! from a PEM certificate chain and private key, or from CA roots alone when the server asks
+//! for no client certificate, for the API client and the token endpoint client alike.
 //!
 //! ```
 //! use auth_layers::tls::{ClientTls, SecretSlice};
@@ -25,6 +25,27 @@
 //! let client: Client<_, Empty<Bytes>> =
 //!     Client::builder(TokioExecutor::new()).build(tls.https_connector()?);
 //! # drop(client);
+//! # Ok(()) }
+//! ```
+//!
+//! A server behind a private CA that does not ask for a client certificate needs only the
+//! roots: [`ClientTls::without_certificate`].
+//!
+//! ```
+//! use auth_layers::tls::ClientTls;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+//! # let ca_key = KeyPair::generate()?;
+//! # let mut ca = CertificateParams::new(Vec::<String>::new())?;
+//! # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+//! # let ca_pem = ca.self_signed(&ca_key)?.pem();
+//! // Usually `.add_root_pem_file("private-ca.pem")`.
+//! let tls = ClientTls::without_certificate()
+//!     .add_root_pem(ca_pem.as_bytes())?
+//!     .with_native_roots(false);
+//! assert!(!tls.has_certificate());
+//! let connector = tls.https_connector()?;
+//! # drop(connector);
 //! # Ok(()) }
 //! ```
 //!
@@ -61,23 +82,47 @@ pub use secrecy::SecretSlice;
 use pem::{KeyFormat, Origin};
 use x509::CertSummary;
 
-/// A client certificate chain and its private key, the CA roots to trust, and whether plain
-/// `http://` is allowed: everything needed to build a rustls [`ClientConfig`] or a
-/// hyper-rustls connector for mutual TLS.
+/// A client certificate chain and its private key (or none), the CA roots to trust, and
+/// whether plain `http://` is allowed: everything needed to build a rustls [`ClientConfig`] or
+/// a hyper-rustls connector for mutual TLS, or for plain TLS to a server behind a private CA.
 ///
-/// Cheap to clone. `Debug` shows the leaf certificate's subject, issuer and expiry, never the
-/// key.
+/// Cheap to clone. `Debug` shows the leaf certificate's subject, issuer and expiry (or that
+/// there is no client certificate), never the key.
 #[derive(Clone)]
 pub struct ClientTls {
-    identity: Arc<CertifiedKey>,
-    key_format: KeyFormat,
-    leaf: Option<CertSummary>,
+    /// `None` when built with [`ClientTls::without_certificate`].
+    identity: Option<Identity>,
     roots: RootCertStore,
     native_roots: bool,
     https_only: bool,
 }
 
+/// The client certificate chain, its key, and what `Debug` shows of them.
+#[derive(Clone)]
+struct Identity {
+    certified_key: Arc<CertifiedKey>,
+    key_format: KeyFormat,
+    leaf: Option<CertSummary>,
+}
+
 impl ClientTls {
+    /// No client certificate, only the CA roots to trust: for a server behind a private CA
+    /// that does not ask for a client certificate. Add the CA with
+    /// [`ClientTls::add_root_pem`] or [`ClientTls::add_root_pem_file`]; the platform's roots
+    /// are trusted too unless [`ClientTls::with_native_roots`] turns them off.
+    ///
+    /// The TLS handshake then offers no certificate; a server that requires one rejects it
+    /// (see [`TlsFailure::ClientCertificateRequired`]). It cannot authenticate a client to a
+    /// token endpoint (`tls_client_auth`).
+    pub fn without_certificate() -> Self {
+        ClientTls {
+            identity: None,
+            roots: RootCertStore::empty(),
+            native_roots: true,
+            https_only: true,
+        }
+    }
+
     /// From a PEM certificate chain (leaf first, then any intermediates) and a PEM private key
     /// (PKCS#8 `PRIVATE KEY`, PKCS#1 `RSA PRIVATE KEY` or SEC1 `EC PRIVATE KEY`; RSA, ECDSA
     /// P-256/P-384 or Ed25519).
@@ -173,13 +218,19 @@ impl ClientTls {
         }
 
         Ok(ClientTls {
-            identity: Arc::new(identity),
-            key_format: key.format,
-            leaf,
-            roots: RootCertStore::empty(),
-            native_roots: true,
-            https_only: true,
+            identity: Some(Identity {
+                certified_key: Arc::new(identity),
+                key_format: key.format,
+                leaf,
+            }),
+            ..Self::without_certificate()
         })
+    }
+
+    /// Whether a client certificate is presented: `false` when built with
+    /// [`ClientTls::without_certificate`].
+    pub fn has_certificate(&self) -> bool {
+        self.identity.is_some()
     }
 
     /// Also trusts the CA certificates in `ca_pem` (one or more `CERTIFICATE` blocks) to
@@ -216,13 +267,14 @@ impl ClientTls {
     }
 
     /// Whether the connector refuses plain `http://` URIs. Defaults to `true`: a client that
-    /// carries a client certificate is meant to talk TLS.
+    /// carries a client certificate or private CA roots is meant to talk TLS.
     pub fn https_only(mut self, enabled: bool) -> Self {
         self.https_only = enabled;
         self
     }
 
-    /// A rustls client config presenting this certificate, trusting the configured roots, with
+    /// A rustls client config presenting this certificate (none without one), trusting the
+    /// configured roots, with
     /// rustls' safe default protocol versions (TLS 1.2 and 1.3) and the `ring` provider.
     ///
     /// Fails when no root is trusted at all (native roots off or absent, none added).
@@ -230,8 +282,8 @@ impl ClientTls {
         self.client_config().map(Arc::new)
     }
 
-    /// An HTTP/1.1 connector for hyper-util's client presenting this certificate; `https://`
-    /// only unless [`ClientTls::https_only`] is turned off.
+    /// An HTTP/1.1 connector for hyper-util's client presenting this certificate, if any;
+    /// `https://` only unless [`ClientTls::https_only`] is turned off.
     pub fn https_connector(&self) -> Result<HttpsConnector<HttpConnector>, AuthError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -252,13 +304,16 @@ impl ClientTls {
 
     fn client_config(&self) -> Result<ClientConfig, AuthError> {
         let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| AuthError::config("tls", e))?
-            .with_root_certificates(self.root_store()?)
-            .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
-                self.identity.clone(),
-            )));
+            .with_root_certificates(self.root_store()?);
+        let config = match &self.identity {
+            Some(identity) => builder.with_client_cert_resolver(Arc::new(
+                rustls::sign::SingleCertAndKey::from(identity.certified_key.clone()),
+            )),
+            None => builder.with_no_client_auth(),
+        };
         Ok(config)
     }
 
@@ -295,19 +350,26 @@ impl ClientTls {
 impl fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ClientTls");
-        d.field("certificates", &self.identity.cert.len());
-        if let Some(leaf) = &self.leaf {
-            d.field("subject", &leaf.subject)
-                .field("issuer", &leaf.issuer)
-                .field("not_after", &leaf.not_after);
+        match &self.identity {
+            Some(identity) => {
+                d.field("certificates", &identity.certified_key.cert.len());
+                if let Some(leaf) = &identity.leaf {
+                    d.field("subject", &leaf.subject)
+                        .field("issuer", &leaf.issuer)
+                        .field("not_after", &leaf.not_after);
+                }
+                d.field(
+                    "private_key",
+                    &format_args!("[redacted {}]", identity.key_format),
+                );
+            }
+            None => {
+                d.field("client_certificate", &format_args!("none"));
+            }
         }
-        d.field(
-            "private_key",
-            &format_args!("[redacted {}]", self.key_format),
-        )
-        .field("extra_roots", &self.roots.len())
-        .field("native_roots", &self.native_roots)
-        .field("https_only", &self.https_only)
-        .finish()
+        d.field("extra_roots", &self.roots.len())
+            .field("native_roots", &self.native_roots)
+            .field("https_only", &self.https_only)
+            .finish()
     }
 }

@@ -378,6 +378,12 @@ impl TokenEndpointBuilder {
     /// presents `tls`' certificate, with `client_id` in the body and no secret. Sets
     /// [`ClientAuth::TlsClientAuth`]; replaces the default HTTP client (do not also set
     /// [`http_client`](Self::http_client)).
+    ///
+    /// `tls` must hold a certificate: one from
+    /// [`ClientTls::without_certificate`](auth_layers::tls::ClientTls::without_certificate)
+    /// fails [`build`](Self::build). For a token endpoint behind a private CA with another
+    /// client authentication, give [`TokenHttpClient::with_client_tls`] to
+    /// [`http_client`](Self::http_client) instead.
     #[cfg(feature = "mtls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
     pub fn tls_client_auth(mut self, tls: auth_layers::tls::ClientTls) -> Self {
@@ -388,7 +394,7 @@ impl TokenEndpointBuilder {
 
     /// Like [`tls_client_auth`](Self::tls_client_auth) for a self-signed certificate
     /// registered with the server (RFC 8705 §2.2). Sets
-    /// [`ClientAuth::SelfSignedTlsClientAuth`].
+    /// [`ClientAuth::SelfSignedTlsClientAuth`]. `tls` must hold a certificate.
     #[cfg(feature = "mtls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mtls")))]
     pub fn self_signed_tls_client_auth(mut self, tls: auth_layers::tls::ClientTls) -> Self {
@@ -443,7 +449,7 @@ impl TokenEndpointBuilder {
     /// Checks every setting and builds the endpoint. Errors are [`ErrorKind::Config`]
     /// (`auth_core::ErrorKind::Config`) naming the setting: `token_url` not a URL or not
     /// https/loopback, `client_id` missing, `client_secret` missing for the method, a bad
-    /// `header_prefix`.
+    /// `header_prefix`, a `tls_client_auth` certificate missing from its `ClientTls`.
     ///
     /// [`ErrorKind::Config`]: auth_core::ErrorKind::Config
     pub fn build(self) -> Result<TokenEndpoint, AuthError> {
@@ -452,6 +458,7 @@ impl TokenEndpointBuilder {
         #[cfg(feature = "mtls")]
         let (tls_http, certificate_thumbprint) = match &self.client_tls {
             Some(tls) => {
+                binding::require_certificate(tls, self.client_auth)?;
                 if self.http.is_some() {
                     return Err(AuthError::config(
                         "http_client",

@@ -124,23 +124,40 @@ fn read_check(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CheckSpec> {
     })
 }
 
+/// `tls = { cert, key, ca }`: `cert` and `key` together (a client certificate), `ca` (extra
+/// roots), or all three.
 fn read_tls(r: &mut Reader<'_>, t: &Table<'_>) -> Option<TlsSpec> {
     let tls = r.sub_table(t, "tls")?;
     r.known_keys(&tls, &["cert", "key", "ca"]);
     let cert = r.path(&tls, "cert");
-    if tls.get("cert").is_none() {
-        r.problems.error(
-            &tls.key_path("cert"),
-            "missing (a PEM certificate chain file)",
-        );
-    }
-    let key = r.secret(&tls, "key", true);
+    let key = r.secret(&tls, "key", false);
     let ca = r.path(&tls, "ca");
-    Some(TlsSpec {
-        cert: cert?,
-        key: key?,
-        ca,
-    })
+    let given = |key: &str| tls.get(key).is_some();
+    let incomplete = match (given("cert"), given("key")) {
+        (true, false) => Some(("key", "missing (cert and key go together)")),
+        (false, true) => Some(("cert", "missing (cert and key go together)")),
+        _ => None,
+    };
+    if let Some((missing, message)) = incomplete {
+        r.problems.error(&tls.key_path(missing), message);
+        return None;
+    }
+    if !given("cert") && !given("ca") {
+        r.problems.error(
+            &tls.path,
+            "empty (give `ca` to trust a private CA, `cert` and `key` to present a client \
+             certificate, or all three)",
+        );
+        return None;
+    }
+    // A value given but unreadable is already a problem.
+    if given("cert") != cert.is_some()
+        || given("key") != key.is_some()
+        || given("ca") != ca.is_some()
+    {
+        return None;
+    }
+    Some(TlsSpec { cert, key, ca })
 }
 
 fn read_key_map(r: &mut Reader<'_>, t: &Table<'_>) -> KeyMapSpec {

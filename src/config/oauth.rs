@@ -448,6 +448,15 @@ fn tls_client_auth<G>(
     o: &OAuth2Spec,
     builder: OAuth2LayerBuilder<G>,
 ) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
+    if let Some(spec) = &o.tls
+        && !spec.has_certificate()
+    {
+        return Err(r.problem(
+            "tls.cert",
+            "missing (tls client authentication needs a client certificate: give `cert` and \
+             `key` in `auth.tls`; `ca` alone only trusts the server)",
+        ));
+    }
     match client_tls(r, o.tls.as_ref())? {
         Some(tls) => Ok(builder.tls_client_auth(tls)),
         None => Err(r.problem(

@@ -20,7 +20,7 @@ pub struct ConnectionSpec {
     pub check: CheckSpec,
     /// How to authenticate.
     pub auth: AuthSpec,
-    /// Client certificate for the API (mTLS).
+    /// TLS for the API: a client certificate (mTLS), extra CA roots, or both.
     pub tls: Option<TlsSpec>,
     /// Timeout for requests on this connection.
     pub timeout: Option<Duration>,
@@ -48,16 +48,28 @@ impl Default for CheckSpec {
     }
 }
 
-/// Client certificate files (PEM).
+/// `tls = { cert, key, ca }`: a client certificate (mTLS), extra CA roots to trust the server
+/// by, or both (PEM files).
+///
+/// `cert` and `key` are given together or not at all; `ca` alone trusts a server behind a
+/// private CA without presenting a client certificate. At least one of them is set.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TlsSpec {
-    /// Certificate chain.
-    pub cert: PathBuf,
-    /// Private key (a secret reference: a file is usual).
-    pub key: SecretRef,
-    /// Extra CA roots.
+    /// Client certificate chain (leaf first); `None` when no client certificate is presented.
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (a secret reference: a file is usual); set exactly
+    /// when `cert` is.
+    pub key: Option<SecretRef>,
+    /// Extra CA roots that issue the server's certificate, trusted along with the platform's.
     pub ca: Option<PathBuf>,
+}
+
+impl TlsSpec {
+    /// Whether a client certificate (`cert` and `key`) is configured.
+    pub fn has_certificate(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
 }
 
 /// Where an API key or custom token goes.
@@ -185,7 +197,8 @@ pub struct OAuth2Spec {
     pub key_id: Option<String>,
     /// Where refresh tokens are stored.
     pub token_store: Option<PathBuf>,
-    /// Client certificate for the token endpoint.
+    /// TLS for the token endpoint: a client certificate (required by `client_auth = "tls"`),
+    /// extra CA roots, or both.
     pub tls: Option<TlsSpec>,
 }
 
@@ -211,7 +224,7 @@ pub struct JwtBearerSpec {
     pub algorithm: Option<String>,
     /// Google-style service-account JSON key file.
     pub service_account_file: Option<PathBuf>,
-    /// Client certificate for the token endpoint.
+    /// TLS for the token endpoint: a client certificate, extra CA roots, or both.
     pub tls: Option<TlsSpec>,
 }
 

@@ -498,3 +498,46 @@ fn connection_client_certificates_load_and_bad_keys_name_the_path() {
         "{error}"
     );
 }
+
+#[test]
+fn a_tls_table_may_hold_only_a_ca_but_cert_and_key_go_together() {
+    let config = |tls: &str| {
+        Config::from_str(
+            &format!(
+                r#"
+                [connections.x]
+                base_url = "https://x.test"
+                tls = {tls}
+                auth = {{ type = "none" }}
+                "#
+            ),
+            Format::Toml,
+        )
+    };
+    let ca_only = config(r#"{ ca = "/etc/private-ca.pem" }"#).expect("ca alone is valid");
+    let tls = ca_only.connection("x", None).expect("spec").tls;
+    let tls = tls.expect("a tls table");
+    assert_eq!(
+        tls.ca.as_deref(),
+        Some(std::path::Path::new("/etc/private-ca.pem"))
+    );
+    assert!(tls.cert.is_none() && tls.key.is_none() && !tls.has_certificate());
+
+    for (tls, expected) in [
+        (
+            r#"{ cert = "c.pem", ca = "ca.pem" }"#,
+            "connections.x.tls.key: missing (cert and key go together)",
+        ),
+        (
+            r#"{ key = { file = "k.pem" } }"#,
+            "connections.x.tls.cert: missing (cert and key go together)",
+        ),
+        (
+            "{}",
+            "connections.x.tls: empty (give `ca` to trust a private CA",
+        ),
+    ] {
+        let text = config(tls).expect_err(tls).to_string();
+        assert!(text.contains(expected), "{tls}: {text}");
+    }
+}

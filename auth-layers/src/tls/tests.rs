@@ -365,3 +365,4 @@ async fn https_only_refuses_plain_http() {
 
 mod bad_input;
 mod classify;
+mod without_certificate;

@@ -49,6 +49,29 @@ pub(super) fn check(ours: Option<&str>, bound: &str) {
     }
 }
 
+/// Refuses a [`ClientTls`](auth_layers::tls::ClientTls) without a client certificate for
+/// `tls_client_auth` / `self_signed_tls_client_auth`: the server would see no certificate and
+/// answer `invalid_client` on every token request.
+#[cfg(feature = "mtls")]
+pub(super) fn require_certificate(
+    tls: &auth_layers::tls::ClientTls,
+    client_auth: Option<crate::ClientAuth>,
+) -> Result<(), auth_core::AuthError> {
+    if tls.has_certificate() {
+        return Ok(());
+    }
+    let method = match client_auth {
+        Some(crate::ClientAuth::SelfSignedTlsClientAuth) => "self_signed_tls_client_auth",
+        _ => "tls_client_auth",
+    };
+    Err(auth_core::AuthError::config(
+        method,
+        "needs a client certificate, and this ClientTls has none (built with \
+         `ClientTls::without_certificate`): build it with `ClientTls::from_pem` or \
+         `from_pem_files`",
+    ))
+}
+
 /// An HTTPS client presenting `tls`' certificate, and that certificate's `x5t#S256`.
 #[cfg(feature = "mtls")]
 pub(super) fn tls_http_client(
@@ -76,6 +99,33 @@ mod tests {
     use crate::{KeyMap, normalize};
     use http::StatusCode;
     use serde_json::json;
+
+    #[cfg(feature = "mtls")]
+    #[test]
+    fn tls_client_auth_without_a_client_certificate_fails_at_build() {
+        use auth_core::ErrorKind;
+        use auth_layers::tls::ClientTls;
+
+        let builder = || crate::TokenEndpoint::builder("https://auth.example/token", "id");
+        for (builder, method) in [
+            (
+                builder().tls_client_auth(ClientTls::without_certificate()),
+                "tls_client_auth",
+            ),
+            (
+                builder().self_signed_tls_client_auth(ClientTls::without_certificate()),
+                "self_signed_tls_client_auth",
+            ),
+        ] {
+            let err = builder.build().expect_err("no client certificate");
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!(": {method}: needs a client certificate")),
+                "{err}"
+            );
+        }
+    }
 
     fn response(body: &Value) -> (Vec<u8>, TokenResponse) {
         let bytes = body.to_string().into_bytes();

@@ -1,5 +1,5 @@
 //! Test PKI generated at run time with rcgen, and an in-process TLS server on 127.0.0.1 that
-//! requires client certificates. No key is ever written to the repository.
+//! requires client certificates (or asks for none). No key is ever written to the repository.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -169,8 +169,9 @@ fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An HTTP/1.1 server behind TLS that requires a client certificate issued by `client_ca` and
-/// answers every request `200 hello <client CN>`.
+/// An HTTP/1.1 server behind TLS that requires a client certificate issued by `client_ca` (or,
+/// from [`TestServer::without_client_auth`], asks for none) and answers every request
+/// `200 hello <client CN>`.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
     task: JoinHandle<()>,
@@ -186,20 +187,37 @@ impl TestServer {
         client_ca: &TestCa,
         versions: &[&'static SupportedProtocolVersion],
     ) -> TestServer {
+        Self::start_inner(server_ca, Some(client_ca), versions).await
+    }
+
+    /// A server that asks for no client certificate and answers `200 hello ` (no CN).
+    pub(crate) async fn without_client_auth(server_ca: &TestCa) -> TestServer {
+        Self::start_inner(server_ca, None, rustls::DEFAULT_VERSIONS).await
+    }
+
+    async fn start_inner(
+        server_ca: &TestCa,
+        client_ca: Option<&TestCa>,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> TestServer {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut client_roots = RootCertStore::empty();
-        client_roots.add(client_ca.der.clone()).expect("client CA");
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(client_roots), provider.clone())
-                .build()
-                .expect("client verifier");
-        let (chain, key) = server_ca.server_identity();
-        let config = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(versions)
-            .expect("versions")
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(chain, key)
-            .expect("server config");
+            .expect("versions");
+        let builder = match client_ca {
+            Some(client_ca) => {
+                let mut client_roots = RootCertStore::empty();
+                client_roots.add(client_ca.der.clone()).expect("client CA");
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(client_roots), provider)
+                        .build()
+                        .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let (chain, key) = server_ca.server_identity();
+        let config = builder.with_single_cert(chain, key).expect("server config");
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
