@@ -34,6 +34,7 @@ use crate::{
     client_auth::{
         ClientAssertion, ClientIdentity, DEFAULT_CLIENT_ASSERTION_LIFETIME, Method, rejected_client,
     },
+    http_client::HttpLimits,
     normalize::normalize,
 };
 
@@ -98,9 +99,7 @@ impl TokenEndpoint {
             key_map: KeyMap::default(),
             header_prefix: None,
             http: None,
-            timeout: None,
-            max_response_size: None,
-            allow_insecure_http: false,
+            limits: HttpLimits::default(),
             client_key: None,
             client_assertion_audience: None,
             client_assertion_lifetime: None,
@@ -310,9 +309,7 @@ pub struct TokenEndpointBuilder {
     key_map: KeyMap,
     header_prefix: Option<String>,
     http: Option<TokenHttpClient>,
-    timeout: Option<Duration>,
-    max_response_size: Option<usize>,
-    allow_insecure_http: bool,
+    limits: HttpLimits,
     /// The `private_key_jwt` key, or why it could not be loaded (reported by `build`).
     client_key: Option<Result<SigningKey, AuthError>>,
     client_assertion_audience: Option<String>,
@@ -430,19 +427,19 @@ impl TokenEndpointBuilder {
 
     /// The deadline of one token request. Defaults to 30 seconds (or the HTTP client's).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.limits.timeout = Some(timeout);
         self
     }
 
     /// The largest answer read, in bytes. Defaults to 1 MiB (or the HTTP client's).
     pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_response_size = Some(bytes);
+        self.limits.max_response_size = Some(bytes);
         self
     }
 
     /// Allows a plain `http://` token URL on a host that is not loopback. Defaults to `false`.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.limits.allow_insecure_http = allow;
         self
     }
 
@@ -477,20 +474,9 @@ impl TokenEndpointBuilder {
             (None, None);
         let has_tls = tls_http.is_some();
         let custom_http = self.http.is_some();
-        let mut http = match (self.http, tls_http) {
-            (Some(http), _) | (None, Some(http)) => http,
-            (None, None) => TokenHttpClient::new()?,
-        };
-        if self.allow_insecure_http {
-            http = http.allow_insecure_http(true);
-        }
-        if let Some(timeout) = self.timeout {
-            http = http.timeout(timeout);
-        }
-        if let Some(bytes) = self.max_response_size {
-            http = http.max_response_size(bytes);
-        }
-        http.check_url(&url, "token_url")?;
+        let http = self
+            .limits
+            .client(self.http.or(tls_http), &url, "token_url")?;
         let auth = self.client_auth.unwrap_or(if client_key.is_some() {
             ClientAuth::PrivateKeyJwt
         } else if self.client_secret.is_some() {

@@ -189,6 +189,43 @@ impl<'c> AsyncHttpClient<'c> for TokenHttpClient {
     }
 }
 
+/// The limits a token-request builder was given, applied on top of its HTTP client: shared by
+/// [`TokenEndpointBuilder`](crate::TokenEndpointBuilder) and
+/// [`CustomTokenRequestBuilder`](crate::custom::CustomTokenRequestBuilder).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HttpLimits {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_response_size: Option<usize>,
+    pub(crate) allow_insecure_http: bool,
+}
+
+impl HttpLimits {
+    /// `http` (or the default client) with these limits, after checking that `url` (the setting
+    /// `what`) may be used with it.
+    pub(crate) fn client(
+        self,
+        http: Option<TokenHttpClient>,
+        url: &Url,
+        what: &str,
+    ) -> Result<TokenHttpClient, AuthError> {
+        let mut http = match http {
+            Some(http) => http,
+            None => TokenHttpClient::new()?,
+        };
+        if self.allow_insecure_http {
+            http = http.allow_insecure_http(true);
+        }
+        if let Some(timeout) = self.timeout {
+            http = http.timeout(timeout);
+        }
+        if let Some(bytes) = self.max_response_size {
+            http = http.max_response_size(bytes);
+        }
+        http.check_url(url, what)?;
+        Ok(http)
+    }
+}
+
 /// Whether `url`'s host is loopback: `localhost`, `127.0.0.0/8` or `::1`.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {

@@ -6,7 +6,7 @@ use auth_core::{AuthError, SecretString};
 use http::{HeaderName, Method};
 
 use super::{Body, CustomTokenRequest, Inner, NamedValue, Template, TokenPlacement, Values};
-use crate::{KeyMap, TokenHttpClient, endpoint::parse_url};
+use crate::{KeyMap, TokenHttpClient, endpoint::parse_url, http_client::HttpLimits};
 
 /// Configures a [`CustomTokenRequest`]; see [`CustomTokenRequest::builder`]. Nothing is checked
 /// until [`build`](Self::build), which names the first problem.
@@ -21,9 +21,7 @@ pub struct CustomTokenRequestBuilder {
     key_map: KeyMap,
     placement: Result<TokenPlacement, AuthError>,
     http: Option<TokenHttpClient>,
-    timeout: Option<Duration>,
-    max_response_size: Option<usize>,
-    allow_insecure_http: bool,
+    limits: HttpLimits,
 }
 
 impl CustomTokenRequestBuilder {
@@ -39,9 +37,7 @@ impl CustomTokenRequestBuilder {
             key_map: KeyMap::default(),
             placement: Ok(TokenPlacement::default()),
             http: None,
-            timeout: None,
-            max_response_size: None,
-            allow_insecure_http: false,
+            limits: HttpLimits::default(),
         }
     }
 
@@ -125,19 +121,19 @@ impl CustomTokenRequestBuilder {
 
     /// The deadline of one request. Defaults to 30 seconds (or the HTTP client's).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.limits.timeout = Some(timeout);
         self
     }
 
     /// The largest answer read, in bytes. Defaults to 1 MiB (or the HTTP client's).
     pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_response_size = Some(bytes);
+        self.limits.max_response_size = Some(bytes);
         self
     }
 
     /// Allows a plain `http://` URL on a host that is not loopback. Defaults to `false`.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.limits.allow_insecure_http = allow;
         self
     }
 
@@ -146,20 +142,7 @@ impl CustomTokenRequestBuilder {
     /// and a form body, the placement.
     pub fn build(self) -> Result<CustomTokenRequest, AuthError> {
         let url = parse_url("url", &self.url)?;
-        let mut http = match self.http {
-            Some(http) => http,
-            None => TokenHttpClient::new()?,
-        };
-        if self.allow_insecure_http {
-            http = http.allow_insecure_http(true);
-        }
-        if let Some(timeout) = self.timeout {
-            http = http.timeout(timeout);
-        }
-        if let Some(bytes) = self.max_response_size {
-            http = http.max_response_size(bytes);
-        }
-        http.check_url(&url, "url")?;
+        let http = self.limits.client(self.http, &url, "url")?;
         self.values
             .check_names()
             .map_err(|problem| AuthError::config("value", problem))?;
