@@ -1,60 +1,27 @@
 //! Connections built from configuration, end to end against servers on 127.0.0.1.
 #![cfg(all(feature = "config", feature = "oauth2"))]
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
-};
-
-use axum::{
-    Json, Router,
-    http::HeaderMap,
-    routing::{get, post},
-};
+use auth_test_support::login_server::{LoginServer, Reply};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_auth::config::{Config, Format};
 
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
 #[tokio::test]
 async fn a_custom_login_from_config_fetches_once_and_sends_the_mapped_token() {
-    let logins = Arc::new(AtomicUsize::new(0));
-    let counter = logins.clone();
-    let login = post(move |Json(body): Json<Value>| {
-        let counter = counter.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            // The placeholder was filled and the secret read from its file (newline trimmed).
-            if body != json!({ "user": "acme-bot", "password": "s3cr3t" }) {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    Json(json!({ "error": "invalid_client" })),
-                );
-            }
-            (
-                StatusCode::OK,
-                Json(json!({ "data": { "token": "session-1", "ttl": "3600" } })),
-            )
-        }
-    });
-    let api = get(|headers: HeaderMap| async move {
-        match headers.get("x-session").and_then(|v| v.to_str().ok()) {
-            Some("session-1") => StatusCode::OK,
-            _ => StatusCode::UNAUTHORIZED,
-        }
-    });
-    let base = serve(Router::new().route("/login", login).route("/api/me", api)).await;
+    let server = LoginServer::builder()
+        .api_header("X-Session", "")
+        // The placeholder was filled and the secret read from its file (newline trimmed).
+        .accept_json(json!({ "user": "acme-bot", "password": "s3cr3t" }))
+        .default_answer(|_| {
+            let body = json!({ "data": { "token": "session-1", "ttl": "3600" } });
+            Reply::json(StatusCode::OK, body)
+        })
+        .start()
+        .await;
+    let base = server.base_url();
     let dir = tempfile::tempdir().expect("tempdir");
     let password = dir.path().join("password");
     std::fs::write(&password, "s3cr3t\n").expect("write");
@@ -91,11 +58,7 @@ request = {{ method = "POST", url = "{base}/login", json = {{ user = "{{{{accoun
         let response = client.clone().oneshot(request).await.expect("response");
         assert_eq!(response.status(), StatusCode::OK);
     }
-    assert_eq!(
-        logins.load(Ordering::SeqCst),
-        1,
-        "one login for three requests"
-    );
+    assert_eq!(server.login_count(), 1, "one login for three requests");
 }
 
 #[tokio::test]

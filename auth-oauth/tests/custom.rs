@@ -2,15 +2,7 @@
 //! is sent exactly as configured, odd answers are normalized, the token is placed where asked,
 //! and caching, refresh and retry-on-401 work as for every other source.
 
-use std::{
-    collections::HashSet,
-    net::SocketAddr,
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
 use auth_core::{
     AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret, SecretString, TokenSource,
@@ -20,189 +12,33 @@ use auth_oauth::{
     KeyMap, OAuth2Layer, TokenHttpClient,
     custom::{CustomTokenRequest, CustomTokenRequestBuilder, Template, TokenPlacement},
 };
-use auth_test_support::{client, redirect::RedirectServer};
+use auth_test_support::{
+    client,
+    login_server::{LoginServer, Reply},
+    redirect::RedirectServer,
+};
 use axum::{
-    Router,
     body::Bytes,
-    extract::State,
-    http::{HeaderMap, Method, StatusCode, Uri},
-    routing::{any, get},
+    http::{Method, StatusCode},
 };
 use http::Request;
 use http_body_util::Full;
-use serde_json::{Value, json};
-use tokio::{net::TcpListener, task::JoinHandle};
+use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt};
 
 const CANARY: &str = "CANARY-c4n4ry-5ecret-7f3a9c";
-
-/// What the login endpoint answers to login number `n` (from 1): status, content type, body.
-type Answer = Box<dyn Fn(usize) -> (u16, &'static str, String) + Send + Sync>;
-
-/// One login request as received.
-#[derive(Debug, Clone)]
-struct Login {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Login {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-struct Shared {
-    answer: Answer,
-    logins: Mutex<Vec<Login>>,
-    /// Tokens the API accepts.
-    valid: Mutex<HashSet<String>>,
-    /// The header the API reads, and the prefix it expects before the token.
-    api_header: &'static str,
-    api_prefix: &'static str,
-    api_calls: AtomicUsize,
-}
-
-/// A login endpoint (`/login`, any method) and an API (`/api`) that accepts the tokens the
-/// login endpoint issued, in one header with one prefix.
-struct LoginServer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    task: JoinHandle<()>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl LoginServer {
-    /// Issues `tok-{n}` as `{"access_token": …, "expires_in": 3600}`.
-    async fn start() -> Self {
-        Self::answering(|n| {
-            (
-                200,
-                "application/json",
-                json!({"access_token": format!("tok-{n}"), "expires_in": 3600}).to_string(),
-            )
-        })
-        .await
-    }
-
-    async fn answering(
-        answer: impl Fn(usize) -> (u16, &'static str, String) + Send + Sync + 'static,
-    ) -> Self {
-        Self::with_api(answer, "authorization", "Bearer").await
-    }
-
-    async fn with_api(
-        answer: impl Fn(usize) -> (u16, &'static str, String) + Send + Sync + 'static,
-        api_header: &'static str,
-        api_prefix: &'static str,
-    ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let shared = Arc::new(Shared {
-            answer: Box::new(answer),
-            logins: Mutex::new(Vec::new()),
-            valid: Mutex::new(HashSet::new()),
-            api_header,
-            api_prefix,
-            api_calls: AtomicUsize::new(0),
-        });
-        let app = Router::new()
-            .route("/login", any(login))
-            .route("/api", get(api))
-            .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, shared, task }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn logins(&self) -> Vec<Login> {
-        lock(&self.shared.logins).clone()
-    }
-
-    fn login_count(&self) -> usize {
-        lock(&self.shared.logins).len()
-    }
-
-    fn revoke_tokens(&self) {
-        lock(&self.shared.valid).clear();
-    }
-}
-
-impl Drop for LoginServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn login(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, [(http::HeaderName, &'static str); 1], String) {
-    let n = {
-        let mut logins = lock(&shared.logins);
-        logins.push(Login {
-            method,
-            uri,
-            headers,
-            body,
-        });
-        logins.len()
-    };
-    let (status, content_type, body) = (shared.answer)(n);
-    // Whatever token the answer carries, wherever it is, becomes valid at the API.
-    if let Ok(value) = serde_json::from_str::<Value>(&body) {
-        for token in [value.pointer("/access_token"), value.pointer("/data/token")]
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            lock(&shared.valid).insert(token.to_owned());
-        }
-    }
-    (
-        StatusCode::from_u16(status).expect("status"),
-        [(http::header::CONTENT_TYPE, content_type)],
-        body,
-    )
-}
-
-async fn api(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> StatusCode {
-    shared.api_calls.fetch_add(1, Ordering::SeqCst);
-    let Some(value) = headers.get(shared.api_header).and_then(|v| v.to_str().ok()) else {
-        return StatusCode::UNAUTHORIZED;
-    };
-    let token = if shared.api_prefix.is_empty() {
-        Some(value)
-    } else {
-        value
-            .strip_prefix(shared.api_prefix)
-            .and_then(|rest| rest.strip_prefix(' '))
-    };
-    match token {
-        Some(token) if lock(&shared.valid).contains(token) => StatusCode::OK,
-        _ => StatusCode::UNAUTHORIZED,
-    }
-}
 
 fn http() -> TokenHttpClient {
     TokenHttpClient::from_service(client())
 }
 
 fn post(server: &LoginServer) -> CustomTokenRequestBuilder {
-    CustomTokenRequest::post(server.url("/login")).http_client(http())
+    CustomTokenRequest::post(server.login_url()).http_client(http())
+}
+
+/// A 200 answer carrying only `access_token`, no lifetime.
+fn access_token(token: impl Into<String>) -> Reply {
+    Reply::json(StatusCode::OK, json!({"access_token": token.into()}))
 }
 
 fn get_request(url: &str) -> Request<Full<Bytes>> {
@@ -251,7 +87,7 @@ async fn a_json_body_with_placeholders_and_a_secret_is_sent_exactly() {
 #[tokio::test]
 async fn a_form_body_is_form_encoded() {
     let server = LoginServer::start().await;
-    let source = CustomTokenRequest::builder(http::Method::PUT, server.url("/login"))
+    let source = CustomTokenRequest::builder(http::Method::PUT, server.login_url())
         .http_client(http())
         .form_field("user", "{{user}}")
         .form_field("password", Template::secret("a&b=c d+é"))
@@ -273,15 +109,16 @@ async fn a_form_body_is_form_encoded() {
 
 #[tokio::test]
 async fn a_non_standard_response_is_read_with_the_key_map() {
-    let server = LoginServer::answering(|n| {
-        (
-            200,
-            "application/json",
-            json!({"data": {"token": format!("nested-{n}"), "ttl": "3600"}, "ok": true})
-                .to_string(),
-        )
-    })
-    .await;
+    let server = LoginServer::builder()
+        .default_answer(|login| {
+            let token = format!("nested-{}", login.number);
+            Reply::json(
+                StatusCode::OK,
+                json!({"data": {"token": token, "ttl": "3600"}, "ok": true}),
+            )
+        })
+        .start()
+        .await;
     let source = post(&server)
         .json_field("user", "alice")
         .key_map(
@@ -306,18 +143,11 @@ async fn a_non_standard_response_is_read_with_the_key_map() {
 
 #[tokio::test]
 async fn a_custom_header_with_an_empty_prefix_reaches_the_api() {
-    let server = LoginServer::with_api(
-        |n| {
-            (
-                200,
-                "application/json",
-                json!({"access_token": format!("sess-{n}")}).to_string(),
-            )
-        },
-        "x-session",
-        "",
-    )
-    .await;
+    let server = LoginServer::builder()
+        .api_header("x-session", "")
+        .default_answer(|login| access_token(format!("sess-{}", login.number)))
+        .start()
+        .await;
     let source = post(&server)
         .json_field("user", "alice")
         .send_in_header("X-Session", "")
@@ -333,7 +163,7 @@ async fn a_custom_header_with_an_empty_prefix_reaches_the_api() {
     for _ in 0..3 {
         let response = api
             .clone()
-            .oneshot(get_request(&server.url("/api")))
+            .oneshot(get_request(&server.api_url()))
             .await
             .expect("response");
         assert_eq!(response.status(), StatusCode::OK);
@@ -343,18 +173,11 @@ async fn a_custom_header_with_an_empty_prefix_reaches_the_api() {
 
 #[tokio::test]
 async fn oauth2_layer_wraps_a_custom_request_too() {
-    let server = LoginServer::with_api(
-        |n| {
-            (
-                200,
-                "application/json",
-                json!({"access_token": format!("t-{n}")}).to_string(),
-            )
-        },
-        "x-token",
-        "Token",
-    )
-    .await;
+    let server = LoginServer::builder()
+        .api_header("x-token", "Token")
+        .default_answer(|login| access_token(format!("t-{}", login.number)))
+        .start()
+        .await;
     let source = post(&server)
         .send_in_header("X-Token", "Token")
         .build()
@@ -368,7 +191,7 @@ async fn oauth2_layer_wraps_a_custom_request_too() {
     let response = ServiceBuilder::new()
         .layer(layer)
         .service(client())
-        .oneshot(get_request(&server.url("/api")))
+        .oneshot(get_request(&server.api_url()))
         .await
         .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
@@ -376,14 +199,16 @@ async fn oauth2_layer_wraps_a_custom_request_too() {
 
 #[tokio::test]
 async fn an_expired_token_is_fetched_again() {
-    let server = LoginServer::answering(|n| {
-        (
-            200,
-            "application/json",
-            json!({"access_token": format!("tok-{n}"), "expires_in": "1"}).to_string(),
-        )
-    })
-    .await;
+    let server = LoginServer::builder()
+        .default_answer(|login| {
+            let token = format!("tok-{}", login.number);
+            Reply::json(
+                StatusCode::OK,
+                json!({"access_token": token, "expires_in": "1"}),
+            )
+        })
+        .start()
+        .await;
     let source = post(&server).build().expect("valid request");
     let config = CacheConfig::default()
         .skew(Duration::ZERO)
@@ -395,7 +220,7 @@ async fn an_expired_token_is_fetched_again() {
         .service(client());
     let call = || async {
         api.clone()
-            .oneshot(get_request(&server.url("/api")))
+            .oneshot(get_request(&server.api_url()))
             .await
             .expect("response")
             .status()
@@ -419,7 +244,7 @@ async fn a_401_from_the_api_logs_in_again_and_retries_once() {
         .service(client());
     let call = || async {
         api.clone()
-            .oneshot(get_request(&server.url("/api")))
+            .oneshot(get_request(&server.api_url()))
             .await
             .expect("response")
             .status()
@@ -428,28 +253,30 @@ async fn a_401_from_the_api_logs_in_again_and_retries_once() {
     server.revoke_tokens();
     assert_eq!(call().await, StatusCode::OK);
     assert_eq!(server.login_count(), 2);
-    assert_eq!(server.shared.api_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(server.api_call_count(), 3);
 }
 
 #[tokio::test]
 async fn errors_in_a_200_body_and_html_answers_are_typed_errors() {
-    let server =
-        LoginServer::answering(|n| {
-            match n {
-        1 => (
-            200,
-            "application/json",
-            json!({"error": "invalid_grant", "error_description": "wrong password"}).to_string(),
-        ),
-        2 => (
-            200,
-            "application/json",
-            json!({"data": null, "err": {"code": "invalid_client", "message": "unknown account"}})
-                .to_string(),
-        ),
-        _ => (200, "text/html", "<html><body>Sign in</body></html>".to_owned()),
-    }
+    let server = LoginServer::builder()
+        .answer(
+            1,
+            Reply::json(
+                StatusCode::OK,
+                json!({"error": "invalid_grant", "error_description": "wrong password"}),
+            ),
+        )
+        .answer(
+            2,
+            Reply::json(
+                StatusCode::OK,
+                json!({"data": null, "err": {"code": "invalid_client", "message": "unknown account"}}),
+            ),
+        )
+        .default_answer(|_| {
+            Reply::text(StatusCode::OK, "text/html", "<html><body>Sign in</body></html>")
         })
+        .start()
         .await;
     let standard = post(&server).build().expect("valid request");
     let err = standard.token().await.expect_err("error with 200");
@@ -523,7 +350,10 @@ async fn query_placement_sends_the_bare_token_in_the_parameter() {
 
 #[tokio::test]
 async fn redirects_and_plain_http_are_refused_like_for_any_token_request() {
-    let server = LoginServer::answering(|_| (200, "application/json", "{}".to_owned())).await;
+    let server = LoginServer::builder()
+        .default_answer(|_| Reply::json(StatusCode::OK, json!({})))
+        .start()
+        .await;
     let err = CustomTokenRequest::post("http://auth.example.com/login")
         .http_client(http())
         .build()
@@ -536,7 +366,7 @@ async fn redirects_and_plain_http_are_refused_like_for_any_token_request() {
             .build()
             .is_ok()
     );
-    let redirecting = RedirectServer::start(server.url("/login")).await;
+    let redirecting = RedirectServer::start(server.login_url()).await;
     let source = CustomTokenRequest::post(redirecting.url("/login").to_string())
         .http_client(http())
         .build()
@@ -560,17 +390,21 @@ fn assert_clean(what: &str, text: &str) {
 #[tokio::test]
 async fn the_secret_password_never_shows_in_debug_display_or_errors() {
     // The server echoes the request body under a name the generic scrubbing does not know.
-    let server = LoginServer::answering(|n| match n {
-        1 => (
-            400,
-            "application/json",
-            json!({"error": "invalid_request", "error_description": format!("bad login: pw={CANARY}")})
-                .to_string(),
-        ),
-        2 => (403, "text/plain", format!("denied for p {CANARY}")),
-        _ => (200, "application/json", json!({"access_token": CANARY}).to_string()),
-    })
-    .await;
+    let server = LoginServer::builder()
+        .answer(
+            1,
+            Reply::json(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": format!("bad login: pw={CANARY}")}),
+            ),
+        )
+        .answer(
+            2,
+            Reply::text(StatusCode::FORBIDDEN, "text/plain", format!("denied for p {CANARY}")),
+        )
+        .default_answer(|_| access_token(CANARY))
+        .start()
+        .await;
     let builder = post(&server)
         .json_field("user", "alice")
         .json_field("password", Template::secret(CANARY))

@@ -19,6 +19,7 @@
 //! |---|---|
 //! | [`ApiServer`] | an API that checks one credential's placement and records requests |
 //! | [`client`] | a plain hyper-util HTTP/1 client to put under the layers |
+//! | [`login_server`] | a scripted login endpoint and an API accepting the tokens it issued |
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
 //! | [`tls`] | a run-time PKI (CA, server and client certificates) and an HTTPS API server |
 #![deny(missing_docs)]
@@ -26,6 +27,7 @@
 
 pub mod api_server;
 pub mod demo;
+pub mod login_server;
 pub mod oauth2_mock_server;
 pub mod redirect;
 pub mod soak;
