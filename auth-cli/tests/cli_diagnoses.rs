@@ -4,25 +4,15 @@
 
 mod common;
 
-use std::{
-    net::SocketAddr,
-    path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::path::Path;
 
-use auth_test_support::tls::{ClientCerts, Pki, TlsApiServer};
-use axum::{
-    Json, Router,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    routing::{get, post},
+use auth_test_support::{
+    login_server::{LoginServer, Reply},
+    tls::{ClientCerts, Pki, TlsApiServer},
 };
+use axum::http::StatusCode;
 use common::{CANARY, Run, tower_auth};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, task::JoinHandle};
 
 /// The password the login endpoint accepts.
 const LOGIN_PASSWORD: &str = "login-pa55word";
@@ -31,91 +21,45 @@ const SESSION: &str = "session-7f3a";
 /// The bearer token the TLS API servers require.
 const TLS_TOKEN: &str = "tls-api-token";
 
-/// A login endpoint (`POST /login`, JSON `{username, password}` → `{data: {token, ttl}}`) and
-/// an API that takes its session in `X-Session`: `/api/whoami` answers 200, `/api/admin` 403.
-struct LoginApi {
-    addr: SocketAddr,
-    logins: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for LoginApi {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl LoginApi {
-    async fn start() -> LoginApi {
-        let logins = Arc::new(AtomicUsize::new(0));
-        let app = Router::new()
-            .route("/login", post(login))
-            .route("/api/whoami", get(whoami))
-            .route("/api/admin", get(admin))
-            .with_state(logins.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("serve");
-        });
-        LoginApi { addr, logins, task }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.addr.port())
-    }
-}
-
-async fn login(
-    State(logins): State<Arc<AtomicUsize>>,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    logins.fetch_add(1, Ordering::SeqCst);
-    if body["username"] == "acme/alice" && body["password"] == LOGIN_PASSWORD {
-        return (
-            StatusCode::OK,
-            Json(json!({ "data": { "token": SESSION, "ttl": "3600" } })),
-        );
-    }
-    // Like some real login APIs, the error echoes what it was sent: the CLI must scrub it.
-    let description = format!(
-        "no user {} with password {}",
-        body["username"].as_str().unwrap_or_default(),
-        body["password"].as_str().unwrap_or_default()
-    );
-    (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({ "error": "invalid_client", "error_description": description })),
-    )
-}
-
-fn has_session(headers: &HeaderMap) -> bool {
-    headers.get("x-session").is_some_and(|v| v == SESSION)
-}
-
-async fn whoami(headers: HeaderMap) -> (StatusCode, Json<Value>) {
-    if has_session(&headers) {
-        (StatusCode::OK, Json(json!({ "user": "acme/alice" })))
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "no session" })),
-        )
-    }
-}
-
-async fn admin(headers: HeaderMap) -> (StatusCode, Json<Value>) {
-    if has_session(&headers) {
-        (
-            StatusCode::FORBIDDEN,
-            Json(json!({ "error": "insufficient_scope" })),
-        )
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "no session" })),
-        )
-    }
+/// A login endpoint (JSON `{username, password}` → `{data: {token, ttl}}`) and an API that
+/// takes its session in `X-Session`: `/api/whoami` answers 200, `/api/admin` 403.
+async fn login_api() -> LoginServer {
+    LoginServer::builder()
+        .api_header("X-Session", "")
+        .accept(|login| {
+            let body = login.json();
+            login.is_json()
+                && body["username"] == "acme/alice"
+                && body["password"] == LOGIN_PASSWORD
+        })
+        // Like some real login APIs, the error echoes what it was sent: the CLI must scrub it.
+        .rejection(|login| {
+            let body = login.json();
+            let description = format!(
+                "no user {} with password {}",
+                body["username"].as_str().unwrap_or_default(),
+                body["password"].as_str().unwrap_or_default()
+            );
+            Reply::json(
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "invalid_client", "error_description": description }),
+            )
+        })
+        .default_answer(|_| {
+            Reply::json(
+                StatusCode::OK,
+                json!({ "data": { "token": SESSION, "ttl": "3600" } }),
+            )
+        })
+        .api_reply(|path| match path {
+            "/api/admin" => Reply::json(
+                StatusCode::FORBIDDEN,
+                json!({ "error": "insufficient_scope" }),
+            ),
+            _ => Reply::json(StatusCode::OK, json!({ "user": "acme/alice" })),
+        })
+        .start()
+        .await
 }
 
 /// Writes `body` as `tower-auth.toml` in `dir`.
@@ -125,7 +69,7 @@ fn write_config(dir: &Path, body: &str) -> String {
     path.display().to_string()
 }
 
-fn custom_config(dir: &Path, api: &LoginApi) -> String {
+fn custom_config(dir: &Path, api: &LoginServer) -> String {
     let connection = |name: &str, check: &str| {
         format!(
             r#"
@@ -148,8 +92,8 @@ request = {{ method = "POST", url = "@LOGIN_URL@", json = {{ username = "{{{{acc
         connection("admin", "/admin"),
     ]
     .concat()
-    .replace("@BASE@", &api.url("/api"))
-    .replace("@LOGIN_URL@", &api.url("/login"));
+    .replace("@BASE@", &api.api_url())
+    .replace("@LOGIN_URL@", &api.login_url());
     write_config(dir, &body)
 }
 
@@ -167,7 +111,7 @@ async fn check_json(config: &str, names: &[&str], envs: &[(&str, &str)]) -> (Run
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_login_passes_the_check_and_token_describes_the_session() {
-    let api = LoginApi::start().await;
+    let api = login_api().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = custom_config(dir.path(), &api);
     let envs = [("LOGIN_PASSWORD", LOGIN_PASSWORD)];
@@ -178,7 +122,7 @@ async fn a_custom_login_passes_the_check_and_token_describes_the_session() {
         run.stdout,
         "✓ custom  GET /whoami → 200  (custom token request, token expires in 59m)\n"
     );
-    assert_eq!(api.logins.load(Ordering::SeqCst), 1);
+    assert_eq!(api.login_count(), 1);
 
     let (run, results) = check_json(&config, &["custom"], &envs).await;
     assert_eq!(run.code, 0, "{}", run.all());
@@ -212,7 +156,7 @@ async fn a_custom_login_passes_the_check_and_token_describes_the_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_login_with_a_wrong_password_is_diagnosed_without_echoing_it() {
-    let api = LoginApi::start().await;
+    let api = login_api().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = custom_config(dir.path(), &api);
     let envs = [("LOGIN_PASSWORD", CANARY)];
@@ -255,7 +199,7 @@ async fn a_custom_login_with_a_wrong_password_is_diagnosed_without_echoing_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_403_from_the_api_points_at_scopes_and_permissions() {
-    let api = LoginApi::start().await;
+    let api = login_api().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = custom_config(dir.path(), &api);
     let envs = [("LOGIN_PASSWORD", LOGIN_PASSWORD)];
