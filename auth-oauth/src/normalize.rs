@@ -424,7 +424,7 @@ fn field_names(object: &Map<String, Value>) -> String {
     let mut names: Vec<String> = object
         .keys()
         .take(12)
-        .map(|k| k.chars().filter(|c| !c.is_control()).take(40).collect())
+        .map(|k| scrub::field_name(k))
         .collect();
     if object.len() > 12 {
         names.push("…".to_owned());

@@ -127,6 +127,18 @@ fn value_after(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     (end > start).then_some((start, end))
 }
 
+/// A response's field name as shown in an error: control characters dropped, at most 40
+/// characters, and a long token-like name (a provider keying a map by token) redacted.
+pub(crate) fn field_name(name: &str) -> String {
+    let printable: String = name.chars().filter(|c| !c.is_control()).collect();
+    let mut shown = redact_long_runs(&printable);
+    if shown.chars().count() > 40 {
+        shown = shown.chars().take(40).collect();
+        shown.push('…');
+    }
+    shown
+}
+
 fn redact_long_runs(text: &str) -> String {
     let is_token_char =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=');
@@ -182,6 +194,18 @@ mod tests {
         // Long words without digits are kept: they are prose, not tokens.
         let s = snippet(b"InternalServerErrorOccurredWhileProcessing", &[]);
         assert_eq!(s, "InternalServerErrorOccurredWhileProcessing");
+    }
+
+    #[test]
+    fn field_names_are_printable_short_and_never_token_like() {
+        assert_eq!(field_name("accessToken"), "accessToken");
+        assert_eq!(field_name("a\u{1e}b"), "ab");
+        assert_eq!(
+            field_name("eyJhbGciOiJSUzI1NiJ9abcdef0123456789"),
+            REDACTED,
+            "a name that looks like a token is not shown"
+        );
+        assert_eq!(field_name(&"x".repeat(60)).chars().count(), 41);
     }
 
     #[test]
