@@ -58,6 +58,9 @@ pub const MAX_EXPIRES_IN: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// The longest error code kept from a provider; longer codes are cut.
 const MAX_CODE_LEN: usize = 64;
 
+/// The longest error description kept from a provider; longer ones are cut.
+const MAX_DESCRIPTION_LEN: usize = 300;
+
 /// A successful token response, normalized. Its `Debug` never shows the tokens.
 #[derive(Clone)]
 pub struct TokenResponse {
@@ -363,16 +366,18 @@ fn provider_error(
             );
         }
     };
-    let code: String = code
+    // What the provider wrote is shown to people: scrubbed like an excerpt, since a server may
+    // echo a token or a secret in its error.
+    let code: String = scrub::provider_text(code, usize::MAX)
         .chars()
-        .filter(|c| !c.is_control())
         .take(MAX_CODE_LEN)
         .collect();
     let description = key_map
         .error_description
         .find(object)
-        .and_then(Value::as_str);
-    let mut error = AuthError::from_oauth(&code, description, Some(status));
+        .and_then(Value::as_str)
+        .map(|d| scrub::provider_text(d, MAX_DESCRIPTION_LEN));
+    let mut error = AuthError::from_oauth(&code, description.as_deref(), Some(status));
     if let Some(uri) = key_map.error_uri.find(object).and_then(Value::as_str) {
         error = error.with_provider_uri(uri);
     }

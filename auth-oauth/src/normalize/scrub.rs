@@ -130,10 +130,17 @@ fn value_after(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
 /// A response's field name as shown in an error: control characters dropped, at most 40
 /// characters, and a long token-like name (a provider keying a map by token) redacted.
 pub(crate) fn field_name(name: &str) -> String {
-    let printable: String = name.chars().filter(|c| !c.is_control()).collect();
+    provider_text(name, 40)
+}
+
+/// Text the provider chose (a field name, an error code or description) as shown in an error:
+/// control characters dropped first (so they cannot split a token-like run and hide it), long
+/// token-like runs redacted, at most `max_chars` characters (an ellipsis marks a cut).
+pub(crate) fn provider_text(text: &str, max_chars: usize) -> String {
+    let printable: String = text.chars().filter(|c| !c.is_control()).collect();
     let mut shown = redact_long_runs(&printable);
-    if shown.chars().count() > 40 {
-        shown = shown.chars().take(40).collect();
+    if shown.chars().count() > max_chars {
+        shown = shown.chars().take(max_chars).collect();
         shown.push('…');
     }
     shown
@@ -206,6 +213,14 @@ mod tests {
             "a name that looks like a token is not shown"
         );
         assert_eq!(field_name(&"x".repeat(60)).chars().count(), 41);
+        assert_eq!(
+            provider_text(
+                "token eyJhbGci\u{1e}OiJSUzI1NiJ9abcdef0123456789 expired",
+                200
+            ),
+            "token [redacted] expired",
+            "a control character cannot hide a token-like run"
+        );
     }
 
     #[test]
