@@ -24,6 +24,8 @@
 
 pub mod cache;
 pub mod challenge;
+#[doc(hidden)]
+pub mod der;
 pub mod error;
 pub mod source;
 pub mod store;

@@ -7,6 +7,8 @@
 
 use std::{fmt, time::SystemTime};
 
+use auth_core::der::{expect, read};
+
 /// The parts of a certificate shown in `Debug` and checked before the first handshake.
 #[derive(Clone)]
 pub(crate) struct CertSummary {
@@ -103,38 +105,6 @@ const SET: u8 = 0x31;
 const VERSION: u8 = 0xa0;
 /// id-at-commonName, 2.5.4.3.
 const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
-
-/// One DER element: (tag, contents, what follows). Single-byte tags only, which is all that
-/// appears in the parts of a certificate read here.
-pub(crate) fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let (contents, rest) = rest.split_at(len);
-    Some((tag, contents, rest))
-}
-
-/// The contents of an element that must have `tag`, and what follows it.
-pub(crate) fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    match read(input)? {
-        (t, contents, rest) if t == tag => Some((contents, rest)),
-        _ => None,
-    }
-}
 
 fn skip(input: &[u8], tag: u8) -> Option<&[u8]> {
     expect(input, tag).map(|(_, rest)| rest)

@@ -25,36 +25,7 @@ pub(super) const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 /// id-Ed448, 1.3.101.113 (named in errors only).
 pub(super) const OID_ED448: &[u8] = &[0x2b, 0x65, 0x71];
 
-/// One element: (tag, contents, what follows).
-pub(super) fn read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let (contents, rest) = rest.split_at(len);
-    Some((tag, contents, rest))
-}
-
-/// The contents of an element that must have `tag`, and what follows it.
-pub(super) fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    match read(input)? {
-        (t, contents, rest) if t == tag => Some((contents, rest)),
-        _ => None,
-    }
-}
+pub(super) use auth_core::der::{expect, read};
 
 /// One element with `tag` around `contents`.
 pub(super) fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {

@@ -21,7 +21,9 @@ use tokio::{
 };
 use tokio_rustls::TlsAcceptor;
 
-use crate::tls::x509::{self, CertSummary};
+use auth_core::der;
+
+use crate::tls::x509::CertSummary;
 
 /// A certificate authority that issues client and server certificates.
 pub(crate) struct TestCa {
@@ -132,14 +134,14 @@ pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
 /// The SEC1 `EC PRIVATE KEY` form of an ECDSA PKCS#8 key, with the curve in `[0]` as OpenSSL
 /// writes it: PKCS#8 wraps the SEC1 structure, minus the curve, which sits in the algorithm.
 pub(crate) fn sec1_from_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
-    let (info, _) = x509::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
-    let (_, _, rest) = x509::read(info).expect("version");
-    let (alg, rest) = x509::expect(rest, 0x30).expect("AlgorithmIdentifier");
-    let (_, _, curve_oid) = x509::read(alg).expect("id-ecPublicKey");
-    let (ec_private_key, _) = x509::expect(rest, 0x04).expect("privateKey");
-    let (fields, _) = x509::expect(ec_private_key, 0x30).expect("ECPrivateKey");
-    let (_, _, after_version) = x509::read(fields).expect("version");
-    let (_, _, public_key) = x509::read(after_version).expect("privateKey octets");
+    let (info, _) = der::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
+    let (_, _, rest) = der::read(info).expect("version");
+    let (alg, rest) = der::expect(rest, 0x30).expect("AlgorithmIdentifier");
+    let (_, _, curve_oid) = der::read(alg).expect("id-ecPublicKey");
+    let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
+    let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
+    let (_, _, after_version) = der::read(fields).expect("version");
+    let (_, _, public_key) = der::read(after_version).expect("privateKey octets");
     let mut contents = fields[..fields.len() - public_key.len()].to_vec();
     contents.extend(der(0xa0, curve_oid));
     contents.extend_from_slice(public_key);
@@ -148,13 +150,13 @@ pub(crate) fn sec1_from_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
 
 /// The private scalar of an ECDSA PKCS#8 key, for canaries.
 pub(crate) fn ec_private_scalar(pkcs8: &[u8]) -> Vec<u8> {
-    let (info, _) = x509::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
-    let (_, _, rest) = x509::read(info).expect("version");
-    let (_, _, rest) = x509::read(rest).expect("AlgorithmIdentifier");
-    let (ec_private_key, _) = x509::expect(rest, 0x04).expect("privateKey");
-    let (fields, _) = x509::expect(ec_private_key, 0x30).expect("ECPrivateKey");
-    let (_, _, rest) = x509::read(fields).expect("version");
-    let (scalar, _) = x509::expect(rest, 0x04).expect("private key octets");
+    let (info, _) = der::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
+    let (_, _, rest) = der::read(info).expect("version");
+    let (_, _, rest) = der::read(rest).expect("AlgorithmIdentifier");
+    let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
+    let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
+    let (_, _, rest) = der::read(fields).expect("version");
+    let (scalar, _) = der::expect(rest, 0x04).expect("private key octets");
     scalar.to_vec()
 }
 
