@@ -10,8 +10,8 @@ use auth_oauth::{
 };
 use auth_test_support::token_server::TokenServer;
 use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full};
+use http::{Request, StatusCode};
+use http_body_util::Full;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use tokio::task::JoinHandle;
 use tower::{ServiceBuilder, ServiceExt};
@@ -25,36 +25,8 @@ struct BrowserVisit {
 /// Plays the browser: follows the redirects from `url` (authorization endpoint, then the
 /// loopback listener) and returns the final page.
 async fn browse(url: String) -> BrowserVisit {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut url = url;
-    for _ in 0..5 {
-        let request = Request::get(url.as_str())
-            .body(Empty::new())
-            .expect("request");
-        let response = client
-            .request(request)
-            .await
-            .expect("the browser's request");
-        if response.status().is_redirection() {
-            url = response.headers()[header::LOCATION]
-                .to_str()
-                .expect("ascii location")
-                .to_owned();
-            continue;
-        }
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("page")
-            .to_bytes();
-        return BrowserVisit {
-            status,
-            page: String::from_utf8_lossy(&body).into_owned(),
-        };
-    }
-    panic!("too many redirects");
+    let (status, page) = auth_test_support::browse(url).await;
+    BrowserVisit { status, page }
 }
 
 fn open_in_browser(slot: &mut Option<JoinHandle<BrowserVisit>>) -> impl FnOnce(&Url) + '_ {

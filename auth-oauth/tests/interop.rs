@@ -13,10 +13,10 @@ use auth_oauth::{
     AuthorizationCode, ClientAuth, ClientCredentials, OAuth2Layer, Password, RefreshToken,
     TokenEndpoint, TokenParams,
 };
-use auth_test_support::oauth2_mock_server::MockServer;
+use auth_test_support::{browse, oauth2_mock_server::MockServer};
 use bytes::Bytes;
-use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Empty, Full};
+use http::{Request, StatusCode};
+use http_body_util::Full;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -121,37 +121,6 @@ async fn password_then_refresh_with_rotation() {
         seen[1]["form"]["refresh_token"],
         first_refresh.expose_secret()
     );
-}
-
-/// Plays the browser: follows redirects from `url` and returns the final status and page.
-async fn browse(url: String) -> (StatusCode, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let mut url = url;
-    for _ in 0..5 {
-        let request = Request::get(url.as_str())
-            .body(Empty::new())
-            .expect("request");
-        let response = client
-            .request(request)
-            .await
-            .expect("the browser's request");
-        if response.status().is_redirection() {
-            url = response.headers()[header::LOCATION]
-                .to_str()
-                .expect("location")
-                .to_owned();
-            continue;
-        }
-        let status = response.status();
-        let page = response
-            .into_body()
-            .collect()
-            .await
-            .expect("page")
-            .to_bytes();
-        return (status, String::from_utf8_lossy(&page).into_owned());
-    }
-    panic!("too many redirects");
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@
 //! |---|---|
 //! | [`ApiServer`] | an API that checks one credential's placement and records requests |
 //! | [`client`] | a plain hyper-util HTTP/1 client to put under the layers |
+//! | [`browse`] | plays the browser of a sign-in: follows redirects, returns the final page |
 //! | [`login_server`] | a scripted login endpoint and an API accepting the tokens it issued |
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
 //! | [`tls`] | a run-time PKI (CA, server and client certificates) and an HTTPS API server |
@@ -37,7 +38,8 @@ pub mod token_server;
 pub use api_server::{ApiServer, CHALLENGE, Expectation, RecordedRequest};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
@@ -46,4 +48,40 @@ use hyper_util::{
 /// A hyper-util HTTP/1 client (plain `http://`), the inner service of the stacks under test.
 pub fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Plays the browser of an authorization-code sign-in: GETs `url`, follows up to five redirects
+/// (authorization endpoint, then the loopback listener), and returns the final status and page.
+///
+/// # Panics
+///
+/// When a request fails or there are more than five redirects (a test failure).
+pub async fn browse(url: String) -> (StatusCode, String) {
+    let client = client();
+    let mut url = url;
+    for _ in 0..5 {
+        let request = Request::get(url.as_str())
+            .body(Full::default())
+            .expect("request");
+        let response = client
+            .request(request)
+            .await
+            .expect("the browser's request");
+        if response.status().is_redirection() {
+            url = response.headers()[header::LOCATION]
+                .to_str()
+                .expect("an ASCII location")
+                .to_owned();
+            continue;
+        }
+        let status = response.status();
+        let page = response
+            .into_body()
+            .collect()
+            .await
+            .expect("page")
+            .to_bytes();
+        return (status, String::from_utf8_lossy(&page).into_owned());
+    }
+    panic!("too many redirects");
 }
