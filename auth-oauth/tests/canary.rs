@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use auth_core::{AuthError, ErrorKind, MemoryTokenStore, TokenStore};
+use auth_core::{ErrorKind, MemoryTokenStore, TokenStore};
 use auth_oauth::{
     AuthorizationCode, Callback, ClientAuth, ClientCredentials, KeyMap, LoopbackListener,
     OAuth2Layer, Password, RefreshToken, TokenEndpoint, TokenHttpClient, TokenParams, normalize,
@@ -14,27 +14,7 @@ use auth_test_support::token_server::{Fault, TokenServer};
 use http::StatusCode;
 use serde_json::json;
 
-const CANARY: &str = "CANARY-c4n4ry-5ecret-7f3a9c";
-
-#[track_caller]
-fn assert_clean(what: &str, text: &str) {
-    assert!(
-        !text.contains(CANARY),
-        "{what} leaks the canary secret: {text}"
-    );
-}
-
-#[track_caller]
-fn assert_debug_clean(what: &str, value: &impl std::fmt::Debug) {
-    assert_clean(what, &format!("{value:?}"));
-    assert_clean(what, &format!("{value:#?}"));
-}
-
-#[track_caller]
-fn assert_error_clean(what: &str, error: &AuthError) {
-    assert_clean(what, &error.to_string());
-    assert_debug_clean(what, error);
-}
+use auth_test_support::canary::{CANARY, assert_debug_clean, assert_error_clean};
 
 fn store() -> Arc<dyn TokenStore> {
     Arc::new(MemoryTokenStore::new())

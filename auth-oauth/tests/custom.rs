@@ -26,7 +26,7 @@ use http_body_util::Full;
 use serde_json::json;
 use tower::{ServiceBuilder, ServiceExt};
 
-const CANARY: &str = "CANARY-c4n4ry-5ecret-7f3a9c";
+use auth_test_support::canary::{CANARY, assert_clean};
 
 fn http() -> TokenHttpClient {
     TokenHttpClient::from_service(client())
@@ -377,14 +377,6 @@ async fn redirects_and_plain_http_are_refused_like_for_any_token_request() {
         .expect_err("a redirect is not followed");
     assert_eq!(err.kind(), ErrorKind::TokenEndpoint);
     assert_eq!(server.login_count(), 0);
-}
-
-#[track_caller]
-fn assert_clean(what: &str, text: &str) {
-    assert!(
-        !text.contains(CANARY),
-        "{what} leaks the canary secret: {text}"
-    );
 }
 
 #[tokio::test]

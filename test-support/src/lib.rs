@@ -20,6 +20,7 @@
 //! | [`ApiServer`] | an API that checks one credential's placement and records requests |
 //! | [`client`] | a plain hyper-util HTTP/1 client to put under the layers |
 //! | [`browse`] | plays the browser of a sign-in: follows redirects, returns the final page |
+//! | [`canary`] | the one canary secret of the canary tests, and the checks that it never shows |
 //! | [`login_server`] | a scripted login endpoint and an API accepting the tokens it issued |
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
 //! | [`tls`] | a run-time PKI (CA, server and client certificates) and an HTTPS API server |
@@ -27,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_server;
+pub mod canary;
 pub mod demo;
 pub mod login_server;
 pub mod oauth2_mock_server;

@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::Command, time::Duration};
 
 use auth_test_support::demo::DemoProvider;
 
-pub const CANARY: &str = "CANARY-cli-5ecret-91e2";
+pub use auth_test_support::canary::CANARY;
 
 pub struct Run {
     pub code: i32,

@@ -1,0 +1,47 @@
+//! The one canary secret every canary test uses as every secret (client secrets, passwords,
+//! tokens, keys), and the checks that it never shows in `Display`, `Debug`, errors or hints.
+
+use std::{fmt, time::Duration};
+
+use auth_core::{AccessToken, AuthError};
+
+/// The canary secret.
+pub const CANARY: &str = "CANARY-c4n4ry-5ecret-7f3a9c";
+
+/// Fails the test, naming `what`, when `text` contains the canary.
+#[track_caller]
+pub fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(CANARY),
+        "{what} leaks the canary secret: {text}"
+    );
+}
+
+/// [`assert_clean`] on `value`'s `Debug`, plain and pretty.
+#[track_caller]
+pub fn assert_debug_clean(what: &str, value: &impl fmt::Debug) {
+    assert_clean(what, &format!("{value:?}"));
+    assert_clean(what, &format!("{value:#?}"));
+}
+
+/// [`assert_clean`] on `error`'s `Display`, `Debug` and hint.
+#[track_caller]
+pub fn assert_error_clean(what: &str, error: &AuthError) {
+    assert_clean(what, &error.to_string());
+    assert_debug_clean(what, error);
+    assert_clean(what, error.hint());
+}
+
+/// An hour-long token whose access and refresh tokens are the canary.
+///
+/// # Panics
+///
+/// Never: the canary is a valid header value.
+pub fn canary_token() -> AccessToken {
+    AccessToken::builder(CANARY)
+        .refresh_token(CANARY)
+        .expires_in(Duration::from_secs(3600))
+        .scopes(["read"])
+        .build()
+        .expect("the canary makes a valid token")
+}
