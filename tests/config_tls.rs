@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{ServiceBuilder, ServiceExt};
-use tower_auth::config::{Config, ConnectionSpec, Format};
+use tower_auth::config::{Config, ConnectionLayer, ConnectionSpec, Format};
 
 fn connection(server: &TlsApiServer, files: &PemFiles, auth_tls: &str) -> ConnectionSpec {
     let tls = format!(
@@ -42,6 +42,23 @@ client_auth = "tls"
     config.connection("payments", None).expect("connection")
 }
 
+/// `GET /whoami` through `layer` (built once per test, so its token cache is shared) over a
+/// client built from `spec`'s `tls`; asserts 200 and returns the body.
+async fn whoami(spec: &ConnectionSpec, layer: &ConnectionLayer, server: &TlsApiServer) -> Vec<u8> {
+    let tls = spec.client_tls().expect("tls").expect("configured");
+    let client = ServiceBuilder::new().layer(layer.clone()).service(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build::<_, Full<Bytes>>(tls.https_connector().expect("connector")),
+    );
+    let request = Request::get(server.url("/whoami"))
+        .body(Full::default())
+        .expect("request");
+    let response = client.oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.expect("body");
+    body.to_bytes().to_vec()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_auth_tls_gets_a_token_with_the_certificate_of_auth_tls() {
     let pki = Pki::new();
@@ -55,25 +72,9 @@ async fn client_auth_tls_gets_a_token_with_the_certificate_of_auth_tls() {
     .await;
     let spec = connection(&server, &files, "tls = {tls}");
     let layer = spec.layer().unwrap_or_else(|e| panic!("{e}"));
-    let api_tls = spec.client_tls().expect("tls").expect("configured");
-    let client = ServiceBuilder::new().layer(layer).service(
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build::<_, Full<Bytes>>(api_tls.https_connector().expect("connector")),
-    );
     for _ in 0..2 {
-        let request = Request::get(server.url("/whoami"))
-            .body(Full::default())
-            .expect("request");
-        let response = client.clone().oneshot(request).await.expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
         assert_eq!(
-            &body[..],
+            whoami(&spec, &layer, &server).await,
             br#"{"client_certificate":true,"path":"/whoami"}"#
         );
     }
@@ -138,25 +139,9 @@ auth = {{ type = "bearer", token = "api-token" }}
     let spec = config.connection("internal", None).expect("connection");
     let tls = spec.client_tls().expect("tls").expect("configured");
     assert!(!tls.has_certificate());
-    let client = ServiceBuilder::new()
-        .layer(spec.layer().unwrap_or_else(|e| panic!("{e}")))
-        .service(
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build::<_, Full<Bytes>>(tls.https_connector().expect("connector")),
-        );
-    let request = Request::get(server.url("/whoami"))
-        .body(Full::default())
-        .expect("request");
-    let response = client.oneshot(request).await.expect("response");
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let layer = spec.layer().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        &body[..],
+        whoami(&spec, &layer, &server).await,
         br#"{"client_certificate":false,"path":"/whoami"}"#
     );
     assert_eq!(server.request_count(), 1);
