@@ -352,8 +352,8 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if !origin::allows(self.origins.as_ref(), req.uri()) {
             return ResponseFuture {
-                state: State::PassedThrough {
-                    future: self.inner.call(req),
+                state: State::Called {
+                    future: response::ResponseFuture::passed_through(self.inner.call(req)),
                 },
             };
         }
@@ -377,8 +377,9 @@ where
 }
 
 pin_project! {
-    /// Response future of [`ApiKey`]: the inner call, the error for a request URI the key could
-    /// not be added to, or the call for a request to another origin, passed through untouched.
+    /// Response future of [`ApiKey`]: the inner call (with or without the key, see
+    /// [`response::ResponseFuture`]), or the error for a request URI the key could not be added
+    /// to.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -392,7 +393,6 @@ pin_project! {
     enum State<F> {
         Called { #[pin] future: response::ResponseFuture<F> },
         Rejected { error: AuthError },
-        PassedThrough { #[pin] future: F },
     }
 }
 
@@ -407,7 +407,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Called { future } => future.poll(cx).map_err(Into::into),
-            StateProj::PassedThrough { future } => future.poll(cx).map_err(Into::into),
             // A clone (one `Arc`) rather than a take, so polling again cannot panic.
             StateProj::Rejected { error } => Poll::Ready(Err(error.clone().into())),
         }

@@ -38,7 +38,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    origin::{self, Origin, OriginFilter, ScopedResponseFuture},
+    origin::{self, Origin, OriginFilter},
     response::{HeaderCredential, ResponseFuture},
 };
 
@@ -187,7 +187,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ScopedResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -195,10 +195,10 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if !origin::allows(self.origins.as_ref(), req.uri()) {
-            return ScopedResponseFuture::passed_through(self.inner.call(req));
+            return ResponseFuture::passed_through(self.inner.call(req));
         }
         let detail = self.credential.apply(req.headers_mut());
-        ScopedResponseFuture::credentialed(ResponseFuture::new(self.inner.call(req), detail))
+        ResponseFuture::new(self.inner.call(req), detail)
     }
 }
 

@@ -61,21 +61,10 @@
 //! whatever its origin (tower-http removes `Authorization` on a cross-origin redirect, but not
 //! a custom API key header).
 
-use std::{
-    fmt,
-    future::Future,
-    net::Ipv6Addr,
-    pin::Pin,
-    str::FromStr,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{fmt, net::Ipv6Addr, str::FromStr, sync::Arc};
 
 use auth_core::AuthError;
-use http::{Response, Uri};
-use pin_project_lite::pin_project;
-
-use crate::response;
+use http::Uri;
 
 /// A web origin: scheme (`http` or `https`), host and port, e.g. `https://api.example.com`.
 ///
@@ -438,56 +427,6 @@ pub(crate) fn restrict(
 #[inline]
 pub(crate) fn allows(filter: Option<&OriginFilter>, uri: &Uri) -> bool {
     filter.is_none_or(|filter| filter.matches(uri))
-}
-
-pin_project! {
-    /// Response future of [`Bearer`](crate::Bearer) and [`BasicAuth`](crate::BasicAuth): either
-    /// the credentialed call, whose 401 or 403 gets an [`AuthError`] (see
-    /// [`response::ResponseFuture`]), or the call for a request to another origin, passed
-    /// through untouched.
-    #[derive(Debug)]
-    pub struct ScopedResponseFuture<F> {
-        #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    #[derive(Debug)]
-    enum State<F> {
-        Credentialed { #[pin] future: response::ResponseFuture<F> },
-        PassedThrough { #[pin] future: F },
-    }
-}
-
-impl<F> ScopedResponseFuture<F> {
-    pub(crate) fn credentialed(future: response::ResponseFuture<F>) -> Self {
-        Self {
-            state: State::Credentialed { future },
-        }
-    }
-
-    pub(crate) fn passed_through(future: F) -> Self {
-        Self {
-            state: State::PassedThrough { future },
-        }
-    }
-}
-
-impl<F, B, E> Future for ScopedResponseFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Credentialed { future } => future.poll(cx),
-            StateProj::PassedThrough { future } => future.poll(cx),
-        }
-    }
 }
 
 #[cfg(test)]

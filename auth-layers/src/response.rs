@@ -36,11 +36,11 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
 };
 
 use auth_core::AuthError;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header::AUTHORIZATION};
 use pin_project_lite::pin_project;
 
 pin_project! {
@@ -48,18 +48,37 @@ pin_project! {
     /// description of what the request carried, attached as an [`AuthError`] to a 401 or 403.
     ///
     /// If the response already carries an [`AuthError`] (an inner auth layer put it there), it
-    /// is kept: the layer closest to the wire knows best what was sent.
+    /// is kept: the layer closest to the wire knows best what was sent. A request the layer
+    /// passed through without its credential (another [origin](crate::origin)) has no
+    /// description, and its response is returned untouched.
+    ///
+    /// One struct for both cases rather than an enum of two futures: the credentialed call, the
+    /// hot path, then costs no more than the inner future plus one pointer.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        detail: Detail,
+        detail: Option<Detail>,
     }
 }
 
 impl<F> ResponseFuture<F> {
+    /// The call for a request that carries the credential `detail` describes.
+    #[inline]
     pub(crate) fn new(inner: F, detail: Detail) -> Self {
-        Self { inner, detail }
+        Self {
+            inner,
+            detail: Some(detail),
+        }
+    }
+
+    /// The call for a request the layer passed through without its credential.
+    #[inline]
+    pub(crate) fn passed_through(inner: F) -> Self {
+        Self {
+            inner,
+            detail: None,
+        }
     }
 }
 
@@ -72,14 +91,18 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut response = ready!(this.inner.poll(cx))?;
-        if matches!(
-            response.status(),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-        ) {
-            attach_error(&mut response, this.detail.as_str());
+        // Looked at in place: the response is not moved out and back (it is large).
+        let mut poll = this.inner.poll(cx);
+        if let Poll::Ready(Ok(response)) = &mut poll
+            && matches!(
+                response.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            )
+            && let Some(detail) = this.detail
+        {
+            attach_error(response, detail.as_str());
         }
-        Poll::Ready(Ok(response))
+        poll
     }
 }
 
@@ -148,6 +171,10 @@ pub(crate) struct HeaderCredential {
     display_name: Arc<str>,
     prefix: Arc<str>,
     value: HeaderValue,
+    /// `name` is `Authorization`: inserted as the constant, whose hash the compiler folds
+    /// (the common case for bearer and basic credentials costs what tower-http's
+    /// `AddAuthorization` costs).
+    is_authorization: bool,
     keep_existing: bool,
     sent: Detail,
     kept: Detail,
@@ -171,6 +198,7 @@ impl HeaderCredential {
              (keep_existing), so the configured credential was not sent"
         );
         Self {
+            is_authorization: name == AUTHORIZATION,
             name,
             display_name: display_name.into(),
             prefix: prefix.into(),
@@ -193,7 +221,11 @@ impl HeaderCredential {
         if self.keep_existing && headers.contains_key(&self.name) {
             return self.kept;
         }
-        headers.insert(self.name.clone(), self.value.clone());
+        if self.is_authorization {
+            headers.insert(AUTHORIZATION, self.value.clone());
+        } else {
+            insert_named(headers, &self.name, &self.value);
+        }
         self.sent
     }
 
@@ -202,6 +234,12 @@ impl HeaderCredential {
             .field("prefix", &self.prefix)
             .field("keep_existing", &self.keep_existing);
     }
+}
+
+/// Out of line, so the `Authorization` insert above is the one the compiler inlines.
+#[inline(never)]
+fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
+    headers.insert(name.clone(), value.clone());
 }
 
 /// Parses a header name, as a configuration error naming it when it is not one.
