@@ -224,7 +224,7 @@ impl HeaderCredential {
         if self.is_authorization {
             headers.insert(AUTHORIZATION, self.value.clone());
         } else {
-            insert_named(headers, &self.name, &self.value);
+            insert_named(headers, &self.name, self.value.clone());
         }
         self.sent
     }
@@ -238,8 +238,8 @@ impl HeaderCredential {
 
 /// Out of line, so the `Authorization` insert above is the one the compiler inlines.
 #[inline(never)]
-fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
-    headers.insert(name.clone(), value.clone());
+pub(crate) fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
+    headers.insert(name.clone(), value);
 }
 
 /// Parses a header name, as a configuration error naming it when it is not one.
@@ -252,8 +252,13 @@ pub(crate) fn header_name(name: &str, what: &str) -> Result<HeaderName, AuthErro
             "is not a valid HTTP header name (letters, digits and `-` only, not empty)",
         )
     })?;
+    Ok(static_name(&name))
+}
+
+/// `name` backed by an interned copy: cloning it then touches no reference count.
+pub(crate) fn static_name(name: &HeaderName) -> HeaderName {
     // `as_str` is the lower-case form `from_static` accepts, so this cannot panic.
-    Ok(HeaderName::from_static(intern(name.as_str())))
+    HeaderName::from_static(intern(name.as_str()))
 }
 
 /// "with prefix `Bearer`" or "with no prefix (the bare value)", for descriptions.

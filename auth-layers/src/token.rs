@@ -52,6 +52,7 @@ use crate::{
     BoxError,
     origin::{self, Origin, OriginFilter},
     query,
+    response::{self, Detail},
 };
 
 mod future;
@@ -87,6 +88,10 @@ pub(crate) struct Shared<T> {
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) header: HeaderName,
+    /// `header` is `Authorization`, inserted as the constant (the compiler folds its hash).
+    pub(crate) header_is_authorization: bool,
+    /// What a request carries, for the `AuthError` of a 401 or 403 (derived from the above).
+    pub(crate) carried: Detail,
     /// Set when the token goes into a query parameter instead of the header.
     pub(crate) query: Option<QueryPlacement>,
     pub(crate) replay_limit: usize,
@@ -104,6 +109,8 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
                 source,
                 settings: Settings {
                     header: AUTHORIZATION,
+                    header_is_authorization: true,
+                    carried: carried(&AUTHORIZATION, None),
                     query: None,
                     replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
                     keep_existing: false,
@@ -118,6 +125,8 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
         let s = &self.shared.settings;
         let mut settings = Settings {
             header: s.header.clone(),
+            header_is_authorization: s.header_is_authorization,
+            carried: s.carried,
             query: s.query.clone(),
             replay_limit: s.replay_limit,
             keep_existing: s.keep_existing,
@@ -125,6 +134,10 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
             origins: s.origins.clone(),
         };
         f(&mut settings);
+        // A custom name is interned, so adding it to a request touches no reference count.
+        settings.header = response::static_name(&settings.header);
+        settings.header_is_authorization = settings.header == AUTHORIZATION;
+        settings.carried = carried(&settings.header, settings.query.as_ref());
         Self {
             shared: Arc::new(Shared {
                 source: self.shared.source.clone(),
@@ -292,19 +305,23 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The ready service goes into the future; `self` keeps a fresh clone (tower's pattern).
-        let clone = self.inner.clone();
-        let inner = mem::replace(&mut self.inner, clone);
-        let shared = self.shared.clone();
-        let settings = &shared.settings;
+        let settings = &self.shared.settings;
         if !origin::allows(settings.origins.as_ref(), request.uri())
             || settings.keep_existing && carries_credential(settings, &request)
         {
-            return ResponseFuture::pass_through(inner, shared, request);
+            return ResponseFuture::pass_through(self.inner.call(request));
         }
-        match shared.source.current() {
-            Some(token) => ResponseFuture::send(inner, shared, request, token),
-            None => ResponseFuture::fetch(inner, shared, request),
+        match self.shared.source.current() {
+            // The hot path: the service and the layer are cloned into the future only when
+            // the request may be retried.
+            Some(token) => ResponseFuture::send(&mut self.inner, &self.shared, request, token),
+            None => {
+                // The ready service goes into the future (it is called once the token comes);
+                // `self` keeps a fresh clone (tower's pattern).
+                let clone = self.inner.clone();
+                let inner = mem::replace(&mut self.inner, clone);
+                ResponseFuture::fetch(inner, self.shared.clone(), request)
+            }
         }
     }
 }
@@ -318,6 +335,15 @@ pub(crate) struct QueryPlacement {
 }
 
 /// Whether the request already carries the credential where this layer would put it.
+/// "the request carried an access token in the `authorization` header", once per layer.
+fn carried(header: &HeaderName, query: Option<&QueryPlacement>) -> Detail {
+    let placed = match query {
+        Some(query) => format!("the query parameter `{}`", query.name),
+        None => format!("the `{header}` header"),
+    };
+    Detail::shared(format!("the request carried an access token in {placed}"))
+}
+
 fn carries_credential<B>(settings: &Settings, request: &Request<B>) -> bool {
     match &settings.query {
         None => request.headers().contains_key(&settings.header),

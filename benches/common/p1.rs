@@ -21,9 +21,13 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Request, Response, Uri, header};
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri, header};
 use http_body_util::Empty;
-use tower::{Layer, Service, service_fn};
+use tower::{
+    Layer, Service,
+    retry::{Policy, RetryLayer},
+    service_fn,
+};
 use tower_auth::{
     AccessToken, ApiKeyLayer, BasicAuthLayer, BearerLayer, CachedTokenSource, StaticTokenSource,
     TokenLayer,
@@ -46,6 +50,10 @@ pub(crate) enum Variant {
     /// tower-http's `SetRequestHeader` with `X-API-Key`: what any custom header costs (a
     /// reference for `ApiKeyLayer` in a header, not a target).
     TowerHttpCustomHeader,
+    /// tower's `Retry` around `AddAuthorization`, with a policy that retries a 401 once: a
+    /// retry-on-401 built from tower's own parts, which copies every request for the replay as
+    /// `TokenLayer` does (a reference for `TokenLayer`, not a target).
+    TowerRetry,
     /// `BearerLayer`.
     Bearer,
     /// `ApiKeyLayer` in a header.
@@ -62,10 +70,11 @@ pub(crate) enum Variant {
 }
 
 impl Variant {
-    pub(crate) const ALL: [Variant; 9] = [
+    pub(crate) const ALL: [Variant; 10] = [
         Variant::NoLayer,
         Variant::TowerHttp,
         Variant::TowerHttpCustomHeader,
+        Variant::TowerRetry,
         Variant::Bearer,
         Variant::ApiKeyHeader,
         Variant::ApiKeyQuery,
@@ -79,6 +88,7 @@ impl Variant {
             Variant::NoLayer => "no layer",
             Variant::TowerHttp => "tower-http AddAuthorization",
             Variant::TowerHttpCustomHeader => "tower-http SetRequestHeader (X-API-Key)",
+            Variant::TowerRetry => "tower Retry (401) + AddAuthorization",
             Variant::Bearer => "BearerLayer",
             Variant::ApiKeyHeader => "ApiKeyLayer (header)",
             Variant::ApiKeyQuery => "ApiKeyLayer (query)",
@@ -94,12 +104,34 @@ impl Variant {
             Variant::NoLayer => "no_layer",
             Variant::TowerHttp => "tower_http_add_authorization",
             Variant::TowerHttpCustomHeader => "tower_http_set_request_header",
+            Variant::TowerRetry => "tower_retry_add_authorization",
             Variant::Bearer => "bearer",
             Variant::ApiKeyHeader => "api_key_header",
             Variant::ApiKeyQuery => "api_key_query",
             Variant::Basic => "basic",
             Variant::Token => "token_layer",
             Variant::TokenNoRetry => "token_layer_no_retry",
+        }
+    }
+
+    /// A baseline, not one of ours.
+    pub(crate) fn is_reference(self) -> bool {
+        matches!(
+            self,
+            Variant::NoLayer
+                | Variant::TowerHttp
+                | Variant::TowerHttpCustomHeader
+                | Variant::TowerRetry
+        )
+    }
+
+    /// The tower-built stack doing the same work, when it does more than `AddAuthorization`:
+    /// a custom header name for the API key, the request copy for `TokenLayer`'s retry.
+    pub(crate) fn same_work(self) -> Option<Variant> {
+        match self {
+            Variant::ApiKeyHeader => Some(Variant::TowerHttpCustomHeader),
+            Variant::Token => Some(Variant::TowerRetry),
+            _ => None,
         }
     }
 
@@ -259,6 +291,11 @@ pub(crate) fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
             let name = HeaderName::from_static("x-api-key");
             with.run(SetRequestHeaderLayer::overriding(name, value).layer(inner))
         }
+        Variant::TowerRetry => {
+            let add = AddAuthorizationLayer::bearer(TOKEN).as_sensitive(true);
+            let retry = RetryLayer::new(RetryOnce401 { retried: false });
+            with.run(retry.layer(add.layer(inner)))
+        }
         Variant::Bearer => with.run(BearerLayer::new(TOKEN).expect("valid").layer(inner)),
         Variant::ApiKeyHeader => {
             let layer = ApiKeyLayer::header("X-API-Key", API_KEY)
@@ -281,6 +318,41 @@ pub(crate) fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
             let layer = TokenLayer::new(fresh_token_cache()).retry_on_401(false);
             with.run(layer.layer(inner))
         }
+    }
+}
+
+/// tower `Retry` policy: retry a 401 once, copying each request's head (and its empty body)
+/// before it is sent, as any retry must.
+#[derive(Clone)]
+struct RetryOnce401 {
+    retried: bool,
+}
+
+impl Policy<Req, Resp, Infallible> for RetryOnce401 {
+    type Future = Ready<()>;
+
+    fn retry(
+        &mut self,
+        _request: &mut Req,
+        result: &mut Result<Resp, Infallible>,
+    ) -> Option<Self::Future> {
+        match result {
+            Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !self.retried => {
+                self.retried = true;
+                Some(ready(()))
+            }
+            _ => None,
+        }
+    }
+
+    fn clone_request(&mut self, request: &Req) -> Option<Req> {
+        let mut copy = Request::new(*request.body());
+        *copy.method_mut() = request.method().clone();
+        *copy.uri_mut() = request.uri().clone();
+        *copy.version_mut() = request.version();
+        *copy.headers_mut() = request.headers().clone();
+        *copy.extensions_mut() = request.extensions().clone();
+        Some(copy)
     }
 }
 

@@ -97,11 +97,7 @@ impl Report {
                 p1.allocs[0][i],
                 p1.allocs[1][i]
             );
-            let reference = matches!(
-                variant,
-                Variant::NoLayer | Variant::TowerHttp | Variant::TowerHttpCustomHeader
-            );
-            if !reference {
+            if !variant.is_reference() {
                 let worst = ratio(0).max(ratio(1));
                 // With headers, nothing beyond no layer; without, nothing beyond tower-http
                 // (inserting the first header grows an empty map, for every layer).
@@ -115,14 +111,17 @@ impl Report {
                     "FAIL"
                 };
                 // An API key header has a custom name, which costs more to insert than
-                // `Authorization` whoever inserts it: also compare with tower-http doing that.
-                let custom = if *variant == Variant::ApiKeyHeader {
-                    let reference = variant_index(Variant::TowerHttpCustomHeader);
-                    let vs = (p1.ratio[0][i] / p1.ratio[0][reference])
-                        .max(p1.ratio[1][i] / p1.ratio[1][reference]);
-                    format!(" (vs SetRequestHeader X-API-Key: {vs:.3})")
-                } else {
-                    String::new()
+                // `Authorization` whoever inserts it; a retry on 401 needs a copy of the
+                // request, whoever retries: also compare with tower's parts doing that work.
+                let custom = match variant.same_work() {
+                    Some(same) => {
+                        let reference = variant_index(same);
+                        let vs = (p1.ratio[0][i] / p1.ratio[0][reference])
+                            .max(p1.ratio[1][i] / p1.ratio[1][reference]);
+                        let extra = p1.allocs[1][i] - p1.allocs[1][reference];
+                        format!(" (vs {}: {vs:.3}, allocs {extra:+.2})", same.name())
+                    }
+                    None => String::new(),
                 };
                 targets.push(format!(
                     "P1 {:<30} ratio={worst:.3} allocs={extra:+.2} target<=1.05,+0 {verdict}{custom}",

@@ -3,13 +3,14 @@
 
 use std::{
     future::Future,
+    mem,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll, ready},
 };
 
 use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, TokenFuture, TokenSource};
-use http::{Request, Response, StatusCode, request::Parts};
+use http::{Request, Response, StatusCode, header::AUTHORIZATION, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
 use pin_project_lite::pin_project;
@@ -20,7 +21,10 @@ use super::{
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision},
 };
-use crate::{BoxError, query};
+use crate::{
+    BoxError, query,
+    response::{self, Detail},
+};
 use percent_encoding::utf8_percent_encode;
 
 pin_project! {
@@ -32,12 +36,24 @@ pin_project! {
     {
         #[pin]
         state: State<S::Future, B, S::Response>,
-        inner: S,
-        shared: Arc<Shared<T>>,
-        // The token the request carries; `None` when the layer passed the request through.
+        // What work after the first call needs (a token fetch, the body's buffering, the retry
+        // after a 401). `None` for a request that carries a cached token and cannot be retried,
+        // and for one passed through: nothing after their call needs the service or the layer,
+        // so their hot path clones neither.
+        later: Option<Later<S, T>>,
+        // The token the request carries, kept when a retry may have to invalidate it.
         token: Option<AccessToken>,
+        // What the request carried, for the `AuthError` of a 401 or 403; `None` when the layer
+        // passed the request through (another origin, or the caller's own credential).
+        carried: Option<Detail>,
         retried: bool,
     }
+}
+
+/// The service and the layer's state, for work after the first call.
+struct Later<S, T> {
+    service: S,
+    shared: Arc<Shared<T>>,
 }
 
 pin_project! {
@@ -64,8 +80,9 @@ pin_project! {
 }
 
 /// Starts the first attempt once a token is at hand: buffers the body first when it must be
-/// replayable and cannot be copied, otherwise sends the request (keeping a copy if it can).
-/// The request is changed in place, not taken apart, so it is not moved more than it must be.
+/// replayable and cannot be copied, otherwise calls `inner` (which must be ready) with the
+/// request, keeping a copy if it can. The request is changed in place, not taken apart, so it
+/// is not moved more than it must be.
 #[inline]
 fn begin<S, B>(
     inner: &mut S,
@@ -122,48 +139,82 @@ fn fetch_owned<T: TokenSource>(shared: &Arc<Shared<T>>) -> TokenFuture<'static> 
 
 impl<S, T, B> ResponseFuture<S, T, B>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>> + Clone,
     T: TokenSource + Clone,
     B: ReplayableBody,
 {
+    /// The request carries `token`, from the cache; `inner` is the layer's ready service.
     #[inline]
     pub(super) fn send(
-        mut inner: S,
-        shared: Arc<Shared<T>>,
+        inner: &mut S,
+        shared: &Arc<Shared<T>>,
         request: Request<B>,
         token: AccessToken,
     ) -> Self {
-        let state = begin(&mut inner, &shared.settings, request, &token);
+        let state = begin(inner, &shared.settings, request, &token);
+        let carried = Some(shared.settings.carried);
+        let later = match &state {
+            // Sent, and no retry possible: nothing more to do but look at the response.
+            State::Calling { replay: None, .. } | State::Failed { .. } => {
+                return Self {
+                    state,
+                    later: None,
+                    token: None,
+                    carried,
+                    retried: false,
+                };
+            }
+            // Not called yet: the ready service goes into the future, the layer keeps a clone
+            // (tower's pattern).
+            State::Buffering { .. } => {
+                let clone = inner.clone();
+                mem::replace(inner, clone)
+            }
+            // Called, with a copy kept: the retry uses a clone, made ready when it is needed.
+            _ => inner.clone(),
+        };
         Self {
             state,
-            inner,
-            shared,
+            later: Some(Later {
+                service: later,
+                shared: shared.clone(),
+            }),
             token: Some(token),
+            carried,
             retried: false,
         }
     }
 
+    /// The request waits for a token; `inner` is the layer's ready service, moved in.
     pub(super) fn fetch(inner: S, shared: Arc<Shared<T>>, request: Request<B>) -> Self {
         let fut = fetch_owned(&shared);
+        let carried = Some(shared.settings.carried);
         Self {
             state: State::Fetching {
                 fut,
                 request: Some(request),
             },
-            inner,
-            shared,
+            later: Some(Later {
+                service: inner,
+                shared,
+            }),
             token: None,
+            carried,
             retried: false,
         }
     }
 
-    pub(super) fn pass_through(mut inner: S, shared: Arc<Shared<T>>, request: Request<B>) -> Self {
-        let fut = inner.call(request);
+    /// The layer leaves the request alone: `future` is the inner service's call.
+    #[inline]
+    pub(super) fn pass_through(future: S::Future) -> Self {
         Self {
-            state: State::Calling { fut, replay: None },
-            inner,
-            shared,
+            state: State::Calling {
+                fut: future,
+                replay: None,
+            },
+            later: None,
             token: None,
+            carried: None,
             retried: false,
         }
     }
@@ -191,11 +242,11 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(request) = request.take() else {
+                    let (Some(request), Some(later)) = (request.take(), this.later.as_mut()) else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    let next = begin(this.inner, &this.shared.settings, request, &token);
+                    let next = begin(&mut later.service, &later.shared.settings, request, &token);
                     this.state.set(next);
                     *this.token = Some(token);
                 }
@@ -207,7 +258,7 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(head) = head.take() else {
+                    let (Some(head), Some(later)) = (head.take(), this.later.as_mut()) else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
@@ -215,8 +266,8 @@ where
                         head.clone(),
                         B::from_buffered(bytes.clone()),
                     ));
-                    let fut = this
-                        .inner
+                    let fut = later
+                        .service
                         .call(Request::from_parts(head, B::from_buffered(bytes)));
                     this.state.set(State::Calling { fut, replay });
                 }
@@ -228,38 +279,48 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(token) = this.token.as_ref() else {
+                    let Some(carried) = *this.carried else {
                         // Passed through (the caller's own credential, or another origin's
                         // request): not ours to judge.
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     };
-                    let settings = &this.shared.settings;
-                    let can_retry = settings.retry_on_401 && !*this.retried && replay.is_some();
-                    match retry::decide(response.status(), response.headers(), can_retry) {
-                        Decision::Accept => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(response));
+                    // A copy is kept only when retrying is on, and with it the service, the
+                    // layer and the token.
+                    let retry_with = match (&this.later, &*this.token) {
+                        (Some(later), Some(token)) if replay.is_some() && !*this.retried => {
+                            Some((later, token))
                         }
-                        Decision::GiveUp => {
-                            this.state.set(State::Done);
-                            let why = give_up_reason(response.status(), *this.retried, can_retry);
-                            return Poll::Ready(Ok(attach_error(response, settings, why)));
-                        }
-                        Decision::Retry => {
+                        _ => None,
+                    };
+                    let can_retry = retry_with.is_some();
+                    match (
+                        retry::decide(response.status(), response.headers(), can_retry),
+                        retry_with,
+                    ) {
+                        (Decision::Retry, Some((later, token))) => {
                             #[cfg(feature = "tracing")]
                             tracing::debug!(
                                 target: "tower_auth::token_layer",
                                 "401 for a token; invalidating it and retrying once"
                             );
-                            this.shared.source.invalidate(token);
+                            later.shared.source.invalidate(token);
+                            let fut = fetch_owned(&later.shared);
                             let replay = replay.take();
-                            let fut = fetch_owned(this.shared);
                             this.state.set(State::Refetching {
                                 fut,
                                 first: Some(response),
                                 replay,
                             });
+                        }
+                        (Decision::Accept, _) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(response));
+                        }
+                        (Decision::GiveUp | Decision::Retry, _) => {
+                            this.state.set(State::Done);
+                            let why = give_up_reason(response.status(), *this.retried, can_retry);
+                            return Poll::Ready(Ok(attach_error(response, carried, why)));
                         }
                     }
                 }
@@ -275,14 +336,14 @@ where
                         // The source has nothing newer: a retry would be rejected the same way.
                         let first = first.take();
                         this.state.set(State::Done);
-                        return match first {
-                            Some(response) => Poll::Ready(Ok(attach_error(
+                        return match (first, *this.carried) {
+                            (Some(response), Some(carried)) => Poll::Ready(Ok(attach_error(
                                 response,
-                                &this.shared.settings,
+                                carried,
                                 "the token source has no other token to offer, so it was not \
                                  retried",
                             ))),
-                            None => Poll::Ready(Err(polled_after_completion())),
+                            _ => Poll::Ready(Err(polled_after_completion())),
                         };
                     }
                     let replay = replay.take();
@@ -291,7 +352,11 @@ where
                     this.state.set(State::Readying { replay });
                 }
                 StateProj::Readying { replay } => {
-                    if let Err(error) = ready!(this.inner.poll_ready(cx)) {
+                    let Some(later) = this.later.as_mut() else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(polled_after_completion()));
+                    };
+                    if let Err(error) = ready!(later.service.poll_ready(cx)) {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
@@ -300,11 +365,11 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    if let Err(error) = place(&this.shared.settings, &mut request, token) {
+                    if let Err(error) = place(&later.shared.settings, &mut request, token) {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
-                    let fut = this.inner.call(request);
+                    let fut = later.service.call(request);
                     this.state.set(State::Calling { fut, replay: None });
                 }
                 StateProj::Failed { error } => {
@@ -335,25 +400,14 @@ fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'sta
     }
 }
 
-fn attach_error<ResB>(
-    mut response: Response<ResB>,
-    settings: &Settings,
-    why: &str,
-) -> Response<ResB> {
+fn attach_error<ResB>(mut response: Response<ResB>, carried: Detail, why: &str) -> Response<ResB> {
     if let Some(error) = AuthError::from_response(&response) {
-        let placed = match &settings.query {
-            Some(query) => format!("the query parameter `{}`", query.name),
-            None => format!("the `{}` header", settings.header),
-        };
-        let error = error.with_detail(format!(
-            "the request carried an access token in {placed}; {why}"
-        ));
+        let error = error.with_detail(format!("{}; {why}", carried.as_str()));
         response.extensions_mut().insert(error);
     }
     response
 }
 
-/// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.
 #[inline]
 fn place<B>(
     settings: &Settings,
@@ -361,9 +415,12 @@ fn place<B>(
     token: &AccessToken,
 ) -> Result<(), AuthError> {
     let Some(placement) = &settings.query else {
-        request
-            .headers_mut()
-            .insert(settings.header.clone(), token.header_value().clone());
+        let value = token.header_value().clone();
+        if settings.header_is_authorization {
+            request.headers_mut().insert(AUTHORIZATION, value);
+        } else {
+            response::insert_named(request.headers_mut(), &settings.header, value);
+        }
         return Ok(());
     };
     let mut pair = format!("{}=", placement.encoded);

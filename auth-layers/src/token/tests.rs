@@ -413,6 +413,90 @@ async fn retry_can_be_disabled() {
         .expect("response");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(api.calls(), 1);
+    let error = response.extensions().get::<AuthError>().expect("error");
+    assert_eq!(error.kind(), ErrorKind::Unauthorized);
+    assert_eq!(
+        error.detail(),
+        Some(
+            "the request carried an access token in the `authorization` header; the request \
+             could not be replayed (streaming or large body, or retry disabled), so it was not \
+             retried with a fresh token"
+        )
+    );
+}
+
+/// An always-OK inner service that counts how often it is cloned.
+struct CountsClones(Arc<AtomicUsize>);
+
+impl Clone for CountsClones {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Self(self.0.clone())
+    }
+}
+
+impl Service<Request<Empty<Bytes>>> for CountsClones {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<()>, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<Empty<Bytes>>) -> Self::Future {
+        std::future::ready(Ok(Response::new(())))
+    }
+}
+
+/// Sends `n` requests for `uri` through `layer` over a [`CountsClones`]; returns the clones.
+async fn clones_for(layer: TokenLayer<CachedTokenSource<StaticTokenSource>>, uri: &str) -> usize {
+    let clones = Arc::new(AtomicUsize::new(0));
+    let mut client = tower::Layer::layer(&layer, CountsClones(clones.clone()));
+    for _ in 0..3 {
+        let request = Request::get(uri).body(Empty::new()).expect("request");
+        let response = client
+            .ready()
+            .await
+            .expect("ready")
+            .call(request)
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    clones.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn the_inner_service_is_cloned_only_for_work_after_the_call() {
+    // A client such as hyper-util's is several reference counts to clone: a request with a
+    // cached token that cannot be retried, or one passed through, needs no clone.
+    let token = AccessToken::builder("cached")
+        .expires_in(Duration::from_secs(3600))
+        .build()
+        .expect("token");
+    let cached = || {
+        let cache = CachedTokenSource::new(StaticTokenSource::new(token.clone()));
+        cache.insert(token.clone());
+        cache
+    };
+    let url = "https://api.example.com/v1";
+    assert_eq!(clones_for(TokenLayer::new(cached()), url).await, 3, "retry");
+    let no_retry = TokenLayer::new(cached()).retry_on_401(false);
+    assert_eq!(clones_for(no_retry, url).await, 0, "no retry");
+    let elsewhere = TokenLayer::new(cached())
+        .restrict_to_origin(crate::Origin::parse("https://other.example.com").expect("origin"));
+    assert_eq!(clones_for(elsewhere, url).await, 0, "passed through");
+    // Nothing cached: the ready service waits in the future for the token; the layer keeps a
+    // clone. Once the token is cached, only the retry copy remains.
+    let fetches = TokenLayer::new(CachedTokenSource::new(StaticTokenSource::new(
+        token.clone(),
+    )))
+    .retry_on_401(false);
+    assert_eq!(clones_for(fetches, url).await, 1, "first request fetches");
 }
 
 fn futures_stream(
