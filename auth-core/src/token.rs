@@ -3,7 +3,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use http::HeaderValue;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretString, zeroize::Zeroizing};
 use tokio::time::Instant;
 
 use crate::{AuthError, ErrorKind};
@@ -235,7 +235,8 @@ pub fn sensitive_header_value(
     if secret.trim().is_empty() {
         return Err(AuthError::config(what, "is empty"));
     }
-    let mut bytes = Vec::with_capacity(prefix.len() + 1 + secret.len());
+    // Zeroized on drop: the header value keeps its own copy, this buffer must not linger.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(prefix.len() + 1 + secret.len()));
     if !prefix.is_empty() {
         bytes.extend_from_slice(prefix.as_bytes());
         bytes.push(b' ');

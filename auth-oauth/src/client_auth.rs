@@ -339,9 +339,12 @@ pub(crate) fn rejected_client(error: &AuthError) -> bool {
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`, RFC 6749 §2.3.1.
 fn basic_header(id: &str, secret: &SecretString) -> Result<HeaderValue, AuthError> {
     let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
-    let secret: String =
-        form_urlencoded::byte_serialize(secret.expose_secret().as_bytes()).collect();
-    let encoded = SecretString::from(STANDARD.encode(format!("{id}:{secret}")));
+    // Every copy of the secret is wiped when dropped, not left in freed memory.
+    let secret = SecretString::from(
+        form_urlencoded::byte_serialize(secret.expose_secret().as_bytes()).collect::<String>(),
+    );
+    let pair = SecretString::from(format!("{id}:{}", secret.expose_secret()));
+    let encoded = SecretString::from(STANDARD.encode(pair.expose_secret()));
     sensitive_header_value("Basic", &encoded, "client credentials")
 }
 
