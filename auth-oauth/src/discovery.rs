@@ -46,7 +46,7 @@ use http::{Method, Request, header};
 use serde_json::Value;
 use tokio::{sync::OnceCell, time::Instant};
 
-use crate::{ClientAuth, TokenHttpClient, Url, endpoint::parse_url};
+use crate::{ClientAuth, TokenHttpClient, Url, endpoint::parse_url, http_client::Peer};
 
 mod metadata;
 
@@ -232,7 +232,7 @@ async fn fetch(
             .map_err(|e| {
                 AuthError::new(ErrorKind::Request, "building the metadata request").with_source(e)
             })?;
-        let response = http.send(request).await?;
+        let response = http.send_to(request, Peer::METADATA).await?;
         let status = response.status();
         let (miss, why) = if status.is_success() {
             match serde_json::from_slice::<Value>(response.body()) {

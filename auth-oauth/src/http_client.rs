@@ -141,11 +141,20 @@ impl TokenHttpClient {
         check_url(url, self.allow_insecure_http, what)
     }
 
-    /// Sends `request` under this client's limits.
+    /// Sends `request` (a token request) under this client's limits.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, AuthError> {
+        self.send_to(request, Peer::TOKEN_ENDPOINT).await
+    }
+
+    /// Sends `request` to `peer` under this client's limits; errors name the peer.
+    pub(crate) async fn send_to(
+        &self,
+        request: HttpRequest,
+        peer: Peer,
+    ) -> Result<HttpResponse, AuthError> {
         let url = Url::parse(&request.uri().to_string())
             .map_err(|_| AuthError::new(ErrorKind::Request, "the request URI is not a URL"))?;
-        self.check_url(&url, "token request URL")?;
+        self.check_url(&url, peer.url)?;
         let host = url.host_str().unwrap_or_default().to_owned();
         let request = request.map(|body| Full::new(Bytes::from(body)));
         let response = tokio::time::timeout(
@@ -157,17 +166,41 @@ impl TokenHttpClient {
             AuthError::new(
                 ErrorKind::Timeout,
                 format!(
-                    "the token endpoint `{host}` did not answer within {:?}",
-                    self.timeout
+                    "the {} `{host}` did not answer within {:?}",
+                    peer.name, self.timeout
                 ),
             )
         })?
-        .map_err(|e| e.with_detail_prefix(&host))?;
+        .map_err(|e| e.with_detail_prefix(peer, &host))?;
         if response.status().is_redirection() {
-            return Err(redirect_error(&url, &response));
+            return Err(redirect_error(peer, &url, &response));
         }
         Ok(response)
     }
+}
+
+/// Who a request goes to, for the messages of its errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer {
+    /// "token endpoint".
+    name: &'static str,
+    /// The URL, as a setting: "token request URL".
+    url: &'static str,
+    /// What to correct after a redirect: "the token URL".
+    fix: &'static str,
+}
+
+impl Peer {
+    pub(crate) const TOKEN_ENDPOINT: Peer = Peer {
+        name: "token endpoint",
+        url: "token request URL",
+        fix: "the token URL",
+    };
+    pub(crate) const METADATA: Peer = Peer {
+        name: "authorization server metadata endpoint",
+        url: "metadata URL",
+        fix: "the issuer",
+    };
 }
 
 impl fmt::Debug for TokenHttpClient {
@@ -255,7 +288,7 @@ pub(crate) fn check_url(url: &Url, allow_insecure_http: bool, what: &str) -> Res
     }
 }
 
-fn redirect_error(url: &Url, response: &HttpResponse) -> AuthError {
+fn redirect_error(peer: Peer, url: &Url, response: &HttpResponse) -> AuthError {
     let target = response
         .headers()
         .get(header::LOCATION)
@@ -266,22 +299,23 @@ fn redirect_error(url: &Url, response: &HttpResponse) -> AuthError {
     AuthError::new(
         ErrorKind::TokenEndpoint,
         format!(
-            "the token endpoint redirected to {target}; token requests never follow redirects: \
-             set the token URL to the final address"
+            "the {} redirected to {target}; requests to the authorization server never follow \
+             redirects: set {} to the final address",
+            peer.name, peer.fix
         ),
     )
     .with_status(response.status())
 }
 
 trait WithPrefix {
-    fn with_detail_prefix(self, host: &str) -> Self;
+    fn with_detail_prefix(self, peer: Peer, host: &str) -> Self;
 }
 
 impl WithPrefix for AuthError {
-    fn with_detail_prefix(self, host: &str) -> Self {
+    fn with_detail_prefix(self, peer: Peer, host: &str) -> Self {
         let detail = match self.detail() {
-            Some(d) => format!("{d} (token endpoint `{host}`)"),
-            None => format!("token endpoint `{host}`"),
+            Some(d) => format!("{d} ({} `{host}`)", peer.name),
+            None => format!("{} `{host}`", peer.name),
         };
         self.with_detail(detail)
     }

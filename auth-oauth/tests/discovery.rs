@@ -320,6 +320,41 @@ async fn no_document_at_any_address_is_a_config_error_listing_them() {
 }
 
 #[tokio::test]
+async fn transport_errors_and_redirects_name_the_metadata_endpoint_not_the_token_endpoint() {
+    let server = MetadataServer::start().await;
+    server.set(RFC_8414, 307, "text/plain", "moved");
+    let err = discovery()
+        .discover(&server.issuer(""))
+        .await
+        .expect_err("redirect refused");
+    assert_eq!(err.status(), Some(StatusCode::TEMPORARY_REDIRECT));
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "the authorization server metadata endpoint redirected to an unknown location; \
+             requests to the authorization server never follow redirects: set the issuer to \
+             the final address"
+        ),
+        "{text}"
+    );
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    drop(listener);
+    let err = discovery()
+        .discover(&format!("http://{addr}"))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    let text = err.to_string();
+    assert!(
+        text.contains("(authorization server metadata endpoint `127.0.0.1`)"),
+        "{text}"
+    );
+    assert!(!text.contains("token endpoint"), "{text}");
+}
+
+#[tokio::test]
 async fn bad_issuers_are_config_errors_before_any_request() {
     let discovery = discovery();
     for (issuer, expected) in [

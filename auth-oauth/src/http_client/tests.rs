@@ -63,7 +63,13 @@ async fn a_redirect_is_an_error_naming_the_location_host_and_is_not_followed() {
         .expect_err("redirect refused");
     assert_eq!(err.kind(), ErrorKind::TokenEndpoint);
     assert_eq!(err.status(), Some(StatusCode::TEMPORARY_REDIRECT));
-    assert!(err.to_string().contains("`evil.example.com`"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "the token endpoint redirected to `evil.example.com`; requests to the \
+             authorization server never follow redirects: set the token URL to the final address"
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -112,6 +118,11 @@ async fn a_slow_endpoint_times_out() {
         .await
         .expect_err("timeout");
     assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(
+        err.to_string()
+            .contains("the token endpoint `127.0.0.1` did not answer within 200ms"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -125,6 +136,10 @@ async fn a_refused_connection_is_a_transport_error() {
         .expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Transport);
     assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
+    assert!(
+        err.to_string().contains("(token endpoint `127.0.0.1`)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
