@@ -21,6 +21,9 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use super::TokenLayer;
 use crate::BoxError;
 
+mod clones;
+mod query;
+
 /// A source that hands out `t1`, `t2`, … and counts its fetches.
 fn numbered_source() -> (
     CachedTokenSource<impl TokenSource + Clone>,
@@ -425,80 +428,6 @@ async fn retry_can_be_disabled() {
     );
 }
 
-/// An always-OK inner service that counts how often it is cloned.
-struct CountsClones(Arc<AtomicUsize>);
-
-impl Clone for CountsClones {
-    fn clone(&self) -> Self {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Self(self.0.clone())
-    }
-}
-
-impl Service<Request<Empty<Bytes>>> for CountsClones {
-    type Response = Response<()>;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Response<()>, Infallible>>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<Empty<Bytes>>) -> Self::Future {
-        std::future::ready(Ok(Response::new(())))
-    }
-}
-
-/// Sends `n` requests for `uri` through `layer` over a [`CountsClones`]; returns the clones.
-async fn clones_for(layer: TokenLayer<CachedTokenSource<StaticTokenSource>>, uri: &str) -> usize {
-    let clones = Arc::new(AtomicUsize::new(0));
-    let mut client = tower::Layer::layer(&layer, CountsClones(clones.clone()));
-    for _ in 0..3 {
-        let request = Request::get(uri).body(Empty::new()).expect("request");
-        let response = client
-            .ready()
-            .await
-            .expect("ready")
-            .call(request)
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-    clones.load(Ordering::SeqCst)
-}
-
-#[tokio::test]
-async fn the_inner_service_is_cloned_only_for_work_after_the_call() {
-    // A client such as hyper-util's is several reference counts to clone: a request with a
-    // cached token that cannot be retried, or one passed through, needs no clone.
-    let token = AccessToken::builder("cached")
-        .expires_in(Duration::from_secs(3600))
-        .build()
-        .expect("token");
-    let cached = || {
-        let cache = CachedTokenSource::new(StaticTokenSource::new(token.clone()));
-        cache.insert(token.clone());
-        cache
-    };
-    let url = "https://api.example.com/v1";
-    assert_eq!(clones_for(TokenLayer::new(cached()), url).await, 3, "retry");
-    let no_retry = TokenLayer::new(cached()).retry_on_401(false);
-    assert_eq!(clones_for(no_retry, url).await, 0, "no retry");
-    let elsewhere = TokenLayer::new(cached())
-        .restrict_to_origin(crate::Origin::parse("https://other.example.com").expect("origin"));
-    assert_eq!(clones_for(elsewhere, url).await, 0, "passed through");
-    // Nothing cached: the ready service waits in the future for the token; the layer keeps a
-    // clone. Once the token is cached, only the retry copy remains.
-    let fetches = TokenLayer::new(CachedTokenSource::new(StaticTokenSource::new(
-        token.clone(),
-    )))
-    .retry_on_401(false);
-    assert_eq!(clones_for(fetches, url).await, 1, "first request fetches");
-}
-
 fn futures_stream(
     chunks: Vec<Bytes>,
 ) -> impl futures_core::Stream<Item = Result<http_body::Frame<Bytes>, Infallible>> + Send + Sync + 'static
@@ -556,101 +485,4 @@ fn debug_of_a_restricted_layer_shows_its_origins() {
     let text = format!("{layer:?}");
     assert!(text.contains("http://127.0.0.1:9"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
-}
-
-/// An API that accepts the token only in the `access_token` query parameter and records URIs.
-fn query_api(
-    valid: &'static str,
-    uris: Arc<Mutex<Vec<String>>>,
-) -> impl Service<Request<Empty<Bytes>>, Response = Response<()>, Error = Infallible, Future: Send> + Clone
-{
-    service_fn(move |req: Request<Empty<Bytes>>| {
-        let uris = uris.clone();
-        async move {
-            let uri = req.uri().to_string();
-            let ok = uri.contains(&format!("access_token={valid}"))
-                && req.headers().get("authorization").is_none();
-            uris.lock().expect("lock").push(uri);
-            let mut response = Response::new(());
-            if !ok {
-                *response.status_mut() = StatusCode::UNAUTHORIZED;
-            }
-            Ok::<_, Infallible>(response)
-        }
-    })
-}
-
-#[tokio::test]
-async fn query_placement_replaces_the_parameter_and_keeps_the_rest() {
-    let (source, fetches) = numbered_source();
-    let uris = Arc::new(Mutex::new(Vec::new()));
-    let client = ServiceBuilder::new()
-        .layer(
-            TokenLayer::new(source)
-                .query_parameter("access_token")
-                .expect("valid"),
-        )
-        .service(query_api("t2", uris.clone()));
-    let request = Request::get("https://api.test/v1/items?page=2&access_token=stale&q=a%20b")
-        .body(Empty::new())
-        .expect("request");
-    let response = client.oneshot(request).await.expect("response");
-    // t1 is rejected, the retry carries t2 in the same place.
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(fetches.load(Ordering::SeqCst), 2);
-    let uris = uris.lock().expect("lock").clone();
-    assert_eq!(
-        uris,
-        [
-            "https://api.test/v1/items?page=2&q=a%20b&access_token=t1",
-            "https://api.test/v1/items?page=2&q=a%20b&access_token=t2",
-        ]
-    );
-}
-
-#[tokio::test]
-async fn query_placement_keep_existing_and_bad_input() {
-    let source = StaticTokenSource::new(AccessToken::bearer("mine+/=").expect("token"));
-    let uris = Arc::new(Mutex::new(Vec::new()));
-    let layer = TokenLayer::new(source.clone())
-        .query_parameter("access_token")
-        .expect("valid");
-    let client = ServiceBuilder::new()
-        .layer(layer.clone().keep_existing())
-        .service(query_api("caller", uris.clone()));
-    let request = Request::get("https://api.test/?access_token=caller")
-        .body(Empty::new())
-        .expect("request");
-    assert_eq!(
-        client.oneshot(request).await.expect("response").status(),
-        StatusCode::OK
-    );
-    // The token is percent-encoded.
-    let client = ServiceBuilder::new()
-        .layer(layer.clone())
-        .service(query_api("x", uris.clone()));
-    let request = Request::get("https://api.test/")
-        .body(Empty::new())
-        .expect("request");
-    client.oneshot(request).await.expect("response");
-    assert!(uris.lock().expect("lock")[1].ends_with("?access_token=mine%2B%2F%3D"));
-    // A URI that cannot take a query is a typed error, not a panic.
-    let client = ServiceBuilder::new()
-        .layer(layer)
-        .service(query_api("x", uris.clone()));
-    let request = Request::builder()
-        .method("OPTIONS")
-        .uri("*")
-        .body(Empty::new())
-        .expect("request");
-    let error = client.oneshot(request).await.expect_err("asterisk form");
-    let error = error.downcast::<AuthError>().expect("AuthError");
-    assert_eq!(error.kind(), ErrorKind::Request);
-    assert!(!error.to_string().contains("mine"));
-    for bad in ["", "a&b", "a=b", "a b", "a%20"] {
-        let error = TokenLayer::new(source.clone())
-            .query_parameter(bad)
-            .expect_err("bad name");
-        assert_eq!(error.kind(), ErrorKind::Config, "{bad:?}");
-    }
 }
