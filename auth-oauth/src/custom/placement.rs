@@ -107,7 +107,6 @@ impl TokenPlacement {
     }
 
     /// Sets `layer` up to send tokens here: the header name, or the query parameter.
-    ///
     pub fn apply_to<T>(&self, layer: TokenLayer<T>) -> Result<TokenLayer<T>, AuthError>
     where
         T: TokenSource + Clone,
@@ -120,18 +119,46 @@ impl TokenPlacement {
 }
 
 impl fmt::Display for TokenPlacement {
-    /// `header Authorization (prefix Bearer)`, `query parameter access_token`.
+    /// `header authorization (prefix Bearer)`, `header authorization (prefix from the token
+    /// type)`, `header x-session (no prefix)`, `query parameter access_token` (header names
+    /// lower-case, as HTTP/2 sends them).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenPlacement::Header { name, prefix } => {
                 write!(f, "header {name}")?;
                 match prefix.as_deref() {
-                    None => f.write_str(" (prefix: the token type)"),
+                    None => f.write_str(" (prefix from the token type)"),
                     Some("") => f.write_str(" (no prefix)"),
                     Some(p) => write!(f, " (prefix {p})"),
                 }
             }
             TokenPlacement::Query { name } => write!(f, "query parameter {name}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenPlacement;
+
+    #[test]
+    fn display_says_where_the_token_goes_and_its_prefix() {
+        let shown = |placement: Result<TokenPlacement, _>| placement.expect("valid").to_string();
+        assert_eq!(
+            shown(TokenPlacement::header("Authorization", Some("Bearer"))),
+            "header authorization (prefix Bearer)"
+        );
+        assert_eq!(
+            shown(TokenPlacement::header("Authorization", None)),
+            "header authorization (prefix from the token type)"
+        );
+        assert_eq!(
+            shown(TokenPlacement::header("X-Session", Some(""))),
+            "header x-session (no prefix)"
+        );
+        assert_eq!(
+            shown(TokenPlacement::query("access_token")),
+            "query parameter access_token"
+        );
     }
 }
