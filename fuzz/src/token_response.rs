@@ -3,10 +3,11 @@
 //!
 //! The first byte picks the status, the second the content type (JSON, form, none, HTML), the
 //! third the key map (standard, camelCase, `data.token`, `result.jwt`); the rest is the body.
-//! Besides "never panics", the check pins that an error displays as one line (it ends up in
-//! logs), and that a long access token in a body that fails never shows in the error text: the
-//! body is replayed with a canary `access_token` added (a JSON field or a form pair) and no
-//! error may contain the canary.
+//! Besides "never panics", the check pins that an error displays as one line with a hint (it
+//! ends up in logs), that a response which normalizes also turns into a token (or into such an
+//! error, e.g. for an unsupported token type), and that a long access token never shows in an
+//! error or a `Debug`: the body is replayed with a canary `access_token` added (a JSON field or
+//! a form pair) and neither `normalize` nor `to_access_token` may show the canary.
 
 use auth_oauth::{KeyMap, normalize};
 use http::StatusCode;
@@ -31,13 +32,17 @@ pub fn check(data: &[u8]) {
 
     if !contains(body, CANARY.as_bytes()) {
         for with_canary in canary_bodies(body) {
-            if let Err(error) = normalize(status, content_type, &with_canary, &key_map) {
-                let text = error.to_string();
-                assert!(
-                    !text.contains(CANARY),
-                    "the access token shows in the error: {text:?}"
-                );
-                assert!(!format!("{error:?}").contains(CANARY));
+            match normalize(status, content_type, &with_canary, &key_map) {
+                Err(error) => assert_no_canary(&error),
+                Ok(response) => {
+                    assert!(!format!("{response:?}").contains(CANARY));
+                    // Turning the response into a token can still fail (an unsupported token
+                    // type): that error must not show the token either.
+                    match response.to_access_token(None, &[]) {
+                        Err(error) => assert_no_canary(&error),
+                        Ok(token) => assert!(!format!("{token:?}").contains(CANARY)),
+                    }
+                }
             }
         }
     }
@@ -52,19 +57,34 @@ fn check_one(status: StatusCode, content_type: Option<&str>, body: &[u8], key_ma
                 assert!(!lifetime.is_zero());
             }
             let _ = format!("{response:?}");
-            let _ = response.to_access_token(None, &[]);
+            match response.to_access_token(None, &[]) {
+                Ok(token) => assert!(token.header_value().is_sensitive()),
+                Err(error) => assert_one_line_with_hint(&error),
+            }
         }
-        Err(error) => {
-            let text = error.to_string();
-            assert!(!text.contains('\n'), "a multi-line error: {text:?}");
-            assert!(
-                !text.contains('\r'),
-                "a carriage return in the error: {text:?}"
-            );
-            assert!(!error.hint().is_empty());
-            let _ = format!("{error:?}");
-        }
+        Err(error) => assert_one_line_with_hint(&error),
     }
+}
+
+/// An error as it reaches logs: one line, with a hint.
+fn assert_one_line_with_hint(error: &auth_core::AuthError) {
+    let text = error.to_string();
+    assert!(!text.contains('\n'), "a multi-line error: {text:?}");
+    assert!(
+        !text.contains('\r'),
+        "a carriage return in the error: {text:?}"
+    );
+    assert!(!error.hint().is_empty());
+    let _ = format!("{error:?}");
+}
+
+fn assert_no_canary(error: &auth_core::AuthError) {
+    let text = error.to_string();
+    assert!(
+        !text.contains(CANARY),
+        "the access token shows in the error: {text:?}"
+    );
+    assert!(!format!("{error:?}").contains(CANARY));
 }
 
 fn status_for(byte: u8) -> StatusCode {
