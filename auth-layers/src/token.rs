@@ -38,7 +38,7 @@
 
 use std::{
     fmt, mem,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll},
 };
 
@@ -231,13 +231,16 @@ impl<T> fmt::Debug for TokenLayer<T> {
     }
 }
 
-impl<S, T> Layer<S> for TokenLayer<T> {
+impl<S: Clone, T> Layer<S> for TokenLayer<T> {
     type Service = TokenService<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
         TokenService {
+            bound: Arc::new(Bound {
+                shared: self.shared.clone(),
+                spare: Mutex::new(inner.clone()),
+            }),
             inner,
-            shared: self.shared.clone(),
         }
     }
 }
@@ -245,14 +248,35 @@ impl<S, T> Layer<S> for TokenLayer<T> {
 /// The service made by [`TokenLayer`].
 pub struct TokenService<S, T> {
     inner: S,
-    shared: Arc<Shared<T>>,
+    bound: Arc<Bound<S, T>>,
+}
+
+/// What a [`TokenService`] and its response futures share: the layer's state, and a spare
+/// clone of the inner service, cloned again only when a retry happens. A request that may be
+/// retried then costs one reference count rather than a clone of the service (a client such
+/// as hyper-util's is several reference counts, contended between cores).
+pub(crate) struct Bound<S, T> {
+    pub(crate) shared: Arc<Shared<T>>,
+    // A mutex so the futures stay `Send` for any `S: Send` (no `S: Sync` needed); it is
+    // locked once per retry.
+    spare: Mutex<S>,
+}
+
+impl<S: Clone, T> Bound<S, T> {
+    /// A service for a retry (not yet ready).
+    pub(crate) fn service(&self) -> S {
+        self.spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl<S: Clone, T> Clone for TokenService<S, T> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
+            bound: self.bound.clone(),
         }
     }
 }
@@ -275,7 +299,7 @@ impl<S, T> TokenService<S, T> {
 
     /// The token source.
     pub fn source(&self) -> &T {
-        &self.shared.source
+        &self.bound.shared.source
     }
 }
 
@@ -283,7 +307,7 @@ impl<S: fmt::Debug, T> fmt::Debug for TokenService<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenService")
             .field("inner", &self.inner)
-            .field("settings", &self.shared.settings)
+            .field("settings", &self.bound.shared.settings)
             .finish_non_exhaustive()
     }
 }
@@ -305,22 +329,22 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let settings = &self.shared.settings;
+        let settings = &self.bound.shared.settings;
         if !origin::allows(settings.origins.as_ref(), request.uri())
             || settings.keep_existing && carries_credential(settings, &request)
         {
             return ResponseFuture::pass_through(self.inner.call(request));
         }
-        match self.shared.source.current() {
-            // The hot path: the service and the layer are cloned into the future only when
-            // the request may be retried.
-            Some(token) => ResponseFuture::send(&mut self.inner, &self.shared, request, token),
+        match self.bound.shared.source.current() {
+            // The hot path: the future takes a reference to the shared state only when the
+            // request may be retried.
+            Some(token) => ResponseFuture::send(&mut self.inner, &self.bound, request, token),
             None => {
                 // The ready service goes into the future (it is called once the token comes);
                 // `self` keeps a fresh clone (tower's pattern).
                 let clone = self.inner.clone();
                 let inner = mem::replace(&mut self.inner, clone);
-                ResponseFuture::fetch(inner, self.shared.clone(), request)
+                ResponseFuture::fetch(inner, self.bound.clone(), request)
             }
         }
     }

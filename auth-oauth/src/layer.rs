@@ -93,7 +93,7 @@ impl<G: TokenSource> OAuth2Layer<G> {
     }
 }
 
-impl<S, G> Layer<S> for OAuth2Layer<G> {
+impl<S: Clone, G> Layer<S> for OAuth2Layer<G> {
     type Service = TokenService<S, CachedTokenSource<G>>;
 
     fn layer(&self, inner: S) -> Self::Service {

@@ -190,7 +190,7 @@ impl ConnectionSpec {
     }
 }
 
-impl<S> Layer<S> for ConnectionLayer {
+impl<S: Clone> Layer<S> for ConnectionLayer {
     type Service = ConnectionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {

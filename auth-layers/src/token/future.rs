@@ -17,7 +17,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{
-    Settings, Shared,
+    Bound, Settings, Shared,
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision},
 };
@@ -50,10 +50,13 @@ pin_project! {
     }
 }
 
-/// The service and the layer's state, for work after the first call.
+/// What work after the first call needs.
 struct Later<S, T> {
-    service: S,
-    shared: Arc<Shared<T>>,
+    bound: Arc<Bound<S, T>>,
+    /// The service for the next call: the layer's ready service, moved in when the call waits
+    /// (for the token, or for the body); for a retry, a clone of the spare, taken only when the
+    /// retry happens.
+    service: Option<S>,
 }
 
 pin_project! {
@@ -147,13 +150,14 @@ where
     #[inline]
     pub(super) fn send(
         inner: &mut S,
-        shared: &Arc<Shared<T>>,
+        bound: &Arc<Bound<S, T>>,
         request: Request<B>,
         token: AccessToken,
     ) -> Self {
-        let state = begin(inner, &shared.settings, request, &token);
-        let carried = Some(shared.settings.carried);
-        let later = match &state {
+        let settings = &bound.shared.settings;
+        let state = begin(inner, settings, request, &token);
+        let carried = Some(settings.carried);
+        let service = match &state {
             // Sent, and no retry possible: nothing more to do but look at the response.
             State::Calling { replay: None, .. } | State::Failed { .. } => {
                 return Self {
@@ -168,16 +172,16 @@ where
             // (tower's pattern).
             State::Buffering { .. } => {
                 let clone = inner.clone();
-                mem::replace(inner, clone)
+                Some(mem::replace(inner, clone))
             }
-            // Called, with a copy kept: the retry uses a clone, made ready when it is needed.
-            _ => inner.clone(),
+            // Called, with a copy kept: a retry clones the spare service.
+            _ => None,
         };
         Self {
             state,
             later: Some(Later {
-                service: later,
-                shared: shared.clone(),
+                bound: bound.clone(),
+                service,
             }),
             token: Some(token),
             carried,
@@ -186,17 +190,17 @@ where
     }
 
     /// The request waits for a token; `inner` is the layer's ready service, moved in.
-    pub(super) fn fetch(inner: S, shared: Arc<Shared<T>>, request: Request<B>) -> Self {
-        let fut = fetch_owned(&shared);
-        let carried = Some(shared.settings.carried);
+    pub(super) fn fetch(inner: S, bound: Arc<Bound<S, T>>, request: Request<B>) -> Self {
+        let fut = fetch_owned(&bound.shared);
+        let carried = Some(bound.shared.settings.carried);
         Self {
             state: State::Fetching {
                 fut,
                 request: Some(request),
             },
             later: Some(Later {
-                service: inner,
-                shared,
+                bound,
+                service: Some(inner),
             }),
             token: None,
             carried,
@@ -222,7 +226,7 @@ where
 
 impl<S, T, B, ResB> Future for ResponseFuture<S, T, B>
 where
-    S: Service<Request<B>, Response = Response<ResB>>,
+    S: Service<Request<B>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
     T: TokenSource + Clone,
     B: ReplayableBody,
@@ -242,11 +246,18 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let (Some(request), Some(later)) = (request.take(), this.later.as_mut()) else {
+                    let (
+                        Some(request),
+                        Some(Later {
+                            bound,
+                            service: Some(service),
+                        }),
+                    ) = (request.take(), this.later.as_mut())
+                    else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    let next = begin(&mut later.service, &later.shared.settings, request, &token);
+                    let next = begin(service, &bound.shared.settings, request, &token);
                     this.state.set(next);
                     *this.token = Some(token);
                 }
@@ -258,7 +269,14 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let (Some(head), Some(later)) = (head.take(), this.later.as_mut()) else {
+                    let (
+                        Some(head),
+                        Some(Later {
+                            service: Some(service),
+                            ..
+                        }),
+                    ) = (head.take(), this.later.as_mut())
+                    else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
@@ -266,9 +284,7 @@ where
                         head.clone(),
                         B::from_buffered(bytes.clone()),
                     ));
-                    let fut = later
-                        .service
-                        .call(Request::from_parts(head, B::from_buffered(bytes)));
+                    let fut = service.call(Request::from_parts(head, B::from_buffered(bytes)));
                     this.state.set(State::Calling { fut, replay });
                 }
                 StateProj::Calling { fut, replay } => {
@@ -304,8 +320,8 @@ where
                                 target: "tower_auth::token_layer",
                                 "401 for a token; invalidating it and retrying once"
                             );
-                            later.shared.source.invalidate(token);
-                            let fut = fetch_owned(&later.shared);
+                            later.bound.shared.source.invalidate(token);
+                            let fut = fetch_owned(&later.bound.shared);
                             let replay = replay.take();
                             this.state.set(State::Refetching {
                                 fut,
@@ -352,11 +368,12 @@ where
                     this.state.set(State::Readying { replay });
                 }
                 StateProj::Readying { replay } => {
-                    let Some(later) = this.later.as_mut() else {
+                    let Some(Later { bound, service }) = this.later.as_mut() else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    if let Err(error) = ready!(later.service.poll_ready(cx)) {
+                    let service = service.get_or_insert_with(|| bound.service());
+                    if let Err(error) = ready!(service.poll_ready(cx)) {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
@@ -365,11 +382,11 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    if let Err(error) = place(&later.shared.settings, &mut request, token) {
+                    if let Err(error) = place(&bound.shared.settings, &mut request, token) {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
-                    let fut = later.service.call(request);
+                    let fut = service.call(request);
                     this.state.set(State::Calling { fut, replay: None });
                 }
                 StateProj::Failed { error } => {
