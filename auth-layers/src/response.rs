@@ -166,15 +166,11 @@ impl fmt::Debug for Detail {
 /// the header mode of [`ApiKeyLayer`](crate::ApiKeyLayer).
 #[derive(Clone)]
 pub(crate) struct HeaderCredential {
-    name: HeaderName,
+    name: HeaderSlot,
     /// The header name as the user spelled it, for messages (`HeaderName` is lower-case).
     display_name: Arc<str>,
     prefix: Arc<str>,
     value: HeaderValue,
-    /// `name` is `Authorization`: inserted as the constant, whose hash the compiler folds
-    /// (the common case for bearer and basic credentials costs what tower-http's
-    /// `AddAuthorization` costs).
-    is_authorization: bool,
     keep_existing: bool,
     sent: Detail,
     kept: Detail,
@@ -198,8 +194,7 @@ impl HeaderCredential {
              (keep_existing), so the configured credential was not sent"
         );
         Self {
-            is_authorization: name == AUTHORIZATION,
-            name,
+            name: HeaderSlot::new(&name),
             display_name: display_name.into(),
             prefix: prefix.into(),
             value,
@@ -218,14 +213,10 @@ impl HeaderCredential {
     /// `keep_existing` was asked for and one is there; returns what the request now carries.
     #[inline]
     pub(crate) fn apply(&self, headers: &mut HeaderMap) -> Detail {
-        if self.keep_existing && headers.contains_key(&self.name) {
+        if self.keep_existing && headers.contains_key(self.name.name()) {
             return self.kept;
         }
-        if self.is_authorization {
-            headers.insert(AUTHORIZATION, self.value.clone());
-        } else {
-            insert_named(headers, &self.name, self.value.clone());
-        }
+        self.name.insert(headers, self.value.clone());
         self.sent
     }
 
@@ -236,9 +227,47 @@ impl HeaderCredential {
     }
 }
 
+/// A header a credential goes in. `Authorization` is inserted as the constant, whose hash the
+/// compiler folds, so the common case costs what tower-http's `AddAuthorization` costs; any
+/// other name is interned, so cloning it touches no reference count.
+#[derive(Clone)]
+pub(crate) struct HeaderSlot {
+    name: HeaderName,
+    is_authorization: bool,
+}
+
+impl HeaderSlot {
+    pub(crate) fn new(name: &HeaderName) -> Self {
+        Self {
+            name: static_name(name),
+            is_authorization: name == AUTHORIZATION,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &HeaderName {
+        &self.name
+    }
+
+    /// Inserts `value`, replacing any value of this name.
+    #[inline]
+    pub(crate) fn insert(&self, headers: &mut HeaderMap, value: HeaderValue) {
+        if self.is_authorization {
+            headers.insert(AUTHORIZATION, value);
+        } else {
+            insert_named(headers, &self.name, value);
+        }
+    }
+}
+
+impl fmt::Debug for HeaderSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.name, f)
+    }
+}
+
 /// Out of line, so the `Authorization` insert above is the one the compiler inlines.
 #[inline(never)]
-pub(crate) fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
+fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
     headers.insert(name.clone(), value);
 }
 
@@ -256,7 +285,7 @@ pub(crate) fn header_name(name: &str, what: &str) -> Result<HeaderName, AuthErro
 }
 
 /// `name` backed by an interned copy: cloning it then touches no reference count.
-pub(crate) fn static_name(name: &HeaderName) -> HeaderName {
+fn static_name(name: &HeaderName) -> HeaderName {
     // `as_str` is the lower-case form `from_static` accepts, so this cannot panic.
     HeaderName::from_static(intern(name.as_str()))
 }

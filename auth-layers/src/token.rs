@@ -52,7 +52,7 @@ use crate::{
     BoxError,
     origin::{self, Origin, OriginFilter},
     query,
-    response::{self, Detail},
+    response::{Detail, HeaderSlot},
 };
 
 mod future;
@@ -87,9 +87,7 @@ pub(crate) struct Shared<T> {
 
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub(crate) header: HeaderName,
-    /// `header` is `Authorization`, inserted as the constant (the compiler folds its hash).
-    pub(crate) header_is_authorization: bool,
+    pub(crate) header: HeaderSlot,
     /// What a request carries, for the `AuthError` of a 401 or 403 (derived from the above).
     pub(crate) carried: Detail,
     /// Set when the token goes into a query parameter instead of the header.
@@ -108,8 +106,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
             shared: Arc::new(Shared {
                 source,
                 settings: Settings {
-                    header: AUTHORIZATION,
-                    header_is_authorization: true,
+                    header: HeaderSlot::new(&AUTHORIZATION),
                     carried: carried(&AUTHORIZATION, None),
                     query: None,
                     replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
@@ -125,7 +122,6 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
         let s = &self.shared.settings;
         let mut settings = Settings {
             header: s.header.clone(),
-            header_is_authorization: s.header_is_authorization,
             carried: s.carried,
             query: s.query.clone(),
             replay_limit: s.replay_limit,
@@ -134,10 +130,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
             origins: s.origins.clone(),
         };
         f(&mut settings);
-        // A custom name is interned, so adding it to a request touches no reference count.
-        settings.header = response::static_name(&settings.header);
-        settings.header_is_authorization = settings.header == AUTHORIZATION;
-        settings.carried = carried(&settings.header, settings.query.as_ref());
+        settings.carried = carried(settings.header.name(), settings.query.as_ref());
         Self {
             shared: Arc::new(Shared {
                 source: self.shared.source.clone(),
@@ -148,7 +141,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
 
     /// Sends the token in this header instead of `Authorization`.
     pub fn header_name(self, name: HeaderName) -> Self {
-        self.with(|s| s.header = name)
+        self.with(|s| s.header = HeaderSlot::new(&name))
     }
 
     /// Like [`header_name`](Self::header_name), from a string; fails with a
@@ -370,7 +363,7 @@ fn carried(header: &HeaderName, query: Option<&QueryPlacement>) -> Detail {
 
 fn carries_credential<B>(settings: &Settings, request: &Request<B>) -> bool {
     match &settings.query {
-        None => request.headers().contains_key(&settings.header),
+        None => request.headers().contains_key(settings.header.name()),
         Some(placement) => query::split(request.uri()).is_ok_and(|(_, q)| {
             q.split('&').any(|param| {
                 let name = param.split_once('=').map_or(param, |(name, _)| name);

@@ -10,7 +10,7 @@ use std::{
 };
 
 use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, TokenFuture, TokenSource};
-use http::{Request, Response, StatusCode, header::AUTHORIZATION, request::Parts};
+use http::{Request, Response, StatusCode, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
 use pin_project_lite::pin_project;
@@ -21,10 +21,7 @@ use super::{
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision},
 };
-use crate::{
-    BoxError, query,
-    response::{self, Detail},
-};
+use crate::{BoxError, query, response::Detail};
 use percent_encoding::utf8_percent_encode;
 
 pin_project! {
@@ -301,8 +298,8 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     };
-                    // A copy is kept only when retrying is on, and with it the service, the
-                    // layer and the token.
+                    // A copy is kept only when retrying is on, and with it the shared state and
+                    // the token.
                     let retry_with = match (&this.later, &*this.token) {
                         (Some(later), Some(token)) if replay.is_some() && !*this.retried => {
                             Some((later, token))
@@ -425,6 +422,7 @@ fn attach_error<ResB>(mut response: Response<ResB>, carried: Detail, why: &str) 
     response
 }
 
+/// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.
 #[inline]
 fn place<B>(
     settings: &Settings,
@@ -432,12 +430,9 @@ fn place<B>(
     token: &AccessToken,
 ) -> Result<(), AuthError> {
     let Some(placement) = &settings.query else {
-        let value = token.header_value().clone();
-        if settings.header_is_authorization {
-            request.headers_mut().insert(AUTHORIZATION, value);
-        } else {
-            response::insert_named(request.headers_mut(), &settings.header, value);
-        }
+        settings
+            .header
+            .insert(request.headers_mut(), token.header_value().clone());
         return Ok(());
     };
     let mut pair = format!("{}=", placement.encoded);
