@@ -424,7 +424,7 @@ fn transport_error(error: BoxError) -> AuthError {
     } else {
         ErrorKind::Transport
     };
-    AuthError::new(kind, "sending the token request failed").with_source(chain)
+    AuthError::new(kind, "sending the request failed").with_source(chain)
 }
 
 mod default_client {

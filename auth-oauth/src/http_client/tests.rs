@@ -137,7 +137,8 @@ async fn a_refused_connection_is_a_transport_error() {
     assert_eq!(err.kind(), ErrorKind::Transport);
     assert!(err.to_string().to_lowercase().contains("refused"), "{err}");
     assert!(
-        err.to_string().contains("(token endpoint `127.0.0.1`)"),
+        err.to_string()
+            .contains("sending the request failed (token endpoint `127.0.0.1`)"),
         "{err}"
     );
 }
