@@ -23,7 +23,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use auth_core::AuthError;
+use auth_core::{AuthError, ExposeSecret, SecretString};
 use http::{Method as HttpMethod, Request, header};
 use oauth2::url::Url;
 
@@ -67,19 +67,23 @@ struct Inner {
 }
 
 /// How one request differs from a plain one; grants other than the RFC 6749 ones need this.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RequestOptions {
+#[derive(Clone, Copy)]
+pub(crate) struct RequestOptions<'a> {
     /// Send `scope` as a form parameter (the JWT bearer grant may put it in its assertion).
     pub(crate) scope_in_body: bool,
     /// Leave out `client_id` for a public client (an assertion grant identifies the client
     /// by its assertion).
     pub(crate) public_client_id: bool,
+    /// Signs the `assertion` field (RFC 7523 §2.1), anew for every attempt: an assertion is
+    /// single-use (`jti`), so `ClientAuth::Auto`'s second attempt must not resend the first.
+    pub(crate) assertion: Option<&'a (dyn Fn() -> Result<SecretString, AuthError> + Sync)>,
 }
 
-impl RequestOptions {
-    pub(crate) const STANDARD: RequestOptions = RequestOptions {
+impl RequestOptions<'_> {
+    pub(crate) const STANDARD: RequestOptions<'static> = RequestOptions {
         scope_in_body: true,
         public_client_id: true,
+        assertion: None,
     };
 }
 
@@ -163,7 +167,7 @@ impl TokenEndpoint {
         &self,
         fields: &[(&str, &str)],
         params: &TokenParams,
-        options: RequestOptions,
+        options: RequestOptions<'_>,
     ) -> Result<TokenResponse, AuthError> {
         let (method, may_fall_back) = self.inner.client.method();
         let first = self.send(method, fields, params, options).await;
@@ -207,8 +211,9 @@ impl TokenEndpoint {
         method: Method,
         fields: &[(&str, &str)],
         params: &TokenParams,
-        options: RequestOptions,
+        options: RequestOptions<'_>,
     ) -> Result<TokenResponse, AuthError> {
+        let assertion = options.assertion.map(|sign| sign()).transpose()?;
         let mut request = Request::builder()
             .method(HttpMethod::POST)
             .uri(self.inner.url.as_str())
@@ -224,6 +229,9 @@ impl TokenEndpoint {
             let mut form = form_urlencoded::Serializer::new(String::new());
             for (name, value) in fields {
                 form.append_pair(name, value);
+            }
+            if let Some(assertion) = &assertion {
+                form.append_pair("assertion", assertion.expose_secret());
             }
             if options.scope_in_body {
                 params.append_to(&mut form);

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use auth_core::{AuthError, ErrorKind, ExposeSecret, TokenSource};
 use auth_oauth::{
-    JwtBearer, OAuth2Layer, TokenEndpoint, TokenParams,
+    ClientAuth, JwtBearer, OAuth2Layer, TokenEndpoint, TokenParams,
     assertion::{Algorithm, AssertionClaims, ServiceAccountKey, SigningKey},
     grant::JWT_BEARER_GRANT_TYPE,
 };
-use auth_test_support::token_server::{TestKey, TokenServer, VerifiedAssertion};
+use auth_test_support::token_server::{AcceptAuth, TestKey, TokenServer, VerifiedAssertion};
 use http::{Request, StatusCode};
 use serde_json::json;
 use tower::{Service, ServiceExt};
@@ -168,6 +168,49 @@ async fn a_replayed_assertion_is_rejected_with_invalid_grant() {
         .expect_err("replay");
     assert_eq!(err.kind(), ErrorKind::InvalidGrant, "{err}");
     assert!(err.to_string().contains("jti replayed"), "{err}");
+}
+
+#[tokio::test]
+async fn auto_client_auth_signs_a_new_assertion_for_its_second_attempt() {
+    // The server takes the client secret in the body only: `Auto` tries Basic first, is
+    // refused, and sends the request again. An assertion is single-use (its `jti`), so the
+    // second attempt must carry a new one.
+    let key = TestKey::es256();
+    let server = TokenServer::builder()
+        .client("svc", Some("s3cret"))
+        .accept(AcceptAuth::Body)
+        .jwt_issuer("svc", key.public.clone())
+        .start()
+        .await;
+    let endpoint = TokenEndpoint::builder(server.token_url(), "svc")
+        .client_secret("s3cret")
+        .client_auth(ClientAuth::Auto)
+        .build()
+        .expect("endpoint");
+    let grant = JwtBearer::new(
+        endpoint,
+        signing_key(&key, "k"),
+        AssertionClaims::new("svc").subject("svc"),
+        TokenParams::new(),
+    )
+    .expect("grant");
+    grant.fetch().await.expect("the body method is accepted");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "Basic, then the body");
+    assert!(requests[0].basic.is_some() && requests[1].basic.is_none());
+    let assertions: Vec<&str> = requests
+        .iter()
+        .map(|r| r.field("assertion").expect("an assertion"))
+        .collect();
+    assert_ne!(
+        assertions[0], assertions[1],
+        "the second attempt signs anew"
+    );
+    assert_eq!(
+        grant_assertions(&server).len(),
+        1,
+        "only the accepted one was verified"
+    );
 }
 
 #[tokio::test]

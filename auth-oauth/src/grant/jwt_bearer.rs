@@ -1,7 +1,7 @@
 //! The JWT bearer grant (RFC 7523 §2.1): the client trades a JWT it signed for an access
 //! token. Google service accounts use it, as do many server-to-server integrations.
 
-use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
+use auth_core::{AccessToken, AuthError, SecretString, TokenFuture, TokenSource};
 
 use crate::{
     TokenEndpoint, TokenParams,
@@ -140,20 +140,22 @@ impl JwtBearer {
         self.claims.sign_with(&self.key, scope.as_deref())
     }
 
-    /// Asks for a new token with a new assertion.
+    /// Asks for a new token with a new assertion (another one if the request is sent twice,
+    /// as [`ClientAuth::Auto`](crate::ClientAuth::Auto) does when Basic is refused).
     pub async fn fetch(&self) -> Result<AccessToken, AuthError> {
-        let assertion = self.assertion()?;
-        let fields = [
-            ("grant_type", JWT_BEARER_GRANT_TYPE),
-            ("assertion", assertion.expose_secret()),
-        ];
+        let sign = || self.assertion();
         let options = RequestOptions {
             scope_in_body: !self.scopes_in_assertion,
             public_client_id: false,
+            assertion: Some(&sign),
         };
         let response = self
             .endpoint
-            .request_with(&fields, &self.params, options)
+            .request_with(
+                &[("grant_type", JWT_BEARER_GRANT_TYPE)],
+                &self.params,
+                options,
+            )
             .await?;
         response.to_access_token(
             self.endpoint.header_prefix(),
