@@ -4,14 +4,15 @@ use std::{path::Path, time::Duration};
 
 use auth_core::AuthError;
 
-use super::{Inputs, OAuth2Layer, OAuth2LayerBuilder, cached, wrong_inputs};
+use super::{Inputs, OAuth2LayerBuilder, cached, wrong_inputs};
+use crate::OAuth2Layer;
 use crate::{
     JwtBearer, TokenEndpoint,
     assertion::{AssertionClaims, ServiceAccountKey, SigningKey},
 };
 
 /// What the JWT bearer grant needs: the key (or why it could not be loaded) and the claims.
-pub(super) struct JwtInputs {
+pub(in crate::layer) struct JwtInputs {
     key: Result<SigningKey, AuthError>,
     claims: AssertionClaims,
     scopes_in_assertion: bool,
