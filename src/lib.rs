@@ -82,7 +82,7 @@ pub mod prelude {
     pub use auth_oauth::{ClientAuth, OAuth2Layer};
 }
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use OAuth 2.0 and configuration).
+#[cfg(all(doctest, feature = "oauth2", feature = "config"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1,7 +1,9 @@
 //! One canary value used as every secret: it must never appear in `Debug`, `Display`, errors,
 //! request dumps, or tracing output at TRACE level.
 //!
-//! Every type that can hold a secret is listed here; a new one gets a line.
+//! Every type that can hold a secret is listed here; a new one gets a line. (It needs the
+//! `oauth2` feature, on by default: most secret holders are OAuth ones.)
+#![cfg(feature = "oauth2")]
 
 use std::{
     convert::Infallible,

@@ -1,6 +1,7 @@
 //! Panic messages carry no secret: `unwrap`/`expect` on errors of operations that used the
 //! canary, and `unwrap_err` on `Ok` of every secret-holding type, are recorded by a panic hook
 //! and never show it (the rest of the canary suite is in `canary.rs`).
+#![cfg(all(feature = "oauth2", feature = "config"))]
 
 use std::sync::{Arc, Mutex};
 
