@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use auth_test_support::tls::{ClientCerts, Pki, TlsApiServer};
+use auth_test_support::tls::{ClientCerts, PemFiles, Pki, TlsApiServer};
 use serde_json::Value;
 
 use super::{TLS_TOKEN, check_json, write_config};
@@ -57,6 +57,25 @@ fn assert_tls_failure(run: &Run, name: &str, error: &str) {
     assert_eq!(lines.next(), None, "{}", run.stdout);
 }
 
+/// A config with two connections to `server`: `bare` without a `tls` table, `with_tls` with the
+/// client certificate, key and CA of `files`.
+fn without_and_with_tls(
+    files: &PemFiles,
+    server: &TlsApiServer,
+    bare: &str,
+    with_tls: &str,
+) -> String {
+    let tls = tls_table(&files.client_cert, &files.client_key, &files.ca);
+    write_config(
+        files.dir(),
+        &[
+            tls_connection(bare, server, None),
+            tls_connection(with_tls, server, Some(tls)),
+        ]
+        .concat(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_server_certificate_fails_and_the_ca_makes_it_pass() {
     let pki = Pki::new();
@@ -68,18 +87,7 @@ async fn an_untrusted_server_certificate_fails_and_the_ca_makes_it_pass() {
         &format!("Bearer {TLS_TOKEN}"),
     )
     .await;
-    let config = write_config(
-        files.dir(),
-        &[
-            tls_connection("untrusted", &server, None),
-            tls_connection(
-                "trusted",
-                &server,
-                Some(tls_table(&files.client_cert, &files.client_key, &files.ca)),
-            ),
-        ]
-        .concat(),
-    );
+    let config = without_and_with_tls(&files, &server, "untrusted", "trusted");
     let envs = [("TLS_TOKEN", TLS_TOKEN)];
 
     let run = tower_auth(&["-c", &config, "check", "untrusted"], &envs).await;
@@ -131,18 +139,7 @@ async fn a_server_requiring_a_client_certificate_passes_only_with_tls_cert_and_k
     let pki = Pki::new();
     let files = pki.write_pem_files();
     let server = mtls_server(&pki).await;
-    let config = write_config(
-        files.dir(),
-        &[
-            tls_connection("no_cert", &server, None),
-            tls_connection(
-                "mtls",
-                &server,
-                Some(tls_table(&files.client_cert, &files.client_key, &files.ca)),
-            ),
-        ]
-        .concat(),
-    );
+    let config = without_and_with_tls(&files, &server, "no_cert", "mtls");
     let envs = [("TLS_TOKEN", TLS_TOKEN)];
 
     // Without a `tls` table the CLI neither trusts the server nor presents a certificate.
