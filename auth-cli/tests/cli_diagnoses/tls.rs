@@ -57,6 +57,12 @@ fn assert_tls_failure(run: &Run, name: &str, error: &str) {
     assert_eq!(lines.next(), None, "{}", run.stdout);
 }
 
+/// An API on a certificate of `pki` that takes `Bearer TLS_TOKEN`, asking for client
+/// certificates as `certs` says.
+async fn bearer_server(pki: &Pki, certs: ClientCerts) -> TlsApiServer {
+    TlsApiServer::require_header(pki, certs, "authorization", &format!("Bearer {TLS_TOKEN}")).await
+}
+
 /// A config with two connections to `server`: `bare` without a `tls` table, `with_tls` with the
 /// client certificate, key and CA of `files`.
 fn without_and_with_tls(
@@ -80,13 +86,7 @@ fn without_and_with_tls(
 async fn an_untrusted_server_certificate_fails_and_the_ca_makes_it_pass() {
     let pki = Pki::new();
     let files = pki.write_pem_files();
-    let server = TlsApiServer::require_header(
-        &pki,
-        ClientCerts::None,
-        "authorization",
-        &format!("Bearer {TLS_TOKEN}"),
-    )
-    .await;
+    let server = bearer_server(&pki, ClientCerts::None).await;
     let config = without_and_with_tls(&files, &server, "untrusted", "trusted");
     let envs = [("TLS_TOKEN", TLS_TOKEN)];
 
@@ -123,22 +123,11 @@ async fn an_untrusted_server_certificate_fails_and_the_ca_makes_it_pass() {
     }
 }
 
-/// A bearer-token API requiring a client certificate from `pki`.
-async fn mtls_server(pki: &Pki) -> TlsApiServer {
-    TlsApiServer::require_header(
-        pki,
-        ClientCerts::Required,
-        "authorization",
-        &format!("Bearer {TLS_TOKEN}"),
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_requiring_a_client_certificate_passes_only_with_tls_cert_and_key() {
     let pki = Pki::new();
     let files = pki.write_pem_files();
-    let server = mtls_server(&pki).await;
+    let server = bearer_server(&pki, ClientCerts::Required).await;
     let config = without_and_with_tls(&files, &server, "no_cert", "mtls");
     let envs = [("TLS_TOKEN", TLS_TOKEN)];
 
@@ -194,7 +183,7 @@ async fn a_client_certificate_the_server_rejects_gets_the_tls_hint() {
     let files = pki.write_pem_files();
     // A client certificate from a CA the server does not know; the server's CA is trusted.
     let stranger = Pki::with_ca_name("some other CA").write_pem_files();
-    let server = mtls_server(&pki).await;
+    let server = bearer_server(&pki, ClientCerts::Required).await;
     let config = write_config(
         files.dir(),
         &tls_connection(
@@ -244,13 +233,7 @@ async fn a_client_certificate_the_server_rejects_gets_the_tls_hint() {
 async fn a_tls_table_with_only_a_ca_passes_and_a_cert_without_key_is_refused() {
     let pki = Pki::new();
     let files = pki.write_pem_files();
-    let server = TlsApiServer::require_header(
-        &pki,
-        ClientCerts::None,
-        "authorization",
-        &format!("Bearer {TLS_TOKEN}"),
-    )
-    .await;
+    let server = bearer_server(&pki, ClientCerts::None).await;
     let envs = [("TLS_TOKEN", TLS_TOKEN)];
     let config = write_config(
         files.dir(),
