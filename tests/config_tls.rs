@@ -83,7 +83,7 @@ async fn client_auth_tls_gets_a_token_with_the_certificate_of_auth_tls() {
 }
 
 #[test]
-fn client_auth_tls_without_auth_tls_names_the_missing_table() {
+fn client_auth_tls_without_a_certificate_in_auth_tls_names_what_is_missing() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -113,6 +113,19 @@ fn client_auth_tls_without_auth_tls_names_the_missing_table() {
             .contains("connections.payments.auth.tls.cert: cannot read /nonexistent/c.pem"),
         "{error}"
     );
+    // A CA alone trusts the server but is no certificate to authenticate with.
+    let auth_tls = format!(r#"tls = {{ ca = "{}" }}"#, files.ca.display());
+    let error = connection(&server, &files, &auth_tls)
+        .layer()
+        .expect_err("no certificate for tls client authentication");
+    assert!(
+        error.to_string().contains(
+            "connections.payments.auth.tls.cert: missing (tls client authentication needs a \
+             client certificate"
+        ),
+        "{error}"
+    );
+    assert_eq!(server.request_count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,27 +158,4 @@ auth = {{ type = "bearer", token = "api-token" }}
         br#"{"client_certificate":false,"path":"/whoami"}"#
     );
     assert_eq!(server.request_count(), 1);
-}
-
-#[test]
-fn client_auth_tls_with_only_a_ca_in_auth_tls_names_the_missing_certificate() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let pki = Pki::new();
-    let files = pki.write_pem_files();
-    let server = runtime.block_on(TlsApiServer::start(&pki, ClientCerts::Required));
-    let auth_tls = format!(r#"tls = {{ ca = "{}" }}"#, files.ca.display());
-    let error = connection(&server, &files, &auth_tls)
-        .layer()
-        .expect_err("no certificate for tls client authentication");
-    assert!(
-        error.to_string().contains(
-            "connections.payments.auth.tls.cert: missing (tls client authentication needs a \
-             client certificate"
-        ),
-        "{error}"
-    );
-    assert_eq!(server.request_count(), 0);
 }
