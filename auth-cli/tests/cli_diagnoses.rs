@@ -8,7 +8,7 @@ use std::path::Path;
 
 use auth_test_support::login_server::{LoginServer, Reply};
 use axum::http::StatusCode;
-use common::{CANARY, Run, tower_auth};
+use common::{CANARY, Run, tower_auth, write_config};
 use serde_json::{Value, json};
 
 #[path = "cli_diagnoses/tls.rs"]
@@ -60,13 +60,6 @@ async fn login_api() -> LoginServer {
         })
         .start()
         .await
-}
-
-/// Writes `body` as `tower-auth.toml` in `dir`.
-fn write_config(dir: &Path, body: &str) -> String {
-    let path = dir.join("tower-auth.toml");
-    std::fs::write(&path, body).expect("write config");
-    path.display().to_string()
 }
 
 fn custom_config(dir: &Path, api: &LoginServer) -> String {

@@ -154,9 +154,7 @@ scopes = "read"
         token_url = server.url("/token"),
         issuer = server.issuer(),
     );
-    let path = dir.join("tower-auth.toml");
-    std::fs::write(&path, body).expect("write config");
-    path.display().to_string()
+    common::write_config(dir, &body)
 }
 
 const ENVS: &[(&str, &str)] = &[

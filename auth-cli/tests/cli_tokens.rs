@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use auth_test_support::demo;
-use common::{CANARY, Fixture, tower_auth};
+use common::{CANARY, Fixture, tower_auth, write_config};
 
 fn oauth_config(fixture: &Fixture) -> PathBuf {
     fixture.config(
@@ -117,10 +117,9 @@ async fn login_follows_the_printed_url_and_later_commands_use_the_stored_refresh
         .expect("free port")
         .port();
     let store = dir.path().join("store").join("calendar.json");
-    let config = dir.path().join("login.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             r#"
 [connections.calendar]
 base_url = "{base}"
@@ -141,12 +140,10 @@ token_store = "{store}"
             token_url = server.token_url(),
             store = store.display(),
         ),
-    )
-    .expect("write config");
+    );
 
-    let config_arg = config.display().to_string();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tower-auth"))
-        .args(["-c", &config_arg, "login", "calendar", "--no-browser"])
+        .args(["-c", &config, "login", "calendar", "--no-browser"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -208,7 +205,7 @@ token_store = "{store}"
 
     // A later command refreshes from the stored token: no browser.
     let before = server.fetches();
-    let run = tower_auth(&["-c", &config_arg, "token", "calendar"], &[]).await;
+    let run = tower_auth(&["-c", &config, "token", "calendar"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("refresh:    yes"), "{}", run.stdout);
     assert_eq!(server.fetches(), before + 1, "one refresh-token request");
@@ -270,10 +267,9 @@ async fn invalid_scope_and_invalid_grant_get_their_own_hints() {
         .start()
         .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("diag.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             r#"
 [connections.scoped]
 base_url = "{base}"
@@ -299,9 +295,7 @@ password = {{ env = "USER_PASSWORD" }}
             base = server.base_url(),
             token_url = server.token_url(),
         ),
-    )
-    .expect("write");
-    let config = config.display().to_string();
+    );
     let envs = [
         ("CLI_SECRET", "cli-secret"),
         ("USER_PASSWORD", "wrong-password"),

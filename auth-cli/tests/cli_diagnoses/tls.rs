@@ -5,8 +5,8 @@ use std::path::Path;
 use auth_test_support::tls::{ClientCerts, PemFiles, Pki, TlsApiServer};
 use serde_json::Value;
 
-use super::{TLS_TOKEN, check_json, write_config};
-use crate::common::{Run, tower_auth};
+use super::{TLS_TOKEN, check_json};
+use crate::common::{Run, tower_auth, write_config};
 
 /// A config for `server` with a bearer token from `TLS_TOKEN` and an optional `tls` table.
 fn tls_connection(name: &str, server: &TlsApiServer, tls: Option<String>) -> String {

@@ -2,7 +2,11 @@
 //! in-process demo provider and a temp dir for configs and secret files.
 #![allow(dead_code, unreachable_pub)]
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Duration,
+};
 
 use auth_test_support::demo::DemoProvider;
 
@@ -18,6 +22,13 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+}
+
+/// Writes `body` as `tower-auth.toml` in `dir`; returns the path for `-c`.
+pub fn write_config(dir: &Path, body: &str) -> String {
+    let path = dir.join("tower-auth.toml");
+    std::fs::write(&path, body).expect("write config");
+    path.display().to_string()
 }
 
 /// Runs the binary with `args` and extra environment variables, off the async runtime.
