@@ -20,14 +20,11 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use tower::{BoxError, ServiceBuilder, ServiceExt, timeout::Timeout, timeout::TimeoutLayer};
-use tower_auth::{OAuth2Layer, layers::TokenService, oauth::ClientCredentials};
+use tower_auth::{OAuth2Layer, layers::Token, oauth::ClientCredentials};
 
 /// The outbound client: timeout → OAuth 2.0 → hyper-util.
 type ApiClient = Timeout<
-    TokenService<
-        Client<HttpConnector, Full<Bytes>>,
-        tower_auth::CachedTokenSource<ClientCredentials>,
-    >,
+    Token<Client<HttpConnector, Full<Bytes>>, tower_auth::CachedTokenSource<ClientCredentials>>,
 >;
 
 #[derive(Clone)]

@@ -126,7 +126,26 @@ fn layers_never_show_the_secret() {
         .service(service_fn(|_: Request<Full<Bytes>>| async {
             Ok::<_, Infallible>(Response::new(()))
         }));
-    assert_debug_clean("TokenService", &service);
+    assert_debug_clean("Token", &service);
+    for (name, layer) in [
+        (
+            "AddCredential (bearer)",
+            BearerLayer::new(CANARY).expect("layer"),
+        ),
+        (
+            "AddCredential (basic)",
+            BasicAuthLayer::new("user", CANARY).expect("layer"),
+        ),
+        (
+            "AddCredential (query)",
+            ApiKeyLayer::query("key", CANARY).build().expect("layer"),
+        ),
+    ] {
+        let service = ServiceBuilder::new().layer(layer).service(service_fn(
+            |_: Request<Full<Bytes>>| async { Ok::<_, Infallible>(Response::new(())) },
+        ));
+        assert_debug_clean(name, &service);
+    }
 }
 
 /// An API that dumps every request it receives with `Debug`, then rejects it.

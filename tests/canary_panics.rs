@@ -202,13 +202,19 @@ fn panic_messages_never_show_the_secret() {
             "StaticTokenSource",
             unwrap_err_on(StaticTokenSource::new(token.clone()))
         ),
-        trigger!("BearerLayer", unwrap_err_on(BearerLayer::new(CANARY))),
+        trigger!(
+            "BearerLayer",
+            "AddCredentialLayer",
+            unwrap_err_on(BearerLayer::new(CANARY))
+        ),
         trigger!(
             "ApiKeyLayer",
+            "AddCredentialLayer",
             unwrap_err_on(ApiKeyLayer::query("key", CANARY).build())
         ),
         trigger!(
             "BasicAuthLayer",
+            "AddCredentialLayer",
             unwrap_err_on(BasicAuthLayer::new("user", CANARY))
         ),
         trigger!(

@@ -75,7 +75,7 @@ async fn concurrent_requests_with_a_revoked_token_cause_one_refresh() {
     let get = |api: _| {
         let url = provider.url("/api/whoami");
         async move {
-            let api: tower_auth::layers::TokenService<_, _> = api;
+            let api: tower_auth::layers::Token<_, _> = api;
             api.oneshot(
                 Request::get(url)
                     .body(Full::<Bytes>::default())

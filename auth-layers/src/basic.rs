@@ -2,10 +2,11 @@
 //!
 //! The header is `Basic base64(username ":" password)` over the UTF-8 bytes, with no form
 //! encoding (that is only for OAuth client authentication, RFC 6749 §2.3.1). It is built once,
-//! when the layer is built, and marked sensitive. An `Authorization` header already on the request
-//! is replaced, unless [`BasicAuthLayer::keep_existing`] is set. With
-//! [`BasicAuthLayer::restrict_to_origin`] the credentials go only to the given origins (see
-//! [`origin`]).
+//! when the layer is built, and marked sensitive. The layer is an [`AddCredentialLayer`]: an
+//! `Authorization` header already on the request is replaced unless
+//! [`keep_existing`](AddCredentialLayer::keep_existing) is set, and with
+//! [`restrict_to_origin`](AddCredentialLayer::restrict_to_origin) the credentials go only to the
+//! given origins (see [`origin`](crate::origin)).
 //!
 //! ```
 //! use auth_layers::BasicAuthLayer;
@@ -26,32 +27,21 @@
 //! # Ok(()) }
 //! ```
 
-use std::{
-    fmt,
-    task::{Context, Poll},
-};
-
 use auth_core::{AuthError, ExposeSecret, SecretString, sensitive_header_value};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use http::{Request, Response, header::AUTHORIZATION};
-use tower_layer::Layer;
-use tower_service::Service;
 
-use crate::{
-    origin::{self, Origin, OriginFilter},
-    response::{HeaderCredential, ResponseFuture},
-};
+use crate::{AddCredentialLayer, credential::Credential, placement::HeaderSlot};
 
-const SENT: &str = "the request carried HTTP Basic credentials in the `Authorization` header";
+/// What a 401/403 says.
+pub(crate) const SENT: &str =
+    "the request carried HTTP Basic credentials in the `Authorization` header";
 
-/// Adds `Authorization: Basic …` for a username and password to every request.
+/// Named constructor of an [`AddCredentialLayer`] that sends `Authorization: Basic …` for a
+/// username and password. This type has no values.
 ///
 /// See the [module docs](crate::basic) for an example.
-#[derive(Clone)]
-pub struct BasicAuthLayer {
-    credential: HeaderCredential,
-    origins: Option<OriginFilter>,
-}
+#[derive(Debug)]
+pub enum BasicAuthLayer {}
 
 impl BasicAuthLayer {
     /// `Authorization: Basic base64(username ":" password)`.
@@ -60,10 +50,11 @@ impl BasicAuthLayer {
     /// [`ErrorKind::Config`](auth_core::ErrorKind::Config) when the username is empty or
     /// contains `:` (the server could not tell where it ends), or either contains control
     /// characters (RFC 7617 §2). The error never contains the password.
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(
         username: impl AsRef<str>,
         password: impl Into<SecretString>,
-    ) -> Result<Self, AuthError> {
+    ) -> Result<AddCredentialLayer, AuthError> {
         let username = username.as_ref();
         let password = password.into();
         if username.is_empty() {
@@ -90,115 +81,12 @@ impl BasicAuthLayer {
         let user_pass = SecretString::from(format!("{username}:{}", password.expose_secret()));
         let encoded = SecretString::from(STANDARD.encode(user_pass.expose_secret()));
         let value = sensitive_header_value("Basic", &encoded, "HTTP Basic credentials")?;
-        Ok(Self {
-            credential: HeaderCredential::new(
-                AUTHORIZATION,
-                "Authorization",
-                "Basic",
-                value,
-                false,
-                SENT.to_owned(),
-            ),
-            origins: None,
-        })
-    }
-
-    /// Leaves requests that already carry an `Authorization` header alone instead of replacing
-    /// the header. By default the layer's value replaces it.
-    pub fn keep_existing(mut self) -> Self {
-        self.credential.keep_existing();
-        self
-    }
-
-    /// Sends the credentials only with requests for `origin`; requests for any other origin
-    /// (or with a relative URI) pass through untouched. Can be called more than once to allow
-    /// several origins. By default every request gets them. See [`origin`].
-    pub fn restrict_to_origin(self, origin: Origin) -> Self {
-        self.restrict_to_origins([origin])
-    }
-
-    /// Like [`restrict_to_origin`](Self::restrict_to_origin), for several origins at once. An
-    /// empty list restricts the layer to no origin at all: it then never sends the credentials.
-    pub fn restrict_to_origins(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
-        self.origins = origin::restrict(self.origins, origins);
-        self
-    }
-}
-
-impl fmt::Debug for BasicAuthLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("BasicAuthLayer");
-        self.credential.debug_fields(&mut s);
-        s.field("origins", &self.origins);
-        s.finish_non_exhaustive()
-    }
-}
-
-impl<S> Layer<S> for BasicAuthLayer {
-    type Service = BasicAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        BasicAuth {
-            inner,
-            credential: self.credential.clone(),
-            origins: self.origins.clone(),
-        }
-    }
-}
-
-/// Middleware that adds HTTP Basic credentials to every request; see [`BasicAuthLayer`].
-#[derive(Clone)]
-pub struct BasicAuth<S> {
-    inner: S,
-    credential: HeaderCredential,
-    origins: Option<OriginFilter>,
-}
-
-impl<S> BasicAuth<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for BasicAuth<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("BasicAuth");
-        s.field("inner", &self.inner);
-        self.credential.debug_fields(&mut s);
-        s.field("origins", &self.origins);
-        s.finish_non_exhaustive()
-    }
-}
-
-impl<S, B, ResBody> Service<Request<B>> for BasicAuth<S>
-where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if !origin::allows(self.origins.as_ref(), req.uri()) {
-            return ResponseFuture::passed_through(self.inner.call(req));
-        }
-        let detail = self.credential.apply(req.headers_mut());
-        ResponseFuture::new(self.inner.call(req), detail)
+        Ok(AddCredentialLayer::new(Credential::header(
+            HeaderSlot::authorization(),
+            "Basic",
+            value,
+            SENT.to_owned(),
+        )))
     }
 }
 
@@ -207,12 +95,13 @@ mod tests {
     use std::convert::Infallible;
 
     use auth_core::ErrorKind;
-    use http::{HeaderMap, StatusCode};
+    use http::{HeaderMap, Request, Response, StatusCode, header::AUTHORIZATION};
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
+    use crate::Origin;
 
-    async fn received(layer: BasicAuthLayer, req: Request<()>) -> HeaderMap {
+    async fn received(layer: AddCredentialLayer, req: Request<()>) -> HeaderMap {
         let svc =
             ServiceBuilder::new()
                 .layer(layer)

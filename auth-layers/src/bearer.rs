@@ -1,11 +1,12 @@
 //! Sends a fixed bearer token (or any `prefix token` pair) in a header of every request.
 //!
 //! The header value is built once, when the layer is built, and marked sensitive. The header
-//! name defaults to `Authorization` and the prefix to `Bearer`; both can be changed, and an empty
-//! prefix sends the bare token. A header of the same name already on the request is replaced,
-//! unless [`BearerLayerBuilder::keep_existing`] is set. With
-//! [`BearerLayerBuilder::restrict_to_origin`] the token goes only to the given origins (see
-//! [`origin`]).
+//! name defaults to `Authorization` and the prefix to `Bearer`; both can be changed with
+//! [`BearerLayer::builder`], and an empty prefix sends the bare token. The layer is an
+//! [`AddCredentialLayer`]: a header of the same name already on the request is replaced unless
+//! [`keep_existing`](AddCredentialLayer::keep_existing) is set, and with
+//! [`restrict_to_origin`](AddCredentialLayer::restrict_to_origin) the token goes only to the
+//! given origins (see [`origin`](crate::origin)).
 //!
 //! ```
 //! use auth_layers::BearerLayer;
@@ -34,83 +35,55 @@
 //! # Ok(()) }
 //! ```
 
-use std::{
-    fmt,
-    task::{Context, Poll},
-};
+use std::fmt;
 
 use auth_core::{AuthError, SecretString, sensitive_header_value};
-use http::{Request, Response};
-use tower_layer::Layer;
-use tower_service::Service;
 
 use crate::{
-    origin::{self, Origin, OriginFilter},
-    response::{self, HeaderCredential, ResponseFuture, describe_prefix},
+    AddCredentialLayer,
+    credential::Credential,
+    placement::{HeaderSlot, describe_prefix},
 };
 
 const DEFAULT_HEADER_NAME: &str = "Authorization";
 const DEFAULT_PREFIX: &str = "Bearer";
 
-/// Adds a fixed token to every request: `Authorization: Bearer <token>` by default.
+/// What a 401/403 says for the default placement.
+pub(crate) const SENT_DEFAULT: &str =
+    "the request carried a bearer token in the `Authorization` header with prefix `Bearer`";
+
+/// Named constructors of an [`AddCredentialLayer`] that sends a fixed token:
+/// `Authorization: Bearer <token>` by default. This type has no values.
 ///
 /// See the [module docs](crate::bearer) for an example.
-#[derive(Clone)]
-pub struct BearerLayer {
-    credential: HeaderCredential,
-    origins: Option<OriginFilter>,
-}
+#[derive(Debug)]
+pub enum BearerLayer {}
 
 impl BearerLayer {
     /// `Authorization: Bearer <token>`.
     ///
     /// Fails with [`ErrorKind::Config`](auth_core::ErrorKind::Config) when the token is empty or
     /// cannot be sent in a header (line breaks, control characters).
-    pub fn new(token: impl Into<SecretString>) -> Result<Self, AuthError> {
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(token: impl Into<SecretString>) -> Result<AddCredentialLayer, AuthError> {
         Self::builder(token).build()
     }
 
-    /// Starts building a layer for `token`, to change the header name, the prefix, or keep a
-    /// header the request already has.
+    /// Starts building a layer for `token`, to change the header name or the prefix.
     pub fn builder(token: impl Into<SecretString>) -> BearerLayerBuilder {
         BearerLayerBuilder {
             token: token.into(),
             header_name: DEFAULT_HEADER_NAME.to_owned(),
             prefix: DEFAULT_PREFIX.to_owned(),
-            keep_existing: false,
-            origins: None,
         }
     }
 }
 
-impl fmt::Debug for BearerLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("BearerLayer");
-        self.credential.debug_fields(&mut s);
-        s.field("origins", &self.origins);
-        s.finish_non_exhaustive()
-    }
-}
-
-impl<S> Layer<S> for BearerLayer {
-    type Service = Bearer<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Bearer {
-            inner,
-            credential: self.credential.clone(),
-            origins: self.origins.clone(),
-        }
-    }
-}
-
-/// Builds a [`BearerLayer`]; see [`BearerLayer::builder`].
+/// Builds a bearer-token [`AddCredentialLayer`]; see [`BearerLayer::builder`].
 pub struct BearerLayerBuilder {
     token: SecretString,
     header_name: String,
     prefix: String,
-    keep_existing: bool,
-    origins: Option<OriginFilter>,
 }
 
 impl BearerLayerBuilder {
@@ -127,51 +100,25 @@ impl BearerLayerBuilder {
         self
     }
 
-    /// Leaves requests that already carry the header alone instead of replacing the header.
-    /// By default the layer's value replaces it.
-    pub fn keep_existing(mut self) -> Self {
-        self.keep_existing = true;
-        self
-    }
-
-    /// Sends the token only with requests for `origin`; requests for any other origin (or with
-    /// a relative URI) pass through untouched. Can be called more than once to allow several
-    /// origins. By default every request gets the token. See [`origin`].
-    pub fn restrict_to_origin(self, origin: Origin) -> Self {
-        self.restrict_to_origins([origin])
-    }
-
-    /// Like [`restrict_to_origin`](Self::restrict_to_origin), for several origins at once. An
-    /// empty list restricts the layer to no origin at all: it then never sends the token.
-    pub fn restrict_to_origins(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
-        self.origins = origin::restrict(self.origins, origins);
-        self
-    }
-
     /// Builds the layer, and the sensitive header value once.
     ///
     /// Fails with [`ErrorKind::Config`](auth_core::ErrorKind::Config) when the header name is
     /// not valid, or the token is empty or cannot be sent in a header. The error never contains
     /// the token.
-    pub fn build(self) -> Result<BearerLayer, AuthError> {
-        let name = response::header_name(&self.header_name, "bearer token header name")?;
+    pub fn build(self) -> Result<AddCredentialLayer, AuthError> {
+        let slot = HeaderSlot::parse(&self.header_name, "bearer token header name")?;
         let value = sensitive_header_value(&self.prefix, &self.token, "bearer token")?;
         let sent = format!(
             "the request carried a bearer token in the `{}` header {}",
             self.header_name,
             describe_prefix(&self.prefix)
         );
-        Ok(BearerLayer {
-            credential: HeaderCredential::new(
-                name,
-                &self.header_name,
-                &self.prefix,
-                value,
-                self.keep_existing,
-                sent,
-            ),
-            origins: self.origins,
-        })
+        Ok(AddCredentialLayer::new(Credential::header(
+            slot,
+            &self.prefix,
+            value,
+            sent,
+        )))
     }
 }
 
@@ -181,65 +128,7 @@ impl fmt::Debug for BearerLayerBuilder {
             .field("token", &"[redacted]")
             .field("header_name", &self.header_name)
             .field("prefix", &self.prefix)
-            .field("keep_existing", &self.keep_existing)
-            .field("origins", &self.origins)
             .finish()
-    }
-}
-
-/// Middleware that adds a fixed token to every request; see [`BearerLayer`].
-#[derive(Clone)]
-pub struct Bearer<S> {
-    inner: S,
-    credential: HeaderCredential,
-    origins: Option<OriginFilter>,
-}
-
-impl<S> Bearer<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for Bearer<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("Bearer");
-        s.field("inner", &self.inner);
-        self.credential.debug_fields(&mut s);
-        s.field("origins", &self.origins);
-        s.finish_non_exhaustive()
-    }
-}
-
-impl<S, B, ResBody> Service<Request<B>> for Bearer<S>
-where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if !origin::allows(self.origins.as_ref(), req.uri()) {
-            return ResponseFuture::passed_through(self.inner.call(req));
-        }
-        let detail = self.credential.apply(req.headers_mut());
-        ResponseFuture::new(self.inner.call(req), detail)
     }
 }
 
@@ -248,13 +137,14 @@ mod tests {
     use std::convert::Infallible;
 
     use auth_core::ErrorKind;
-    use http::{HeaderValue, StatusCode, header::AUTHORIZATION};
+    use http::{HeaderValue, Request, Response, StatusCode, header::AUTHORIZATION};
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
+    use crate::Origin;
 
     /// Sends `req` through `layer` to a service that returns the request's headers as the body.
-    async fn received(layer: BearerLayer, req: Request<()>) -> http::HeaderMap {
+    async fn received(layer: AddCredentialLayer, req: Request<()>) -> http::HeaderMap {
         let svc =
             ServiceBuilder::new()
                 .layer(layer)
@@ -309,10 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn keep_existing_leaves_an_existing_header_and_fills_in_a_missing_one() {
-        let layer = BearerLayer::builder("new")
-            .keep_existing()
-            .build()
-            .expect("valid");
+        let layer = BearerLayer::new("new").expect("valid").keep_existing();
         let req = Request::builder()
             .header(AUTHORIZATION, "Bearer mine")
             .body(())
@@ -382,10 +269,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_401_after_keep_existing_says_the_request_header_was_kept() {
-        let layer = BearerLayer::builder("t0k")
-            .keep_existing()
-            .build()
-            .expect("valid");
+        let layer = BearerLayer::new("t0k").expect("valid").keep_existing();
         let svc =
             ServiceBuilder::new()
                 .layer(layer)
@@ -403,12 +287,11 @@ mod tests {
         assert!(error.detail().expect("detail").contains("already carried"));
     }
 
-    fn restricted() -> BearerLayer {
-        BearerLayer::builder("t0k")
+    fn restricted() -> AddCredentialLayer {
+        BearerLayer::new("t0k")
+            .expect("valid")
             .restrict_to_origin(Origin::parse("https://api.example.com").expect("origin"))
             .restrict_to_origin(Origin::parse("http://127.0.0.1:8080").expect("origin"))
-            .build()
-            .expect("valid")
     }
 
     fn get(uri: &str) -> Request<()> {
@@ -467,10 +350,9 @@ mod tests {
 
     #[tokio::test]
     async fn restricting_to_no_origin_never_sends_the_token() {
-        let layer = BearerLayer::builder("t0k")
-            .restrict_to_origins([])
-            .build()
-            .expect("valid");
+        let layer = BearerLayer::new("t0k")
+            .expect("valid")
+            .restrict_to_origins([]);
         let headers = received(layer, get("https://api.example.com/")).await;
         assert!(headers.is_empty());
     }

@@ -20,16 +20,23 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The layers:
+//! Two middlewares do the work: [`AddCredentialLayer`] adds a fixed credential (the same service
+//! for every static method, as tower-http's `AddAuthorization` is for Basic and Bearer), and
+//! [`TokenLayer`] adds a token from a source, awaiting and retrying when it must. The named
+//! constructors build them:
 //!
-//! | layer | sends |
-//! |---|---|
-//! | [`NoAuthLayer`] | nothing: an explicit "no authentication" |
-//! | [`BearerLayer`] | a fixed token, `Authorization: Bearer …` (header name and prefix configurable) |
-//! | [`ApiKeyLayer`] | a fixed API key in a header or a query parameter |
-//! | [`BasicAuthLayer`] | HTTP Basic credentials (RFC 7617, UTF-8) |
-//! | [`TokenLayer`] | a token from any [`TokenSource`](auth_core::TokenSource), retrying once on 401 |
-//! | `tls::ClientTls` (feature `tls`) | a client certificate (mTLS): not a layer, it builds the client's TLS connector |
+//! | constructor | builds | sends |
+//! |---|---|---|
+//! | [`NoAuthLayer::new`] | [`AddCredentialLayer`] | nothing: an explicit "no authentication" |
+//! | [`BearerLayer::new`] | [`AddCredentialLayer`] | a fixed token, `Authorization: Bearer …` (header name and prefix configurable) |
+//! | [`ApiKeyLayer::header`], [`ApiKeyLayer::query`] | [`AddCredentialLayer`] | a fixed API key in a header or a query parameter |
+//! | [`BasicAuthLayer::new`] | [`AddCredentialLayer`] | HTTP Basic credentials (RFC 7617, UTF-8) |
+//! | [`TokenLayer::new`] | [`TokenLayer`] | a token from any [`TokenSource`](auth_core::TokenSource), retrying once on 401 |
+//! | `tls::ClientTls` (feature `tls`) | a TLS connector | a client certificate (mTLS): not a layer, it builds the client's TLS connector |
+//!
+//! One configuration style throughout: what can be wrong (an empty token, a bad header name) is
+//! refused by the constructor or by `build()`; what cannot (keeping a request's own credential,
+//! restricting to origins, retry settings) is an infallible setter on the layer.
 //!
 //! Injected header values are always marked sensitive, and no layer logs a secret. When the
 //! server answers 401 or 403, the response carries an [`AuthError`](auth_core::AuthError) in its
@@ -42,11 +49,14 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod add_credential;
 pub mod api_key;
 pub mod basic;
 pub mod bearer;
+mod credential;
 pub mod none;
 pub mod origin;
+mod placement;
 mod query;
 pub mod response;
 #[cfg(feature = "tls")]
@@ -54,12 +64,36 @@ pub mod response;
 pub mod tls;
 pub mod token;
 
-pub use api_key::{ApiKey, ApiKeyLayer, ApiKeyLayerBuilder};
-pub use basic::{BasicAuth, BasicAuthLayer};
-pub use bearer::{Bearer, BearerLayer, BearerLayerBuilder};
-pub use none::{NoAuth, NoAuthLayer};
+pub use add_credential::{AddCredential, AddCredentialLayer};
+pub use api_key::{ApiKeyLayer, ApiKeyLayerBuilder};
+pub use basic::BasicAuthLayer;
+pub use bearer::{BearerLayer, BearerLayerBuilder};
+pub use none::NoAuthLayer;
 pub use origin::{Origin, OriginFilter};
-pub use token::{ReplayableBody, TokenLayer, TokenService};
+pub use token::{ReplayableBody, Token, TokenLayer};
 
 /// The boxed error type of layers that can fail on their own (token fetch, request preparation).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `get_ref`, `get_mut` and `into_inner` for a service whose wrapped service is `inner`.
+macro_rules! inner_accessors {
+    ($service:ident < S $(, $param:ident)* >) => {
+        impl<S $(, $param)*> $service<S $(, $param)*> {
+            /// The wrapped service.
+            pub fn get_ref(&self) -> &S {
+                &self.inner
+            }
+
+            /// The wrapped service, mutably.
+            pub fn get_mut(&mut self) -> &mut S {
+                &mut self.inner
+            }
+
+            /// Unwraps the inner service.
+            pub fn into_inner(self) -> S {
+                self.inner
+            }
+        }
+    };
+}
+pub(crate) use inner_accessors;

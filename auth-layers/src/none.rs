@@ -23,74 +23,23 @@
 //! # Ok(()) }
 //! ```
 
-use std::task::{Context, Poll};
+use crate::{AddCredentialLayer, credential::Credential};
 
-use http::{Request, Response};
-use tower_layer::Layer;
-use tower_service::Service;
+/// What a 401/403 says.
+pub(crate) const SENT: &str = "the request carried no credential (the auth method is `none`)";
 
-use crate::response::{Detail, ResponseFuture};
-
-const SENT: &str = "the request carried no credential (the auth method is `none`)";
-
-/// Adds no credential; see the [module docs](crate::none).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoAuthLayer {
-    _private: (),
-}
+/// Named constructor of an [`AddCredentialLayer`] that adds no credential. This type has no
+/// values.
+///
+/// See the [module docs](crate::none).
+#[derive(Debug)]
+pub enum NoAuthLayer {}
 
 impl NoAuthLayer {
     /// A layer that adds nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl<S> Layer<S> for NoAuthLayer {
-    type Service = NoAuth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        NoAuth { inner }
-    }
-}
-
-/// Middleware that passes requests through unchanged; see [`NoAuthLayer`].
-#[derive(Debug, Clone, Copy)]
-pub struct NoAuth<S> {
-    inner: S,
-}
-
-impl<S> NoAuth<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S, B, ResBody> Service<Request<B>> for NoAuth<S>
-where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        ResponseFuture::new(self.inner.call(req), Detail::Static(SENT))
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> AddCredentialLayer {
+        AddCredentialLayer::new(Credential::none(SENT))
     }
 }
 
@@ -99,7 +48,7 @@ mod tests {
     use std::convert::Infallible;
 
     use auth_core::{AuthError, ErrorKind};
-    use http::{StatusCode, header::AUTHORIZATION};
+    use http::{Request, Response, StatusCode, header::AUTHORIZATION};
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;

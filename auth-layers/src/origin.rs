@@ -1,7 +1,7 @@
 //! Restricting a credential to the origins it is meant for.
 //!
-//! Every credential layer ([`BearerLayer`](crate::BearerLayer), [`ApiKeyLayer`](crate::ApiKeyLayer),
-//! [`BasicAuthLayer`](crate::BasicAuthLayer), [`TokenLayer`](crate::TokenLayer)) can be
+//! Every credential layer ([`AddCredentialLayer`](crate::AddCredentialLayer), whichever method
+//! built it, and [`TokenLayer`](crate::TokenLayer)) can be
 //! restricted to one or more [`Origin`]s (scheme, host and port, as browsers define them). A
 //! restricted layer adds its credential only to requests for those origins; a request for any
 //! other origin passes through untouched: no credential, no token fetch, no retry, no
@@ -13,9 +13,8 @@
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let layer = BearerLayer::builder("my-token")
-//!     .restrict_to_origin(Origin::parse("https://api.example.com")?)
-//!     .build()?;
+//! let layer = BearerLayer::new("my-token")?
+//!     .restrict_to_origin(Origin::parse("https://api.example.com")?);
 //! let api = ServiceBuilder::new()
 //!     .layer(layer)
 //!     // stands in for an HTTP client; answers whether the request carried the token

@@ -1,11 +1,11 @@
-//! What the static-credential layers share: putting a credential in a header, and turning a
-//! 401/403 into a typed [`AuthError`] that says what the request carried.
+//! The response future of [`AddCredential`](crate::AddCredential): turns a 401/403 into a typed
+//! [`AuthError`] that says what the request carried.
 //!
-//! Every layer of this crate returns (or wraps) [`ResponseFuture`]. When the server answers
-//! 401 or 403, the future inserts an [`AuthError`] into the response's extensions, built with
-//! [`AuthError::from_response`] and a detail such as "the request carried a bearer token in the
-//! `Authorization` header with prefix `Bearer`", never the secret. Any other response passes
-//! through untouched and without allocation.
+//! When the server answers 401 or 403, the future inserts an [`AuthError`] into the response's
+//! extensions, built with [`AuthError::from_response`] and a detail such as "the request carried
+//! a bearer token in the `Authorization` header with prefix `Bearer`", never the secret. Any
+//! other response passes through untouched and without allocation. [`TokenLayer`](crate::TokenLayer)
+//! attaches the same error from its own future.
 //!
 //! ```
 //! use auth_core::{AuthError, ErrorKind};
@@ -31,34 +31,42 @@
 //! ```
 
 use std::{
-    collections::BTreeSet,
     fmt,
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     task::{Context, Poll},
 };
 
 use auth_core::AuthError;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, header::AUTHORIZATION};
+use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 
+use crate::BoxError;
+
 pin_project! {
-    /// Response future of the static-credential layers: the inner service's future, plus the
-    /// description of what the request carried, attached as an [`AuthError`] to a 401 or 403.
+    /// Response future of [`AddCredential`](crate::AddCredential): the inner service's future,
+    /// plus the description of what the request carried, attached as an [`AuthError`] to a 401
+    /// or 403; or the error for a request the credential could not be added to (a URI that
+    /// takes no query parameter).
     ///
     /// If the response already carries an [`AuthError`] (an inner auth layer put it there), it
     /// is kept: the layer closest to the wire knows best what was sent. A request the layer
     /// passed through without its credential (another [origin](crate::origin)) has no
     /// description, and its response is returned untouched.
-    ///
-    /// One struct for both cases rather than an enum of two futures: the credentialed call, the
-    /// hot path, then costs no more than the inner future plus one pointer.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: F,
-        detail: Option<Detail>,
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    #[derive(Debug)]
+    enum State<F> {
+        Called { #[pin] inner: F, detail: Option<Detail> },
+        Rejected { error: AuthError },
     }
 }
 
@@ -67,8 +75,10 @@ impl<F> ResponseFuture<F> {
     #[inline]
     pub(crate) fn new(inner: F, detail: Detail) -> Self {
         Self {
-            inner,
-            detail: Some(detail),
+            state: State::Called {
+                inner,
+                detail: Some(detail),
+            },
         }
     }
 
@@ -76,8 +86,17 @@ impl<F> ResponseFuture<F> {
     #[inline]
     pub(crate) fn passed_through(inner: F) -> Self {
         Self {
-            inner,
-            detail: None,
+            state: State::Called {
+                inner,
+                detail: None,
+            },
+        }
+    }
+
+    /// A request the credential could not be added to: fails with `error`, never sent.
+    pub(crate) fn rejected(error: AuthError) -> Self {
+        Self {
+            state: State::Rejected { error },
         }
     }
 }
@@ -85,24 +104,29 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<B>, BoxError>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let (inner, detail) = match self.project().state.project() {
+            StateProj::Called { inner, detail } => (inner, detail),
+            // A clone (one `Arc`) rather than a take, so polling again cannot panic.
+            StateProj::Rejected { error } => return Poll::Ready(Err(error.clone().into())),
+        };
         // Looked at in place: the response is not moved out and back (it is large).
-        let mut poll = this.inner.poll(cx);
+        let mut poll = inner.poll(cx);
         if let Poll::Ready(Ok(response)) = &mut poll
             && matches!(
                 response.status(),
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
             )
-            && let Some(detail) = this.detail
+            && let Some(detail) = detail
         {
             attach_error(response, detail.as_str());
         }
-        poll
+        poll.map_err(Into::into)
     }
 }
 
@@ -118,38 +142,37 @@ fn attach_error<B>(response: &mut Response<B>, detail: &str) {
     }
 }
 
-/// Interns a text built from a layer's configuration (a header name, a description; never a
-/// secret): a process has a handful of distinct ones, one per configuration, kept for its
-/// lifetime. A request then copies a `&'static str` (or clones a static `HeaderName`) instead
-/// of touching a reference count twice.
-fn intern(text: &str) -> &'static str {
-    static INTERNED: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-    let mut interned = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = interned.get(text) {
-        return known;
-    }
-    let text: &'static str = Box::leak(Box::from(text));
-    interned.insert(text);
-    text
+/// What a request carried, in words, for the error attached to a 401/403. Built once when the
+/// layer is built. The texts of the default configurations are constants, so their requests
+/// copy a pointer; any other text is shared, and a request touches its reference count.
+#[derive(Clone)]
+pub(crate) enum Detail {
+    Static(&'static str),
+    Shared(Arc<str>),
 }
 
-/// What a request carried, in words, for the error attached to a 401/403. Built once when the
-/// layer is built; a request copies a `&'static str` (no allocation, no reference count).
-#[derive(Clone, Copy)]
-pub(crate) enum Detail {
-    /// A fixed text, or one interned by [`Detail::shared`].
-    Static(&'static str),
-}
+/// Texts that default configurations produce: [`Detail::new`] turns them into constants.
+const KNOWN: &[&str] = &[
+    crate::bearer::SENT_DEFAULT,
+    crate::basic::SENT,
+    crate::none::SENT,
+    crate::credential::KEPT_AUTHORIZATION,
+    crate::token::CARRIED_DEFAULT,
+];
 
 impl Detail {
-    /// A text built from the layer's configuration; [interned](intern).
-    pub(crate) fn shared(text: String) -> Self {
-        Detail::Static(intern(&text))
+    /// A text built from the layer's configuration.
+    pub(crate) fn new(text: String) -> Self {
+        match KNOWN.iter().find(|known| **known == text) {
+            Some(known) => Detail::Static(known),
+            None => Detail::Shared(text.into()),
+        }
     }
 
-    pub(crate) fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Detail::Static(text) => text,
+            Detail::Shared(text) => text,
         }
     }
 }
@@ -157,145 +180,6 @@ impl Detail {
 impl fmt::Debug for Detail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// A credential sent in a header: the pre-built sensitive value and what to say about it.
-///
-/// Shared by [`BearerLayer`](crate::BearerLayer), [`BasicAuthLayer`](crate::BasicAuthLayer) and
-/// the header mode of [`ApiKeyLayer`](crate::ApiKeyLayer).
-#[derive(Clone)]
-pub(crate) struct HeaderCredential {
-    name: HeaderSlot,
-    /// The header name as the user spelled it, for messages (`HeaderName` is lower-case).
-    display_name: Arc<str>,
-    prefix: Arc<str>,
-    value: HeaderValue,
-    keep_existing: bool,
-    sent: Detail,
-    kept: Detail,
-}
-
-impl HeaderCredential {
-    /// `display_name` is the header name as the user spelled it; `sent` says what a request
-    /// carries, e.g. "the request carried a bearer token in the `Authorization` header with
-    /// prefix `Bearer`". `value` must already be sensitive.
-    pub(crate) fn new(
-        name: HeaderName,
-        display_name: &str,
-        prefix: &str,
-        value: HeaderValue,
-        keep_existing: bool,
-        sent: String,
-    ) -> Self {
-        debug_assert!(value.is_sensitive());
-        let kept = format!(
-            "the request already carried a `{display_name}` header, which was kept \
-             (keep_existing), so the configured credential was not sent"
-        );
-        Self {
-            name: HeaderSlot::new(&name),
-            display_name: display_name.into(),
-            prefix: prefix.into(),
-            value,
-            keep_existing,
-            sent: Detail::shared(sent),
-            kept: Detail::shared(kept),
-        }
-    }
-
-    /// Switches to leaving a header the request already carries.
-    pub(crate) fn keep_existing(&mut self) {
-        self.keep_existing = true;
-    }
-
-    /// Puts the credential into `headers`, replacing any value of the same name unless
-    /// `keep_existing` was asked for and one is there; returns what the request now carries.
-    #[inline]
-    pub(crate) fn apply(&self, headers: &mut HeaderMap) -> Detail {
-        if self.keep_existing && headers.contains_key(self.name.name()) {
-            return self.kept;
-        }
-        self.name.insert(headers, self.value.clone());
-        self.sent
-    }
-
-    pub(crate) fn debug_fields(&self, f: &mut fmt::DebugStruct<'_, '_>) {
-        f.field("header_name", &self.display_name)
-            .field("prefix", &self.prefix)
-            .field("keep_existing", &self.keep_existing);
-    }
-}
-
-/// A header a credential goes in. `Authorization` is inserted as the constant, whose hash the
-/// compiler folds, so the common case costs what tower-http's `AddAuthorization` costs; any
-/// other name is interned, so cloning it touches no reference count.
-#[derive(Clone)]
-pub(crate) struct HeaderSlot {
-    name: HeaderName,
-    is_authorization: bool,
-}
-
-impl HeaderSlot {
-    pub(crate) fn new(name: &HeaderName) -> Self {
-        Self {
-            name: static_name(name),
-            is_authorization: name == AUTHORIZATION,
-        }
-    }
-
-    pub(crate) fn name(&self) -> &HeaderName {
-        &self.name
-    }
-
-    /// Inserts `value`, replacing any value of this name.
-    #[inline]
-    pub(crate) fn insert(&self, headers: &mut HeaderMap, value: HeaderValue) {
-        if self.is_authorization {
-            headers.insert(AUTHORIZATION, value);
-        } else {
-            insert_named(headers, &self.name, value);
-        }
-    }
-}
-
-impl fmt::Debug for HeaderSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.name, f)
-    }
-}
-
-/// Out of line, so the `Authorization` insert above is the one the compiler inlines.
-#[inline(never)]
-fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) {
-    headers.insert(name.clone(), value);
-}
-
-/// Parses a header name, as a configuration error naming it when it is not one.
-///
-/// A custom name is [interned](intern), so adding it to a request touches no reference count.
-pub(crate) fn header_name(name: &str, what: &str) -> Result<HeaderName, AuthError> {
-    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        AuthError::config(
-            format!("{what} `{}`", name.escape_debug()),
-            "is not a valid HTTP header name (letters, digits and `-` only, not empty)",
-        )
-    })?;
-    Ok(static_name(&name))
-}
-
-/// `name` backed by an interned copy: cloning it then touches no reference count.
-fn static_name(name: &HeaderName) -> HeaderName {
-    // `as_str` is the lower-case form `from_static` accepts, so this cannot panic.
-    HeaderName::from_static(intern(name.as_str()))
-}
-
-/// "with prefix `Bearer`" or "with no prefix (the bare value)", for descriptions.
-pub(crate) fn describe_prefix(prefix: &str) -> String {
-    if prefix.is_empty() {
-        "with no prefix (the bare value)".to_owned()
-    } else {
-        format!("with prefix `{}`", prefix.escape_debug())
     }
 }
 
@@ -312,10 +196,9 @@ mod tests {
         let mut response = Response::new(());
         *response.status_mut() = status;
         let inner = async move { Ok::<_, Infallible>(response) };
-        match ResponseFuture::new(inner, detail).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        }
+        ResponseFuture::new(inner, detail)
+            .await
+            .expect("infallible")
     }
 
     #[tokio::test]
@@ -326,7 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn forbidden_gets_the_error_with_the_detail() {
-        let response = respond(StatusCode::FORBIDDEN, Detail::shared("sent X".into())).await;
+        let response = respond(StatusCode::FORBIDDEN, Detail::new("sent X".into())).await;
         let error = response.extensions().get::<AuthError>().expect("403 error");
         assert_eq!(error.kind(), ErrorKind::Forbidden);
         assert_eq!(error.detail(), Some("sent X"));
@@ -348,10 +231,13 @@ mod tests {
     }
 
     #[test]
-    fn bad_header_names_are_config_errors_naming_the_name() {
-        let error = header_name("X Bad", "bearer header name").expect_err("space");
-        assert_eq!(error.kind(), ErrorKind::Config);
-        assert!(error.to_string().contains("`X Bad`"));
-        assert!(header_name("", "bearer header name").is_err());
+    fn default_texts_are_constants_and_others_are_shared() {
+        assert!(matches!(
+            Detail::new(crate::basic::SENT.to_owned()),
+            Detail::Static(_)
+        ));
+        let custom = Detail::new("the request carried X".to_owned());
+        assert!(matches!(custom, Detail::Shared(_)));
+        assert_eq!(custom.as_str(), "the request carried X");
     }
 }

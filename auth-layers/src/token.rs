@@ -31,10 +31,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A request that already carries the header gets it replaced by default; with
-//! [`TokenLayer::keep_existing`] such a request is sent as it is (and not retried). With
-//! [`TokenLayer::restrict_to_origin`], requests for other origins are sent as they are too: no
-//! token, no fetch, no retry (see [`origin`]).
+//! The token goes in the `Authorization` header by default; [`TokenLayer::header`] and
+//! [`TokenLayer::query`] put it elsewhere. A request that already carries it gets it replaced by
+//! default; with [`TokenLayer::keep_existing`] such a request is sent as it is (and not
+//! retried). With [`TokenLayer::restrict_to_origin`], requests for other origins are sent as they
+//! are too: no token, no fetch, no retry (see [`origin`]).
 
 use std::{
     fmt, mem,
@@ -43,16 +44,15 @@ use std::{
 };
 
 use auth_core::{AuthError, TokenSource};
-use http::{HeaderName, Request, Response, header::AUTHORIZATION};
-use percent_encoding::utf8_percent_encode;
+use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
     BoxError,
     origin::{self, Origin, OriginFilter},
-    query,
-    response::{Detail, HeaderSlot},
+    placement::{HeaderSlot, Placement, QueryParam},
+    response::Detail,
 };
 
 mod future;
@@ -64,6 +64,10 @@ pub use replay::ReplayableBody;
 
 /// Default cap on a body buffered for replay: 64 KiB.
 pub const DEFAULT_REPLAY_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// What a 401/403 says for the default placement.
+pub(crate) const CARRIED_DEFAULT: &str =
+    "the request carried an access token in the `authorization` header";
 
 /// Adds a token from a [`TokenSource`] to every request; see the [module docs](self).
 pub struct TokenLayer<T> {
@@ -85,13 +89,11 @@ pub(crate) struct Shared<T> {
     pub(crate) settings: Settings,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) header: HeaderSlot,
+    pub(crate) placement: Placement,
     /// What a request carries, for the `AuthError` of a 401 or 403 (derived from the above).
     pub(crate) carried: Detail,
-    /// Set when the token goes into a query parameter instead of the header.
-    pub(crate) query: Option<QueryPlacement>,
     pub(crate) replay_limit: usize,
     pub(crate) keep_existing: bool,
     pub(crate) retry_on_401: bool,
@@ -102,13 +104,39 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
     /// Sends tokens from `source` in the `Authorization` header; the header value (with its
     /// prefix, usually `Bearer`) is the one the [`AccessToken`](auth_core::AccessToken) carries.
     pub fn new(source: T) -> Self {
+        Self::placed(source, Placement::Header(HeaderSlot::authorization()))
+    }
+
+    /// Sends tokens from `source` in the header `name` instead of `Authorization`, with the
+    /// prefix the token carries (build tokens with an empty prefix for a bare value).
+    ///
+    /// Fails with a [`Config`](auth_core::ErrorKind::Config) error when `name` is not a valid
+    /// header name.
+    pub fn header(name: &str, source: T) -> Result<Self, AuthError> {
+        let slot = HeaderSlot::parse(name, "access token header name")?;
+        Ok(Self::placed(source, Placement::Header(slot)))
+    }
+
+    /// Sends the bare value of tokens from `source` in the query parameter `name` instead of a
+    /// header, for APIs that want `?access_token=…`. A parameter of the same name is replaced;
+    /// the rest of the URI is kept byte for byte. Prefer a header where the API allows it: URIs
+    /// end up in server and proxy logs.
+    ///
+    /// Fails with a [`Config`](auth_core::ErrorKind::Config) error when the name is empty or
+    /// contains `&`, `=`, `#`, `+`, `%`, whitespace or control characters.
+    pub fn query(name: &str, source: T) -> Result<Self, AuthError> {
+        let param = QueryParam::parse(name, "access token")?;
+        Ok(Self::placed(source, Placement::Query(param)))
+    }
+
+    fn placed(source: T, placement: Placement) -> Self {
+        let carried = carried(&placement);
         Self {
             shared: Arc::new(Shared {
                 source,
                 settings: Settings {
-                    header: HeaderSlot::new(&AUTHORIZATION),
-                    carried: carried(&AUTHORIZATION, None),
-                    query: None,
+                    placement,
+                    carried,
                     replay_limit: DEFAULT_REPLAY_BUFFER_LIMIT,
                     keep_existing: false,
                     retry_on_401: true,
@@ -119,18 +147,8 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
     }
 
     fn with(self, f: impl FnOnce(&mut Settings)) -> Self {
-        let s = &self.shared.settings;
-        let mut settings = Settings {
-            header: s.header.clone(),
-            carried: s.carried,
-            query: s.query.clone(),
-            replay_limit: s.replay_limit,
-            keep_existing: s.keep_existing,
-            retry_on_401: s.retry_on_401,
-            origins: s.origins.clone(),
-        };
+        let mut settings = self.shared.settings.clone();
         f(&mut settings);
-        settings.carried = carried(settings.header.name(), settings.query.as_ref());
         Self {
             shared: Arc::new(Shared {
                 source: self.shared.source.clone(),
@@ -139,47 +157,14 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
         }
     }
 
-    /// Sends the token in this header instead of `Authorization`.
-    pub fn header_name(self, name: HeaderName) -> Self {
-        self.with(|s| s.header = HeaderSlot::new(&name))
-    }
-
-    /// Like [`header_name`](Self::header_name), from a string; fails with a
-    /// [`Config`](auth_core::ErrorKind::Config) error when it is not a valid header name.
-    pub fn try_header_name(self, name: &str) -> Result<Self, AuthError> {
-        let name = HeaderName::try_from(name).map_err(|_| {
-            AuthError::config(
-                "header_name",
-                format!("`{name}` is not a valid header name"),
-            )
-        })?;
-        Ok(self.header_name(name))
-    }
-
-    /// Sends the token's bare value in this query parameter instead of a header, for APIs that
-    /// want `?access_token=…`. A parameter of the same name is replaced; the rest of the URI is
-    /// kept byte for byte. Prefer a header where the API allows it: URIs end up in server and
-    /// proxy logs.
-    ///
-    /// Fails with a [`Config`](auth_core::ErrorKind::Config) error when the name is empty or
-    /// contains `&`, `=`, `#`, `+`, `%`, whitespace or control characters.
-    pub fn query_parameter(self, name: &str) -> Result<Self, AuthError> {
-        query::validate_name(name, "access token query parameter name")?;
-        let placement = QueryPlacement {
-            name: name.to_owned(),
-            encoded: utf8_percent_encode(name, query::COMPONENT).to_string(),
-        };
-        Ok(self.with(|s| s.query = Some(placement)))
-    }
-
     /// Largest body (in bytes) buffered so it can be replayed after a 401, for body types that
     /// cannot be cloned. Defaults to 64 KiB.
     pub fn replay_buffer_limit(self, bytes: usize) -> Self {
         self.with(|s| s.replay_limit = bytes)
     }
 
-    /// Leaves requests that already carry the header untouched (and never retries them).
-    /// By default the header is replaced.
+    /// Leaves requests that already carry the header (or query parameter) untouched, and never
+    /// retries them. By default it is replaced.
     pub fn keep_existing(self) -> Self {
         self.with(|s| s.keep_existing = true)
     }
@@ -214,8 +199,7 @@ impl<T> fmt::Debug for TokenLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let settings = &self.shared.settings;
         f.debug_struct("TokenLayer")
-            .field("header", &settings.header)
-            .field("query_parameter", &settings.query.as_ref().map(|q| &q.name))
+            .field("placement", &settings.placement)
             .field("replay_limit", &settings.replay_limit)
             .field("keep_existing", &settings.keep_existing)
             .field("retry_on_401", &settings.retry_on_401)
@@ -225,10 +209,10 @@ impl<T> fmt::Debug for TokenLayer<T> {
 }
 
 impl<S: Clone, T> Layer<S> for TokenLayer<T> {
-    type Service = TokenService<S, T>;
+    type Service = Token<S, T>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TokenService {
+        Token {
             bound: Arc::new(Bound {
                 shared: self.shared.clone(),
                 spare: Mutex::new(inner.clone()),
@@ -238,13 +222,14 @@ impl<S: Clone, T> Layer<S> for TokenLayer<T> {
     }
 }
 
-/// The service made by [`TokenLayer`].
-pub struct TokenService<S, T> {
+/// The service made by [`TokenLayer`]: adds a token to each request, awaiting one when none is
+/// cached, and retries once on 401.
+pub struct Token<S, T> {
     inner: S,
     bound: Arc<Bound<S, T>>,
 }
 
-/// What a [`TokenService`] and its response futures share: the layer's state, and a spare
+/// What a [`Token`] service and its response futures share: the layer's state, and a spare
 /// clone of the inner service, cloned again only when a retry happens. A request that may be
 /// retried then costs one reference count rather than a clone of the service (a client such
 /// as hyper-util's is several reference counts, contended between cores).
@@ -265,7 +250,7 @@ impl<S: Clone, T> Bound<S, T> {
     }
 }
 
-impl<S: Clone, T> Clone for TokenService<S, T> {
+impl<S: Clone, T> Clone for Token<S, T> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -274,46 +259,33 @@ impl<S: Clone, T> Clone for TokenService<S, T> {
     }
 }
 
-impl<S, T> TokenService<S, T> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+crate::inner_accessors!(Token<S, T>);
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes `self`, returning the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-
+impl<S, T> Token<S, T> {
     /// The token source.
     pub fn source(&self) -> &T {
         &self.bound.shared.source
     }
 }
 
-impl<S: fmt::Debug, T> fmt::Debug for TokenService<S, T> {
+impl<S: fmt::Debug, T> fmt::Debug for Token<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenService")
+        f.debug_struct("Token")
             .field("inner", &self.inner)
             .field("settings", &self.bound.shared.settings)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, T, B, ResB> Service<Request<B>> for TokenService<S, T>
+impl<S, T, B, ResB> Service<Request<B>> for Token<S, T>
 where
-    S: Service<Request<B>, Response = Response<ResB>> + Clone,
+    S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
     T: TokenSource + Clone,
     B: ReplayableBody,
     B::Error: Into<BoxError>,
 {
-    type Response = Response<ResB>;
+    type Response = http::Response<ResB>;
     type Error = BoxError;
     type Future = ResponseFuture<S, T, B>;
 
@@ -324,7 +296,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let settings = &self.bound.shared.settings;
         if !origin::allows(settings.origins.as_ref(), request.uri())
-            || settings.keep_existing && carries_credential(settings, &request)
+            || settings.keep_existing && settings.placement.carried_by(&request)
         {
             return ResponseFuture::pass_through(self.inner.call(request));
         }
@@ -343,34 +315,13 @@ where
     }
 }
 
-/// A query parameter that carries the token; see [`TokenLayer::query_parameter`].
-#[derive(Debug, Clone)]
-pub(crate) struct QueryPlacement {
-    pub(crate) name: String,
-    /// The percent-encoded name, ready for `name=value`.
-    pub(crate) encoded: String,
-}
-
-/// Whether the request already carries the credential where this layer would put it.
 /// "the request carried an access token in the `authorization` header", once per layer.
-fn carried(header: &HeaderName, query: Option<&QueryPlacement>) -> Detail {
-    let placed = match query {
-        Some(query) => format!("the query parameter `{}`", query.name),
-        None => format!("the `{header}` header"),
+fn carried(placement: &Placement) -> Detail {
+    let placed = match placement {
+        Placement::Header(slot) => format!("the `{}` header", slot.name()),
+        Placement::Query(param) => format!("the query parameter `{}`", param.name()),
     };
-    Detail::shared(format!("the request carried an access token in {placed}"))
-}
-
-fn carries_credential<B>(settings: &Settings, request: &Request<B>) -> bool {
-    match &settings.query {
-        None => request.headers().contains_key(settings.header.name()),
-        Some(placement) => query::split(request.uri()).is_ok_and(|(_, q)| {
-            q.split('&').any(|param| {
-                let name = param.split_once('=').map_or(param, |(name, _)| name);
-                query::is_named(name, &placement.name)
-            })
-        }),
-    }
+    Detail::new(format!("the request carried an access token in {placed}"))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 use std::fmt::Debug;
 
 use auth_core::{AccessToken, AuthError, StaticTokenSource};
-use auth_layers::{ApiKeyLayer, BasicAuthLayer, BearerLayer, Origin, TokenLayer};
+use auth_layers::{
+    AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, Origin, TokenLayer,
+};
 use auth_test_support::{
     ApiServer, Expectation, RecordedRequest, client, redirect::RedirectServer,
 };
@@ -119,18 +121,20 @@ where
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// `layer`, restricted to `origin` if there is one.
+fn restricted(layer: AddCredentialLayer, origin: Option<Origin>) -> AddCredentialLayer {
+    match origin {
+        Some(origin) => layer.restrict_to_origin(origin),
+        None => layer,
+    }
+}
+
 #[tokio::test]
 async fn a_bearer_token_never_follows_a_redirect_to_another_origin() {
     let token = "bearer-canary-5d1f";
     let expect = Expectation::header("Authorization", format!("Bearer {token}"));
     check(expect, &[token.to_owned()], |origin| {
-        let builder = BearerLayer::builder(token);
-        match origin {
-            Some(origin) => builder.restrict_to_origin(origin),
-            None => builder,
-        }
-        .build()
-        .expect("valid")
+        restricted(BearerLayer::new(token).expect("valid"), origin)
     })
     .await;
 }
@@ -142,13 +146,10 @@ async fn an_api_key_in_the_query_never_follows_a_redirect_to_another_origin() {
         Expectation::query("api_key", key),
         &[key.to_owned()],
         |origin| {
-            let builder = ApiKeyLayer::query("api_key", key);
-            match origin {
-                Some(origin) => builder.restrict_to_origin(origin),
-                None => builder,
-            }
-            .build()
-            .expect("valid")
+            restricted(
+                ApiKeyLayer::query("api_key", key).build().expect("valid"),
+                origin,
+            )
         },
     )
     .await;
@@ -162,13 +163,12 @@ async fn an_api_key_header_never_follows_a_redirect_to_another_origin() {
         Expectation::header("X-Api-Key", key),
         &[key.to_owned()],
         |origin| {
-            let builder = ApiKeyLayer::header("X-Api-Key", key);
-            match origin {
-                Some(origin) => builder.restrict_to_origin(origin),
-                None => builder,
-            }
-            .build()
-            .expect("valid")
+            restricted(
+                ApiKeyLayer::header("X-Api-Key", key)
+                    .build()
+                    .expect("valid"),
+                origin,
+            )
         },
     )
     .await;
@@ -180,11 +180,7 @@ async fn basic_credentials_never_follow_a_redirect_to_another_origin() {
     let encoded = STANDARD.encode(format!("{user}:{password}"));
     let expect = Expectation::header("Authorization", format!("Basic {encoded}"));
     check(expect, &[password.to_owned(), encoded], |origin| {
-        let layer = BasicAuthLayer::new(user, password).expect("valid");
-        match origin {
-            Some(origin) => layer.restrict_to_origin(origin),
-            None => layer,
-        }
+        restricted(BasicAuthLayer::new(user, password).expect("valid"), origin)
     })
     .await;
 }

@@ -166,10 +166,10 @@ impl CustomTokenRequest {
     /// A [`TokenLayer`] over this request, cached with the default
     /// [`CacheConfig`](auth_core::CacheConfig), sending tokens where
     /// [`placement`](Self::placement) says. For other cache settings, use
-    /// [`TokenPlacement::apply_to`] on your own `TokenLayer`.
+    /// [`TokenPlacement::layer`] with your own `CachedTokenSource`.
     pub fn into_layer(self) -> Result<TokenLayer<CachedTokenSource<Self>>, AuthError> {
         let placement = self.inner.placement.clone();
-        placement.apply_to(TokenLayer::new(CachedTokenSource::new(self)))
+        placement.layer(CachedTokenSource::new(self))
     }
 }
 

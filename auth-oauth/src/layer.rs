@@ -36,7 +36,7 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use auth_core::{AccessToken, AuthError, CachedTokenSource, SecretString, TokenSource, TokenStore};
-use auth_layers::{TokenLayer, TokenService};
+use auth_layers::{Token, TokenLayer};
 use tower_layer::Layer;
 
 use crate::{
@@ -77,7 +77,7 @@ impl<G: TokenSource> OAuth2Layer<G> {
         self.inner.source()
     }
 
-    /// Adjusts the underlying [`TokenLayer`] (header name, origin restriction, replay limit).
+    /// Adjusts the underlying [`TokenLayer`] (origin restriction, replay limit, retry).
     pub fn map_token_layer(
         self,
         f: impl FnOnce(TokenLayer<CachedTokenSource<G>>) -> TokenLayer<CachedTokenSource<G>>,
@@ -93,8 +93,16 @@ impl<G: TokenSource> OAuth2Layer<G> {
     }
 }
 
+impl<G: TokenSource> From<TokenLayer<CachedTokenSource<G>>> for OAuth2Layer<G> {
+    /// An `OAuth2Layer` over a [`TokenLayer`] built elsewhere, e.g. with its token in another
+    /// header or the query ([`TokenLayer::header`], [`TokenLayer::query`]).
+    fn from(inner: TokenLayer<CachedTokenSource<G>>) -> Self {
+        Self { inner }
+    }
+}
+
 impl<S: Clone, G> Layer<S> for OAuth2Layer<G> {
-    type Service = TokenService<S, CachedTokenSource<G>>;
+    type Service = Token<S, CachedTokenSource<G>>;
 
     fn layer(&self, inner: S) -> Self::Service {
         self.inner.layer(inner)

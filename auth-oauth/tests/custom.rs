@@ -183,11 +183,11 @@ async fn oauth2_layer_wraps_a_custom_request_too() {
         .build()
         .expect("valid request");
     let placement = source.placement().clone();
-    let layer = OAuth2Layer::new(CachedTokenSource::new(source)).map_token_layer(|layer| {
+    let layer = OAuth2Layer::from(
         placement
-            .apply_to(layer)
-            .expect("a header placement applies")
-    });
+            .layer(CachedTokenSource::new(source))
+            .expect("a header placement applies"),
+    );
     let response = ServiceBuilder::new()
         .layer(layer)
         .service(client())

@@ -75,7 +75,5 @@ pub(crate) fn token_layer(
     let request = builder.build().map_err(|e| problem("request", e))?;
     let placement = request.placement().clone();
     let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::new(request));
-    placement
-        .apply_to(TokenLayer::new(source))
-        .map_err(|e| problem("location", e))
+    placement.layer(source).map_err(|e| problem("location", e))
 }

@@ -12,9 +12,8 @@ use std::{
 
 use auth_core::TokenSource;
 use auth_layers::{
-    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin, ReplayableBody,
-    TokenLayer, api_key::ApiKey, basic::BasicAuth, bearer::Bearer, none::NoAuth,
-    token::TokenService,
+    AddCredential, AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError,
+    NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
 };
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -32,12 +31,10 @@ pub struct ConnectionLayer {
     inner: Inner,
 }
 
+/// A fixed credential (none, bearer, API key, Basic) or a token source.
 #[derive(Clone, Debug)]
 enum Inner {
-    None(NoAuthLayer),
-    Bearer(BearerLayer),
-    ApiKey(ApiKeyLayer),
-    Basic(BasicAuthLayer),
+    Static(AddCredentialLayer),
     Token(TokenLayer<Arc<dyn TokenSource>>),
 }
 
@@ -92,18 +89,18 @@ impl ConnectionSpec {
                 .map_err(ConfigError::secret)
         };
         let inner = match &self.auth {
-            AuthSpec::None => Inner::None(NoAuthLayer::new()),
+            AuthSpec::None => Inner::Static(NoAuthLayer::new()),
             AuthSpec::Bearer {
                 token,
                 header,
                 prefix,
-            } => Inner::Bearer(
+            } => Inner::Static(
                 BearerLayer::builder(resolve("token", token)?)
                     .header_name(header.clone())
                     .prefix(prefix.clone())
-                    .restrict_to_origin(origin)
                     .build()
-                    .map_err(|e| fail("token", e.to_string()))?,
+                    .map_err(|e| fail("token", e.to_string()))?
+                    .restrict_to_origin(origin),
             ),
             AuthSpec::ApiKey {
                 key_name,
@@ -119,15 +116,15 @@ impl ConnectionSpec {
                 let builder = match prefix {
                     Some(prefix) => builder.prefix(prefix.clone()),
                     None => builder,
-                }
-                .restrict_to_origin(origin);
-                Inner::ApiKey(
+                };
+                Inner::Static(
                     builder
                         .build()
-                        .map_err(|e| fail("key_name", e.to_string()))?,
+                        .map_err(|e| fail("key_name", e.to_string()))?
+                        .restrict_to_origin(origin),
                 )
             }
-            AuthSpec::Basic { username, password } => Inner::Basic(
+            AuthSpec::Basic { username, password } => Inner::Static(
                 BasicAuthLayer::new(username, resolve("password", password)?)
                     .map_err(|e| fail("username", e.to_string()))?
                     .restrict_to_origin(origin),
@@ -195,10 +192,7 @@ impl<S: Clone> Layer<S> for ConnectionLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         let inner = match &self.inner {
-            Inner::None(l) => ServiceInner::None(l.layer(inner)),
-            Inner::Bearer(l) => ServiceInner::Bearer(l.layer(inner)),
-            Inner::ApiKey(l) => ServiceInner::ApiKey(l.layer(inner)),
-            Inner::Basic(l) => ServiceInner::Basic(l.layer(inner)),
+            Inner::Static(l) => ServiceInner::Static(l.layer(inner)),
             Inner::Token(l) => ServiceInner::Token(l.layer(inner)),
         };
         ConnectionService { inner }
@@ -213,19 +207,13 @@ pub struct ConnectionService<S> {
 
 #[derive(Clone, Debug)]
 enum ServiceInner<S> {
-    None(NoAuth<S>),
-    Bearer(Bearer<S>),
-    ApiKey(ApiKey<S>),
-    Basic(BasicAuth<S>),
-    Token(TokenService<S, Arc<dyn TokenSource>>),
+    Static(AddCredential<S>),
+    Token(Token<S, Arc<dyn TokenSource>>),
 }
 
 type Futures<S, B> = ConnectionFuture<
-    <NoAuth<S> as Service<Request<B>>>::Future,
-    <Bearer<S> as Service<Request<B>>>::Future,
-    <ApiKey<S> as Service<Request<B>>>::Future,
-    <BasicAuth<S> as Service<Request<B>>>::Future,
-    <TokenService<S, Arc<dyn TokenSource>> as Service<Request<B>>>::Future,
+    <AddCredential<S> as Service<Request<B>>>::Future,
+    <Token<S, Arc<dyn TokenSource>> as Service<Request<B>>>::Future,
 >;
 
 impl<S, B, ResB> Service<Request<B>> for ConnectionService<S>
@@ -241,20 +229,14 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match &mut self.inner {
-            ServiceInner::None(s) => s.poll_ready(cx).map_err(Into::into),
-            ServiceInner::Bearer(s) => s.poll_ready(cx).map_err(Into::into),
-            ServiceInner::ApiKey(s) => s.poll_ready(cx),
-            ServiceInner::Basic(s) => s.poll_ready(cx).map_err(Into::into),
+            ServiceInner::Static(s) => s.poll_ready(cx),
             ServiceInner::Token(s) => s.poll_ready(cx),
         }
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         match &mut self.inner {
-            ServiceInner::None(s) => ConnectionFuture::None { f: s.call(request) },
-            ServiceInner::Bearer(s) => ConnectionFuture::Bearer { f: s.call(request) },
-            ServiceInner::ApiKey(s) => ConnectionFuture::ApiKey { f: s.call(request) },
-            ServiceInner::Basic(s) => ConnectionFuture::Basic { f: s.call(request) },
+            ServiceInner::Static(s) => ConnectionFuture::Static { f: s.call(request) },
             ServiceInner::Token(s) => ConnectionFuture::Token { f: s.call(request) },
         }
     }
@@ -263,46 +245,25 @@ where
 pin_project! {
     /// Response future of [`ConnectionService`].
     #[project = Projection]
-    pub enum ConnectionFuture<F0, F1, F2, F3, F4> {
-        /// No auth.
-        None { #[pin] f: F0 },
-        /// Bearer.
-        Bearer { #[pin] f: F1 },
-        /// API key.
-        ApiKey { #[pin] f: F2 },
-        /// Basic.
-        Basic { #[pin] f: F3 },
-        /// Token.
-        Token { #[pin] f: F4 },
+    pub enum ConnectionFuture<F0, F1> {
+        /// A fixed credential (none, bearer, API key, Basic).
+        Static { #[pin] f: F0 },
+        /// A token from a source.
+        Token { #[pin] f: F1 },
     }
 }
 
-fn boxed<T, E: Into<BoxError>>(poll: Poll<Result<T, E>>) -> Poll<Result<T, BoxError>> {
-    poll.map(|r| r.map_err(Into::into))
-}
-
-impl<T, F0, F1, F2, F3, F4, E0, E1, E2, E3, E4> Future for ConnectionFuture<F0, F1, F2, F3, F4>
+impl<T, F0, F1> Future for ConnectionFuture<F0, F1>
 where
-    F0: Future<Output = Result<T, E0>>,
-    F1: Future<Output = Result<T, E1>>,
-    F2: Future<Output = Result<T, E2>>,
-    F3: Future<Output = Result<T, E3>>,
-    F4: Future<Output = Result<T, E4>>,
-    E0: Into<BoxError>,
-    E1: Into<BoxError>,
-    E2: Into<BoxError>,
-    E3: Into<BoxError>,
-    E4: Into<BoxError>,
+    F0: Future<Output = Result<T, BoxError>>,
+    F1: Future<Output = Result<T, BoxError>>,
 {
     type Output = Result<T, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            Projection::None { f } => boxed(f.poll(cx)),
-            Projection::Bearer { f } => boxed(f.poll(cx)),
-            Projection::ApiKey { f } => boxed(f.poll(cx)),
-            Projection::Basic { f } => boxed(f.poll(cx)),
-            Projection::Token { f } => boxed(f.poll(cx)),
+            Projection::Static { f } => f.poll(cx),
+            Projection::Token { f } => f.poll(cx),
         }
     }
 }

@@ -2,10 +2,12 @@
 
 use std::convert::Infallible;
 
-use http::{HeaderMap, Method, StatusCode};
+use auth_core::ErrorKind;
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 use super::*;
+use crate::{BoxError, Origin};
 
 /// What the inner service received.
 #[derive(Debug)]
@@ -14,7 +16,7 @@ struct Received {
     headers: HeaderMap,
 }
 
-async fn send(layer: ApiKeyLayer, req: Request<()>) -> Result<Received, BoxError> {
+async fn send(layer: AddCredentialLayer, req: Request<()>) -> Result<Received, BoxError> {
     let svc =
         ServiceBuilder::new()
             .layer(layer)
@@ -28,14 +30,14 @@ async fn send(layer: ApiKeyLayer, req: Request<()>) -> Result<Received, BoxError
     Ok(svc.oneshot(req).await?.into_body())
 }
 
-async fn uri_after(layer: &ApiKeyLayer, uri: &str) -> String {
+async fn uri_after(layer: &AddCredentialLayer, uri: &str) -> String {
     let req = Request::get(uri).body(()).expect("valid request");
     let received = send(layer.clone(), req).await.expect("key added");
     assert!(received.headers.is_empty());
     received.uri.to_string()
 }
 
-fn query_layer(key: &str) -> ApiKeyLayer {
+fn query_layer(key: &str) -> AddCredentialLayer {
     ApiKeyLayer::query("api_key", key).build().expect("valid")
 }
 
@@ -73,9 +75,9 @@ async fn header_mode_replaces_unless_keep_existing() {
     assert_eq!(received.headers["x-api-key"], "new");
 
     let layer = ApiKeyLayer::header("X-Api-Key", "new")
-        .keep_existing()
         .build()
-        .expect("valid");
+        .expect("valid")
+        .keep_existing();
     let received = send(layer, req()).await.expect("ok");
     assert_eq!(received.headers["x-api-key"], "old");
 }
@@ -143,9 +145,9 @@ async fn query_mode_keeps_scheme_authority_and_path_of_an_absolute_uri() {
 #[tokio::test]
 async fn query_mode_keep_existing_leaves_a_request_that_has_the_param() {
     let layer = ApiKeyLayer::query("api_key", "new")
-        .keep_existing()
         .build()
-        .expect("valid");
+        .expect("valid")
+        .keep_existing();
     assert_eq!(
         uri_after(&layer, "/p?api%5Fkey=mine&a=1").await,
         "/p?api%5Fkey=mine&a=1"
@@ -240,7 +242,7 @@ fn debug_shows_the_placement_but_never_the_key() {
     assert!(!text.contains("s3cret"), "{text}");
 }
 
-async fn rejected_with(layer: ApiKeyLayer, req: Request<()>) -> AuthError {
+async fn rejected_with(layer: AddCredentialLayer, req: Request<()>) -> AuthError {
     let svc = ServiceBuilder::new()
         .layer(layer)
         .service(service_fn(|_req: Request<()>| async {
@@ -277,9 +279,9 @@ async fn a_401_says_where_the_key_was_sent() {
     );
 
     let layer = ApiKeyLayer::query("api_key", "s3cret")
-        .keep_existing()
         .build()
-        .expect("valid");
+        .expect("valid")
+        .keep_existing();
     let req = Request::get("/p?api_key=mine")
         .body(())
         .expect("valid request");
@@ -299,9 +301,9 @@ fn api_origin() -> Origin {
 #[tokio::test]
 async fn a_restricted_query_key_goes_to_its_origin_only() {
     let layer = ApiKeyLayer::query("api_key", "k3y")
-        .restrict_to_origin(api_origin())
         .build()
-        .expect("valid");
+        .expect("valid")
+        .restrict_to_origin(api_origin());
     assert_eq!(
         uri_after(&layer, "https://api.example.com/v1?a=1").await,
         "https://api.example.com/v1?a=1&api_key=k3y"
@@ -319,9 +321,9 @@ async fn a_restricted_query_key_goes_to_its_origin_only() {
 #[tokio::test]
 async fn a_restricted_header_key_goes_to_its_origin_only() {
     let layer = ApiKeyLayer::header("X-Api-Key", "k3y")
-        .restrict_to_origins([api_origin(), api_origin()])
         .build()
-        .expect("valid");
+        .expect("valid")
+        .restrict_to_origins([api_origin(), api_origin()]);
     let get = |uri: &str| Request::get(uri).body(()).expect("valid request");
     let received = send(layer.clone(), get("https://api.example.com/"))
         .await
@@ -337,9 +339,9 @@ async fn a_restricted_header_key_goes_to_its_origin_only() {
 #[tokio::test]
 async fn another_origin_gets_no_error_on_401_and_no_uri_error() {
     let layer = ApiKeyLayer::query("api_key", "s3cret")
-        .restrict_to_origin(api_origin())
         .build()
-        .expect("valid");
+        .expect("valid")
+        .restrict_to_origin(api_origin());
     let svc = ServiceBuilder::new()
         .layer(layer.clone())
         .service(service_fn(|_req: Request<()>| async {

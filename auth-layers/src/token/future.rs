@@ -1,4 +1,4 @@
-//! The response future of [`TokenService`](super::TokenService): fetch a token if needed,
+//! The response future of [`Token`](super::Token): fetch a token if needed,
 //! buffer the body if it must be replayable, send, and on a 401 refresh and send once more.
 
 use std::{
@@ -9,7 +9,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, TokenFuture, TokenSource};
+use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
 use http::{Request, Response, StatusCode, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
@@ -21,11 +21,10 @@ use super::{
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision},
 };
-use crate::{BoxError, query, response::Detail};
-use percent_encoding::utf8_percent_encode;
+use crate::{BoxError, placement::Placement, response::Detail};
 
 pin_project! {
-    /// Response future of [`TokenService`](super::TokenService).
+    /// Response future of [`Token`](super::Token).
     pub struct ResponseFuture<S, T, B>
     where
         S: Service<Request<B>>,
@@ -153,7 +152,7 @@ where
     ) -> Self {
         let settings = &bound.shared.settings;
         let state = begin(inner, settings, request, &token);
-        let carried = Some(settings.carried);
+        let carried = Some(settings.carried.clone());
         let service = match &state {
             // Sent, and no retry possible: nothing more to do but look at the response.
             State::Calling { replay: None, .. } | State::Failed { .. } => {
@@ -189,7 +188,7 @@ where
     /// The request waits for a token; `inner` is the layer's ready service, moved in.
     pub(super) fn fetch(inner: S, bound: Arc<Bound<S, T>>, request: Request<B>) -> Self {
         let fut = fetch_owned(&bound.shared);
-        let carried = Some(bound.shared.settings.carried);
+        let carried = Some(bound.shared.settings.carried.clone());
         Self {
             state: State::Fetching {
                 fut,
@@ -292,7 +291,7 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(carried) = *this.carried else {
+                    let Some(carried) = this.carried.as_ref() else {
                         // Passed through (the caller's own credential, or another origin's
                         // request): not ours to judge.
                         this.state.set(State::Done);
@@ -349,7 +348,7 @@ where
                         // The source has nothing newer: a retry would be rejected the same way.
                         let first = first.take();
                         this.state.set(State::Done);
-                        return match (first, *this.carried) {
+                        return match (first, this.carried.as_ref()) {
                             (Some(response), Some(carried)) => Poll::Ready(Ok(attach_error(
                                 response,
                                 carried,
@@ -414,7 +413,7 @@ fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'sta
     }
 }
 
-fn attach_error<ResB>(mut response: Response<ResB>, carried: Detail, why: &str) -> Response<ResB> {
+fn attach_error<ResB>(mut response: Response<ResB>, carried: &Detail, why: &str) -> Response<ResB> {
     if let Some(error) = AuthError::from_response(&response) {
         let error = error.with_detail(format!("{}; {why}", carried.as_str()));
         response.extensions_mut().insert(error);
@@ -429,36 +428,18 @@ fn place<B>(
     request: &mut Request<B>,
     token: &AccessToken,
 ) -> Result<(), AuthError> {
-    let Some(placement) = &settings.query else {
-        settings
-            .header
-            .insert(request.headers_mut(), token.header_value().clone());
-        return Ok(());
-    };
-    let mut pair = format!("{}=", placement.encoded);
-    pair.extend(utf8_percent_encode(
-        token.secret().expose_secret(),
-        query::COMPONENT,
-    ));
-    let result = query::set_param(
-        request.uri_mut(),
-        |param| {
-            let name = param.split_once('=').map_or(param, |(name, _)| name);
-            query::is_named(name, &placement.name)
-        },
-        &pair,
-    );
-    result.map_err(|why| {
-        AuthError::new(
-            ErrorKind::Request,
-            format!(
-                "cannot add the access token query parameter `{}` to the request URI: {why}",
-                placement.name
-            ),
-        )
-    })
+    match &settings.placement {
+        Placement::Header(slot) => {
+            slot.insert(request.headers_mut(), token.header_value().clone());
+            Ok(())
+        }
+        Placement::Query(param) => {
+            let pair = SecretString::from(param.pair(token.secret().expose_secret()));
+            param.set(request.uri_mut(), pair.expose_secret())
+        }
+    }
 }
 
 fn polled_after_completion() -> BoxError {
-    "TokenService response future polled after completion".into()
+    "token service response future polled after completion".into()
 }

@@ -182,11 +182,7 @@ async fn custom_header_name_carries_the_token() {
             .expect("token"),
     );
     let client = ServiceBuilder::new()
-        .layer(
-            TokenLayer::new(source)
-                .try_header_name("x-api-token")
-                .expect("valid name"),
-        )
+        .layer(TokenLayer::header("x-api-token", source).expect("valid name"))
         .service(service_fn(|req: Request<Empty<Bytes>>| async move {
             assert_eq!(req.headers()["x-api-token"], "abc");
             assert!(req.headers().get("authorization").is_none());
@@ -196,10 +192,10 @@ async fn custom_header_name_carries_the_token() {
         .oneshot(Request::new(Empty::new()))
         .await
         .expect("response");
-    let err = TokenLayer::new(StaticTokenSource::new(
-        AccessToken::bearer("x").expect("token"),
-    ))
-    .try_header_name("bad header")
+    let err = TokenLayer::header(
+        "bad header",
+        StaticTokenSource::new(AccessToken::bearer("x").expect("token")),
+    )
     .expect_err("invalid");
     assert_eq!(err.kind(), ErrorKind::Config);
 }

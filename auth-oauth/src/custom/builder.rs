@@ -100,7 +100,7 @@ impl CustomTokenRequestBuilder {
         self
     }
 
-    /// Sends tokens in the query parameter `name` (see [`TokenPlacement::apply_to`]: the layer
+    /// Sends tokens in the query parameter `name` (see [`TokenPlacement::layer`]: the layer
     /// side of this is not available yet).
     pub fn send_in_query(mut self, name: &str) -> Self {
         self.placement = TokenPlacement::query(name);

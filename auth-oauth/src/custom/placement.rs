@@ -10,7 +10,7 @@ use http::{HeaderName, HeaderValue, header::AUTHORIZATION};
 ///
 /// [`CustomTokenRequest`](super::CustomTokenRequest) builds its tokens to match (the header
 /// value with the prefix, or the bare token for a query parameter), and
-/// [`TokenPlacement::apply_to`] sets up a [`TokenLayer`] accordingly.
+/// [`TokenPlacement::layer`] builds a [`TokenLayer`] accordingly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenPlacement {
@@ -106,14 +106,15 @@ impl TokenPlacement {
         }
     }
 
-    /// Sets `layer` up to send tokens here: the header name, or the query parameter.
-    pub fn apply_to<T>(&self, layer: TokenLayer<T>) -> Result<TokenLayer<T>, AuthError>
+    /// A [`TokenLayer`] that sends tokens from `source` here: in the header, or the query
+    /// parameter.
+    pub fn layer<T>(&self, source: T) -> Result<TokenLayer<T>, AuthError>
     where
         T: TokenSource + Clone,
     {
         match self {
-            TokenPlacement::Header { name, .. } => Ok(layer.header_name(name.clone())),
-            TokenPlacement::Query { name } => layer.query_parameter(name),
+            TokenPlacement::Header { name, .. } => TokenLayer::header(name.as_str(), source),
+            TokenPlacement::Query { name } => TokenLayer::query(name, source),
         }
     }
 }

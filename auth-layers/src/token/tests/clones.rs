@@ -1,4 +1,4 @@
-//! When `TokenService` clones the inner service: once when layered (the spare a retry clones),
+//! When the `Token` service clones the inner service: once when layered (the spare a retry clones),
 //! then only for a request that must wait (for its token) or that is retried.
 
 use std::{

@@ -1,4 +1,4 @@
-//! `TokenLayer::query_parameter`: the token in the query instead of a header.
+//! `TokenLayer::query`: the token in the query instead of a header.
 
 use std::{
     convert::Infallible,
@@ -41,11 +41,7 @@ async fn query_placement_replaces_the_parameter_and_keeps_the_rest() {
     let (source, fetches) = numbered_source();
     let uris = Arc::new(Mutex::new(Vec::new()));
     let client = ServiceBuilder::new()
-        .layer(
-            TokenLayer::new(source)
-                .query_parameter("access_token")
-                .expect("valid"),
-        )
+        .layer(TokenLayer::query("access_token", source).expect("valid"))
         .service(query_api("t2", uris.clone()));
     let request = Request::get("https://api.test/v1/items?page=2&access_token=stale&q=a%20b")
         .body(Empty::new())
@@ -68,9 +64,7 @@ async fn query_placement_replaces_the_parameter_and_keeps_the_rest() {
 async fn query_placement_keep_existing_and_bad_input() {
     let source = StaticTokenSource::new(AccessToken::bearer("mine+/=").expect("token"));
     let uris = Arc::new(Mutex::new(Vec::new()));
-    let layer = TokenLayer::new(source.clone())
-        .query_parameter("access_token")
-        .expect("valid");
+    let layer = TokenLayer::query("access_token", source.clone()).expect("valid");
     let client = ServiceBuilder::new()
         .layer(layer.clone().keep_existing())
         .service(query_api("caller", uris.clone()));
@@ -104,9 +98,7 @@ async fn query_placement_keep_existing_and_bad_input() {
     assert_eq!(error.kind(), ErrorKind::Request);
     assert!(!error.to_string().contains("mine"));
     for bad in ["", "a&b", "a=b", "a b", "a%20"] {
-        let error = TokenLayer::new(source.clone())
-            .query_parameter(bad)
-            .expect_err("bad name");
+        let error = TokenLayer::query(bad, source.clone()).expect_err("bad name");
         assert_eq!(error.kind(), ErrorKind::Config, "{bad:?}");
     }
 }

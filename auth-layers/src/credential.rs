@@ -1,0 +1,150 @@
+//! The credential of an [`AddCredential`](crate::AddCredential) service: nothing, a pre-built
+//! header value, or a pre-encoded query parameter, with what to say about each on a 401/403.
+
+use std::{fmt, sync::Arc};
+
+use auth_core::{AuthError, ExposeSecret, SecretString};
+use http::{HeaderValue, Request};
+
+use crate::{
+    placement::{HeaderSlot, QueryParam},
+    response::Detail,
+};
+
+/// What a 401/403 says when `keep_existing` kept the request's own `Authorization` header.
+pub(crate) const KEPT_AUTHORIZATION: &str = "the request already carried a `Authorization` \
+     header, which was kept (keep_existing), so the configured credential was not sent";
+
+/// A fixed credential and what a request carrying it is described as.
+#[derive(Clone)]
+pub(crate) struct Credential {
+    kind: Kind,
+    keep_existing: bool,
+    /// What a request with the credential carried.
+    sent: Detail,
+    /// What a request that kept its own credential carried (`keep_existing`).
+    kept: Detail,
+}
+
+#[derive(Clone)]
+enum Kind {
+    None,
+    Header {
+        slot: HeaderSlot,
+        prefix: Arc<str>,
+        /// Sensitive, with its prefix.
+        value: HeaderValue,
+    },
+    Query(Arc<QueryCredential>),
+}
+
+/// A credential sent as a query parameter.
+struct QueryCredential {
+    param: QueryParam,
+    prefix: String,
+    /// `name=value`, percent-encoded, ready to append.
+    pair: SecretString,
+}
+
+impl Credential {
+    /// No credential at all; `sent` says so.
+    pub(crate) fn none(sent: &'static str) -> Self {
+        Self {
+            kind: Kind::None,
+            keep_existing: false,
+            sent: Detail::Static(sent),
+            kept: Detail::Static(sent),
+        }
+    }
+
+    /// `value` (sensitive, prefix included) in the header of `slot`; `sent` describes it.
+    pub(crate) fn header(slot: HeaderSlot, prefix: &str, value: HeaderValue, sent: String) -> Self {
+        debug_assert!(value.is_sensitive());
+        let kept = format!(
+            "the request already carried a `{}` header, which was kept (keep_existing), so the \
+             configured credential was not sent",
+            slot.display_name()
+        );
+        Self {
+            kind: Kind::Header {
+                slot,
+                prefix: prefix.into(),
+                value,
+            },
+            keep_existing: false,
+            sent: Detail::new(sent),
+            kept: Detail::new(kept),
+        }
+    }
+
+    /// `pair` (`name=value`, percent-encoded) in the query parameter `param`.
+    pub(crate) fn query(
+        param: QueryParam,
+        prefix: String,
+        pair: SecretString,
+        sent: String,
+    ) -> Self {
+        let kept = format!(
+            "the request already carried a query parameter `{}`, which was kept \
+             (keep_existing), so the configured API key was not sent",
+            param.name()
+        );
+        Self {
+            kind: Kind::Query(Arc::new(QueryCredential {
+                param,
+                prefix,
+                pair,
+            })),
+            keep_existing: false,
+            sent: Detail::new(sent),
+            kept: Detail::new(kept),
+        }
+    }
+
+    /// Switches to leaving a credential the request already carries.
+    pub(crate) fn keep_existing(&mut self) {
+        self.keep_existing = true;
+    }
+
+    /// Puts the credential into `request`, replacing any of the same name unless
+    /// `keep_existing` was asked for and one is there; returns what the request now carries.
+    /// Fails only for a query parameter and a URI that takes none.
+    #[inline]
+    pub(crate) fn apply<B>(&self, request: &mut Request<B>) -> Result<Detail, AuthError> {
+        match &self.kind {
+            Kind::Header { slot, value, .. } => {
+                if self.keep_existing && request.headers().contains_key(slot.name()) {
+                    return Ok(self.kept.clone());
+                }
+                slot.insert(request.headers_mut(), value.clone());
+            }
+            Kind::Query(query) => {
+                if self.keep_existing && query.param.carried_by(request.uri()) {
+                    return Ok(self.kept.clone());
+                }
+                query
+                    .param
+                    .set(request.uri_mut(), query.pair.expose_secret())?;
+            }
+            Kind::None => {}
+        }
+        Ok(self.sent.clone())
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Credential");
+        match &self.kind {
+            Kind::None => s.field("method", &"none"),
+            Kind::Header { slot, prefix, .. } => {
+                s.field("header_name", slot).field("prefix", prefix)
+            }
+            Kind::Query(query) => s
+                .field("query_name", &query.param)
+                .field("prefix", &query.prefix),
+        };
+        s.field("keep_existing", &self.keep_existing)
+            .finish_non_exhaustive()
+    }
+}
