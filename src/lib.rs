@@ -31,7 +31,7 @@
 //! | crate | re-exported as | holds |
 //! |---|---|---|
 //! | `auth-core` | [`core`] | secrets, [`AccessToken`], [`TokenSource`], [`CachedTokenSource`], [`TokenStore`], [`AuthError`] |
-//! | `auth-layers` | [`layers`] | [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`], [`TokenLayer`] |
+//! | `auth-layers` | [`layers`] | [`AddCredentialLayer`] (built by [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`]), [`TokenLayer`] |
 //! | `auth-oauth` | `oauth` | OAuth 2.0 grants, client authentication, token-response normalization, `OAuth2Layer` |
 //!
 //! # Feature flags
@@ -65,8 +65,8 @@ pub use auth_core::{
     StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate,
 };
 pub use auth_layers::{
-    ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin, ReplayableBody,
-    TokenLayer,
+    AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin,
+    ReplayableBody, TokenLayer,
 };
 
 /// The names most programs need: `use tower_auth::prelude::*;`.
@@ -76,7 +76,8 @@ pub mod prelude {
         StaticTokenSource, TokenSource,
     };
     pub use auth_layers::{
-        ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, Origin, TokenLayer,
+        AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, Origin,
+        TokenLayer,
     };
     #[cfg(feature = "oauth2")]
     pub use auth_oauth::{ClientAuth, OAuth2Layer};
