@@ -143,12 +143,10 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future>;
 
-    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    #[inline]
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if !origin::allows(self.origins.as_ref(), req.uri()) {
             return ResponseFuture::passed_through(self.inner.call(req));

@@ -48,10 +48,6 @@ use crate::{
 const DEFAULT_HEADER_NAME: &str = "Authorization";
 const DEFAULT_PREFIX: &str = "Bearer";
 
-/// What a 401/403 says for the default placement.
-pub(crate) const SENT_DEFAULT: &str =
-    "the request carried a bearer token in the `Authorization` header with prefix `Bearer`";
-
 /// Named constructors of an [`AddCredentialLayer`] that sends a fixed token:
 /// `Authorization: Bearer <token>` by default. This type has no values.
 ///

@@ -3,17 +3,13 @@
 
 use std::{fmt, sync::Arc};
 
-use auth_core::{AuthError, ExposeSecret, SecretString};
-use http::{HeaderValue, Request};
+use auth_core::{ExposeSecret, SecretString};
+use http::{HeaderValue, Request, Uri};
 
 use crate::{
-    placement::{HeaderSlot, QueryParam},
+    placement::{HeaderSlot, QueryParam, Rejection},
     response::Detail,
 };
-
-/// What a 401/403 says when `keep_existing` kept the request's own `Authorization` header.
-pub(crate) const KEPT_AUTHORIZATION: &str = "the request already carried a `Authorization` \
-     header, which was kept (keep_existing), so the configured credential was not sent";
 
 /// A fixed credential and what a request carrying it is described as.
 #[derive(Clone)]
@@ -44,6 +40,8 @@ struct QueryCredential {
     prefix: String,
     /// `name=value`, percent-encoded, ready to append.
     pair: SecretString,
+    /// "cannot add the API key query parameter `…` to the request URI".
+    unusable_uri: Detail,
 }
 
 impl Credential {
@@ -52,8 +50,8 @@ impl Credential {
         Self {
             kind: Kind::None,
             keep_existing: false,
-            sent: Detail::Static(sent),
-            kept: Detail::Static(sent),
+            sent: Detail::fixed(sent),
+            kept: Detail::fixed(sent),
         }
     }
 
@@ -91,6 +89,7 @@ impl Credential {
         );
         Self {
             kind: Kind::Query(Arc::new(QueryCredential {
+                unusable_uri: Detail::new(param.unusable_uri()),
                 param,
                 prefix,
                 pair,
@@ -110,25 +109,31 @@ impl Credential {
     /// `keep_existing` was asked for and one is there; returns what the request now carries.
     /// Fails only for a query parameter and a URI that takes none.
     #[inline]
-    pub(crate) fn apply<B>(&self, request: &mut Request<B>) -> Result<Detail, AuthError> {
+    pub(crate) fn apply<B>(&self, request: &mut Request<B>) -> Result<Detail, Rejection> {
         match &self.kind {
             Kind::Header { slot, value, .. } => {
                 if self.keep_existing && request.headers().contains_key(slot.name()) {
-                    return Ok(self.kept.clone());
+                    return Ok(self.kept);
                 }
                 slot.insert(request.headers_mut(), value.clone());
             }
-            Kind::Query(query) => {
-                if self.keep_existing && query.param.carried_by(request.uri()) {
-                    return Ok(self.kept.clone());
-                }
-                query
-                    .param
-                    .set(request.uri_mut(), query.pair.expose_secret())?;
-            }
+            Kind::Query(query) => return self.apply_query(query, request.uri_mut()),
             Kind::None => {}
         }
-        Ok(self.sent.clone())
+        Ok(self.sent)
+    }
+
+    /// Out of line, so the header path above stays small enough to inline.
+    #[inline(never)]
+    fn apply_query(&self, query: &QueryCredential, uri: &mut Uri) -> Result<Detail, Rejection> {
+        if self.keep_existing && query.param.carried_by(uri) {
+            return Ok(self.kept);
+        }
+        query
+            .param
+            .try_set(uri, query.pair.expose_secret())
+            .map_err(|why| Rejection::new(query.unusable_uri, why))?;
+        Ok(self.sent)
     }
 }
 

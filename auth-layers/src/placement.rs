@@ -8,7 +8,7 @@ use auth_core::{AuthError, ErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri, header::AUTHORIZATION};
 use percent_encoding::utf8_percent_encode;
 
-use crate::query;
+use crate::{query, response::Detail};
 
 /// Where a credential is put.
 #[derive(Clone, Debug)]
@@ -145,18 +145,49 @@ impl QueryParam {
     }
 
     /// Replaces every parameter of our name in `uri` with `pair` (from [`pair`](Self::pair)),
-    /// keeping the path and the other parameters byte for byte. Fails with an
-    /// [`ErrorKind::Request`] error for a URI that takes no query (authority or asterisk form).
+    /// keeping the path and the other parameters byte for byte. Fails, saying why, for a URI
+    /// that takes no query (authority or asterisk form).
+    pub(crate) fn try_set(&self, uri: &mut Uri, pair: &str) -> Result<(), &'static str> {
+        query::set_param(uri, |param| self.is_ours(param), pair)
+    }
+
+    /// [`try_set`](Self::try_set), failing with an [`ErrorKind::Request`] error.
     pub(crate) fn set(&self, uri: &mut Uri, pair: &str) -> Result<(), AuthError> {
-        query::set_param(uri, |param| self.is_ours(param), pair).map_err(|why| {
-            AuthError::new(
-                ErrorKind::Request,
-                format!(
-                    "cannot add the {} query parameter `{}` to the request URI: {why}",
-                    self.what, self.name
-                ),
-            )
-        })
+        self.try_set(uri, pair)
+            .map_err(|why| Rejection::new(self.unusable_uri(), why).into_error())
+    }
+
+    /// "cannot add the API key query parameter `api_key` to the request URI".
+    pub(crate) fn unusable_uri(&self) -> String {
+        format!(
+            "cannot add the {} query parameter `{}` to the request URI",
+            self.what, self.name
+        )
+    }
+}
+
+/// Why a credential could not be added to a request: `Copy`, so a future that holds it has no
+/// drop glue; the [`AuthError`] is built only when it is reported.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rejection {
+    what: Detail,
+    why: &'static str,
+}
+
+impl Rejection {
+    pub(crate) fn new(what: impl Into<Detail>, why: &'static str) -> Self {
+        Self {
+            what: what.into(),
+            why,
+        }
+    }
+
+    /// An [`ErrorKind::Request`] error: "cannot add …: it has no path (…)".
+    pub(crate) fn into_error(self) -> AuthError {
+        AuthError::new(
+            ErrorKind::Request,
+            format!("{}: {}", self.what.as_str(), self.why),
+        )
     }
 }
 

@@ -65,10 +65,6 @@ pub use replay::ReplayableBody;
 /// Default cap on a body buffered for replay: 64 KiB.
 pub const DEFAULT_REPLAY_BUFFER_LIMIT: usize = 64 * 1024;
 
-/// What a 401/403 says for the default placement.
-pub(crate) const CARRIED_DEFAULT: &str =
-    "the request carried an access token in the `authorization` header";
-
 /// Adds a token from a [`TokenSource`] to every request; see the [module docs](self).
 pub struct TokenLayer<T> {
     shared: Arc<Shared<T>>,

@@ -152,7 +152,7 @@ where
     ) -> Self {
         let settings = &bound.shared.settings;
         let state = begin(inner, settings, request, &token);
-        let carried = Some(settings.carried.clone());
+        let carried = Some(settings.carried);
         let service = match &state {
             // Sent, and no retry possible: nothing more to do but look at the response.
             State::Calling { replay: None, .. } | State::Failed { .. } => {
@@ -188,7 +188,7 @@ where
     /// The request waits for a token; `inner` is the layer's ready service, moved in.
     pub(super) fn fetch(inner: S, bound: Arc<Bound<S, T>>, request: Request<B>) -> Self {
         let fut = fetch_owned(&bound.shared);
-        let carried = Some(bound.shared.settings.carried.clone());
+        let carried = Some(bound.shared.settings.carried);
         Self {
             state: State::Fetching {
                 fut,
@@ -291,7 +291,7 @@ where
                             return Poll::Ready(Err(error.into()));
                         }
                     };
-                    let Some(carried) = this.carried.as_ref() else {
+                    let Some(carried) = *this.carried else {
                         // Passed through (the caller's own credential, or another origin's
                         // request): not ours to judge.
                         this.state.set(State::Done);
@@ -348,7 +348,7 @@ where
                         // The source has nothing newer: a retry would be rejected the same way.
                         let first = first.take();
                         this.state.set(State::Done);
-                        return match (first, this.carried.as_ref()) {
+                        return match (first, *this.carried) {
                             (Some(response), Some(carried)) => Poll::Ready(Ok(attach_error(
                                 response,
                                 carried,
@@ -413,7 +413,7 @@ fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'sta
     }
 }
 
-fn attach_error<ResB>(mut response: Response<ResB>, carried: &Detail, why: &str) -> Response<ResB> {
+fn attach_error<ResB>(mut response: Response<ResB>, carried: Detail, why: &str) -> Response<ResB> {
     if let Some(error) = AuthError::from_response(&response) {
         let error = error.with_detail(format!("{}; {why}", carried.as_str()));
         response.extensions_mut().insert(error);
