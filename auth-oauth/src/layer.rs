@@ -46,8 +46,8 @@ use crate::{
 
 mod builder;
 
-pub use builder::OAuth2LayerBuilder;
-use builder::{CodeInputs, Inputs};
+use builder::{CodeInputs, PasswordInputs, RefreshInputs};
+pub use builder::{LayerGrant, OAuth2LayerBuilder};
 
 /// Sends a token from a cached grant `G` with every request and retries once on 401; see the
 /// [module docs](self).
@@ -126,7 +126,7 @@ impl OAuth2Layer<ClientCredentials> {
     ) -> OAuth2LayerBuilder<ClientCredentials> {
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, client_id).client_secret(client_secret),
-            Inputs::ClientCredentials,
+            (),
         )
     }
 }
@@ -142,7 +142,7 @@ impl OAuth2Layer<Password> {
     ) -> OAuth2LayerBuilder<Password> {
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, client_id),
-            Inputs::Password {
+            PasswordInputs {
                 username: username.into(),
                 password: password.into(),
             },
@@ -160,7 +160,7 @@ impl OAuth2Layer<RefreshToken> {
     ) -> OAuth2LayerBuilder<RefreshToken> {
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, client_id),
-            Inputs::Refresh {
+            RefreshInputs {
                 store,
                 key: key.into(),
                 initial: None,
@@ -181,7 +181,7 @@ impl OAuth2Layer<AuthorizationCode> {
     ) -> OAuth2LayerBuilder<AuthorizationCode> {
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, client_id),
-            Inputs::AuthorizationCode(Box::new(CodeInputs {
+            CodeInputs {
                 auth_url: auth_url.into(),
                 redirect_uri: redirect_uri.into(),
                 pkce: true,
@@ -189,7 +189,7 @@ impl OAuth2Layer<AuthorizationCode> {
                 offline: false,
                 auth_params: Vec::new(),
                 store: None,
-            })),
+            },
         )
     }
 }
@@ -222,10 +222,7 @@ impl OAuth2Layer<ClientCredentials> {
         token_url: impl Into<String>,
         client_id: impl Into<String>,
     ) -> OAuth2LayerBuilder<ClientCredentials> {
-        OAuth2LayerBuilder::new(
-            TokenEndpoint::builder(token_url, client_id),
-            Inputs::ClientCredentials,
-        )
+        OAuth2LayerBuilder::new(TokenEndpoint::builder(token_url, client_id), ())
     }
 
     /// The client credentials grant for a client that authenticates with `private_key_jwt`
@@ -238,7 +235,7 @@ impl OAuth2Layer<ClientCredentials> {
     ) -> OAuth2LayerBuilder<ClientCredentials> {
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, client_id).private_key_jwt(key),
-            Inputs::ClientCredentials,
+            (),
         )
     }
 
@@ -255,7 +252,7 @@ impl OAuth2Layer<ClientCredentials> {
     ) -> OAuth2LayerBuilder<ClientCredentials> {
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, client_id).tls_client_auth(tls),
-            Inputs::ClientCredentials,
+            (),
         )
     }
 }

@@ -76,6 +76,15 @@ async fn no_type_shows_a_secret_in_debug() {
         .client_secret(CANARY)
         .initial_refresh_token(CANARY);
     assert_debug_clean("OAuth2LayerBuilder<RefreshToken>", &refresh_layer);
+    let code_layer = OAuth2Layer::authorization_code(
+        server.token_url(),
+        "id",
+        server.authorize_url(),
+        "http://127.0.0.1:0/cb",
+    )
+    .client_secret(CANARY)
+    .store(store(), "k");
+    assert_debug_clean("OAuth2LayerBuilder<AuthorizationCode>", &code_layer);
     assert_debug_clean(
         "TokenHttpClient::new",
         &TokenHttpClient::new().expect("client"),

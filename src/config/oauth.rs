@@ -9,6 +9,7 @@ use auth_oauth::{
     assertion::{Algorithm, SigningKey},
     discovery::{AuthServerMetadata, Discovery},
     grant::AuthorizationCode,
+    layer::LayerGrant,
 };
 
 use super::{
@@ -336,7 +337,7 @@ fn authorization_code_builder(
 }
 
 /// The settings every grant shares.
-fn common<G>(
+fn common<G: LayerGrant>(
     r: &Resolver,
     o: &OAuth2Spec,
     endpoints: &Endpoints,
@@ -390,7 +391,7 @@ fn common<G>(
 
 /// `client_auth = "tls"` (RFC 8705 `tls_client_auth`): the certificate of `auth.tls`.
 #[cfg(feature = "tls")]
-fn tls_client_auth<G>(
+fn tls_client_auth<G: LayerGrant>(
     r: &Resolver,
     o: &OAuth2Spec,
     builder: OAuth2LayerBuilder<G>,
@@ -415,7 +416,7 @@ fn tls_client_auth<G>(
 }
 
 #[cfg(not(feature = "tls"))]
-fn tls_client_auth<G>(
+fn tls_client_auth<G: LayerGrant>(
     r: &Resolver,
     _: &OAuth2Spec,
     _: OAuth2LayerBuilder<G>,

@@ -1,10 +1,8 @@
 //! [`OAuth2LayerBuilder`]: what each grant needs besides the endpoint, checked by `build()`.
 
-use std::{fmt, marker::PhantomData, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
-use auth_core::{
-    AuthError, CacheConfig, CachedTokenSource, ErrorKind, SecretString, TokenSource, TokenStore,
-};
+use auth_core::{AuthError, CacheConfig, CachedTokenSource, SecretString, TokenSource, TokenStore};
 
 use super::OAuth2Layer;
 use crate::{
@@ -16,31 +14,53 @@ mod jwt_bearer;
 
 /// Configures an [`OAuth2Layer`] for grant `G`; nothing is checked until `build()`, which
 /// names the first bad setting.
-pub struct OAuth2LayerBuilder<G> {
+pub struct OAuth2LayerBuilder<G: LayerGrant> {
     endpoint: TokenEndpointBuilder,
     params: TokenParams,
     cache: CacheConfig,
-    inputs: Inputs,
-    grant: PhantomData<fn() -> G>,
+    inputs: G::Inputs,
 }
 
-/// What each grant needs besides the endpoint and the parameters.
-pub(super) enum Inputs {
-    ClientCredentials,
-    Password {
-        username: String,
-        password: SecretString,
-    },
-    Refresh {
-        store: Arc<dyn TokenStore>,
-        key: String,
-        initial: Option<SecretString>,
-    },
-    AuthorizationCode(Box<CodeInputs>),
-    JwtBearer(Box<jwt_bearer::JwtInputs>),
+/// A grant an [`OAuth2LayerBuilder`] builds: [`ClientCredentials`], [`Password`],
+/// [`RefreshToken`], [`AuthorizationCode`] and [`JwtBearer`](crate::JwtBearer). Sealed.
+pub trait LayerGrant: sealed::Sealed + TokenSource {}
+
+impl<G: sealed::Sealed + TokenSource> LayerGrant for G {}
+
+pub(super) mod sealed {
+    use super::*;
+
+    /// What a grant needs besides the endpoint and the parameters, and how it is built from
+    /// them; each grant's own inputs type, so no builder holds another grant's.
+    pub trait Sealed: Sized {
+        /// The grant's own settings (the password, the store, the key, …).
+        type Inputs: fmt::Debug;
+        /// The grant's name in `Debug`.
+        const NAME: &'static str;
+        /// Checks the settings and builds the grant.
+        fn build_grant(
+            endpoint: TokenEndpointBuilder,
+            params: TokenParams,
+            inputs: Self::Inputs,
+        ) -> Result<Self, AuthError>;
+    }
 }
 
-pub(super) struct CodeInputs {
+/// The password grant's inputs.
+pub struct PasswordInputs {
+    pub(super) username: String,
+    pub(super) password: SecretString,
+}
+
+/// The refresh token grant's inputs.
+pub struct RefreshInputs {
+    pub(super) store: Arc<dyn TokenStore>,
+    pub(super) key: String,
+    pub(super) initial: Option<SecretString>,
+}
+
+/// The authorization code grant's inputs.
+pub struct CodeInputs {
     pub(super) auth_url: String,
     pub(super) redirect_uri: String,
     pub(super) pkce: bool,
@@ -50,14 +70,13 @@ pub(super) struct CodeInputs {
     pub(super) store: Option<(Arc<dyn TokenStore>, String)>,
 }
 
-impl<G> OAuth2LayerBuilder<G> {
-    pub(super) fn new(endpoint: TokenEndpointBuilder, inputs: Inputs) -> Self {
+impl<G: LayerGrant> OAuth2LayerBuilder<G> {
+    pub(super) fn new(endpoint: TokenEndpointBuilder, inputs: G::Inputs) -> Self {
         Self {
             endpoint,
             params: TokenParams::new(),
             cache: CacheConfig::default(),
             inputs,
-            grant: PhantomData,
         }
     }
 
@@ -177,86 +196,63 @@ impl<G> OAuth2LayerBuilder<G> {
         self
     }
 
-    fn into_parts(self) -> (TokenEndpointBuilder, TokenParams, CacheConfig, Inputs) {
-        (self.endpoint, self.params, self.cache, self.inputs)
-    }
-}
-
-fn cached<T: TokenSource>(grant: T, cache: CacheConfig) -> OAuth2Layer<T> {
-    OAuth2Layer::new(CachedTokenSource::with_config(grant, cache))
-}
-
-fn wrong_inputs() -> AuthError {
-    // Each constructor pairs its grant type with its inputs, so this cannot happen.
-    AuthError::new(
-        ErrorKind::Config,
-        "the layer builder's inputs do not match its grant",
-    )
-}
-
-impl OAuth2LayerBuilder<ClientCredentials> {
-    /// Checks every setting and builds the layer; errors name the bad setting.
-    pub fn build(self) -> Result<OAuth2Layer<ClientCredentials>, AuthError> {
+    /// Checks every setting and builds the layer; errors name the bad setting (for the JWT
+    /// bearer grant, the key file and field too, after signing one assertion to prove the key
+    /// works).
+    pub fn build(self) -> Result<OAuth2Layer<G>, AuthError> {
         let cache = self.cache.clone();
-        Ok(cached(self.build_grant()?, cache))
+        let grant = self.build_grant()?;
+        Ok(OAuth2Layer::new(CachedTokenSource::with_config(
+            grant, cache,
+        )))
     }
 
     /// Like [`build`](Self::build), but returns the grant without the cache around it, for
     /// wrapping it in another source (the configuration's discovery does) before caching it.
-    pub fn build_grant(self) -> Result<ClientCredentials, AuthError> {
-        let (endpoint, params, _, inputs) = self.into_parts();
-        let Inputs::ClientCredentials = inputs else {
-            return Err(wrong_inputs());
-        };
+    pub fn build_grant(self) -> Result<G, AuthError> {
+        G::build_grant(self.endpoint, self.params, self.inputs)
+    }
+}
+
+impl sealed::Sealed for ClientCredentials {
+    type Inputs = ();
+    const NAME: &'static str = "client_credentials";
+
+    fn build_grant(
+        endpoint: TokenEndpointBuilder,
+        params: TokenParams,
+        (): (),
+    ) -> Result<Self, AuthError> {
         ClientCredentials::new(endpoint.build()?, params)
     }
 }
 
-impl OAuth2LayerBuilder<Password> {
-    /// Checks every setting and builds the layer; errors name the bad setting.
-    pub fn build(self) -> Result<OAuth2Layer<Password>, AuthError> {
-        let cache = self.cache.clone();
-        Ok(cached(self.build_grant()?, cache))
-    }
+impl sealed::Sealed for Password {
+    type Inputs = PasswordInputs;
+    const NAME: &'static str = "password";
 
-    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
-    /// wrapping it in another source (the configuration's discovery does) before caching it.
-    pub fn build_grant(self) -> Result<Password, AuthError> {
-        let (endpoint, params, _, inputs) = self.into_parts();
-        let Inputs::Password { username, password } = inputs else {
-            return Err(wrong_inputs());
-        };
+    fn build_grant(
+        endpoint: TokenEndpointBuilder,
+        params: TokenParams,
+        PasswordInputs { username, password }: PasswordInputs,
+    ) -> Result<Self, AuthError> {
         Password::new(endpoint.build()?, username, password, params)
     }
 }
 
-impl OAuth2LayerBuilder<RefreshToken> {
-    /// The refresh token to use while the store has none for the key (saved on first use).
-    pub fn initial_refresh_token(mut self, refresh_token: impl Into<SecretString>) -> Self {
-        if let Inputs::Refresh { initial, .. } = &mut self.inputs {
-            *initial = Some(refresh_token.into());
-        }
-        self
-    }
+impl sealed::Sealed for RefreshToken {
+    type Inputs = RefreshInputs;
+    const NAME: &'static str = "refresh_token";
 
-    /// Checks every setting and builds the layer; errors name the bad setting.
-    pub fn build(self) -> Result<OAuth2Layer<RefreshToken>, AuthError> {
-        let cache = self.cache.clone();
-        Ok(cached(self.build_grant()?, cache))
-    }
-
-    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
-    /// wrapping it in another source (the configuration's discovery does) before caching it.
-    pub fn build_grant(self) -> Result<RefreshToken, AuthError> {
-        let (endpoint, params, _, inputs) = self.into_parts();
-        let Inputs::Refresh {
+    fn build_grant(
+        endpoint: TokenEndpointBuilder,
+        params: TokenParams,
+        RefreshInputs {
             store,
             key,
             initial,
-        } = inputs
-        else {
-            return Err(wrong_inputs());
-        };
+        }: RefreshInputs,
+    ) -> Result<Self, AuthError> {
         let mut grant = RefreshToken::new(endpoint.build()?, store, key, params)?;
         if let Some(initial) = initial {
             grant = grant.initial_refresh_token(initial);
@@ -265,55 +261,23 @@ impl OAuth2LayerBuilder<RefreshToken> {
     }
 }
 
-impl OAuth2LayerBuilder<AuthorizationCode> {
-    fn code(mut self, f: impl FnOnce(&mut CodeInputs)) -> Self {
-        if let Inputs::AuthorizationCode(code) = &mut self.inputs {
-            f(code);
-        }
+impl OAuth2LayerBuilder<RefreshToken> {
+    /// The refresh token to use while the store has none for the key (saved on first use).
+    pub fn initial_refresh_token(mut self, refresh_token: impl Into<SecretString>) -> Self {
+        self.inputs.initial = Some(refresh_token.into());
         self
     }
+}
 
-    /// Whether to use PKCE (S256). Defaults to `true`.
-    pub fn pkce(self, enabled: bool) -> Self {
-        self.code(|c| c.pkce = enabled)
-    }
+impl sealed::Sealed for AuthorizationCode {
+    type Inputs = CodeInputs;
+    const NAME: &'static str = "authorization_code";
 
-    /// The `prompt` parameter of the authorization URL. Unset by default.
-    pub fn prompt(self, prompt: impl Into<String>) -> Self {
-        let prompt = prompt.into();
-        self.code(|c| c.prompt = Some(prompt))
-    }
-
-    /// Adds `access_type=offline` to the authorization URL. Defaults to `false`.
-    pub fn offline_access(self, enabled: bool) -> Self {
-        self.code(|c| c.offline = enabled)
-    }
-
-    /// Adds a parameter to the authorization URL only.
-    pub fn auth_param(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        let pair = (name.into(), value.into());
-        self.code(|c| c.auth_params.push(pair))
-    }
-
-    /// Where the refresh token is kept. Defaults to memory, keyed by the client id.
-    pub fn store(self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
-        let key = key.into();
-        self.code(|c| c.store = Some((store, key)))
-    }
-
-    /// Checks every setting and builds the layer; errors name the bad setting.
-    pub fn build(self) -> Result<OAuth2Layer<AuthorizationCode>, AuthError> {
-        let cache = self.cache.clone();
-        Ok(cached(self.build_grant()?, cache))
-    }
-
-    /// Like [`build`](Self::build), but returns the grant without the cache around it, for
-    /// wrapping it in another source (the configuration's discovery does) before caching it.
-    pub fn build_grant(self) -> Result<AuthorizationCode, AuthError> {
-        let (endpoint, params, _, inputs) = self.into_parts();
-        let Inputs::AuthorizationCode(code) = inputs else {
-            return Err(wrong_inputs());
-        };
+    fn build_grant(
+        endpoint: TokenEndpointBuilder,
+        params: TokenParams,
+        code: CodeInputs,
+    ) -> Result<Self, AuthError> {
         let CodeInputs {
             auth_url,
             redirect_uri,
@@ -322,7 +286,7 @@ impl OAuth2LayerBuilder<AuthorizationCode> {
             offline,
             auth_params,
             store,
-        } = *code;
+        } = code;
         let mut builder = AuthorizationCode::builder(endpoint.build()?, auth_url, redirect_uri)
             .params(params)
             .pkce(pkce)
@@ -340,20 +304,78 @@ impl OAuth2LayerBuilder<AuthorizationCode> {
     }
 }
 
-impl<G> fmt::Debug for OAuth2LayerBuilder<G> {
+impl OAuth2LayerBuilder<AuthorizationCode> {
+    /// Whether to use PKCE (S256). Defaults to `true`.
+    pub fn pkce(mut self, enabled: bool) -> Self {
+        self.inputs.pkce = enabled;
+        self
+    }
+
+    /// The `prompt` parameter of the authorization URL. Unset by default.
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.inputs.prompt = Some(prompt.into());
+        self
+    }
+
+    /// Adds `access_type=offline` to the authorization URL. Defaults to `false`.
+    pub fn offline_access(mut self, enabled: bool) -> Self {
+        self.inputs.offline = enabled;
+        self
+    }
+
+    /// Adds a parameter to the authorization URL only.
+    pub fn auth_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.inputs.auth_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Where the refresh token is kept. Defaults to memory, keyed by the client id.
+    pub fn store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.inputs.store = Some((store, key.into()));
+        self
+    }
+}
+
+impl<G: LayerGrant> fmt::Debug for OAuth2LayerBuilder<G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let grant = match &self.inputs {
-            Inputs::ClientCredentials => "client_credentials",
-            Inputs::Password { .. } => "password",
-            Inputs::Refresh { .. } => "refresh_token",
-            Inputs::AuthorizationCode(_) => "authorization_code",
-            Inputs::JwtBearer(_) => "jwt_bearer",
-        };
         f.debug_struct("OAuth2LayerBuilder")
-            .field("grant", &grant)
+            .field("grant", &G::NAME)
+            .field("inputs", &self.inputs)
             .field("endpoint", &self.endpoint)
             .field("params", &self.params)
             .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for PasswordInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordInputs")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+impl fmt::Debug for RefreshInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshInputs")
+            .field("key", &self.key)
+            .field("initial", &self.initial.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for CodeInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeInputs")
+            .field("auth_url", &self.auth_url)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("pkce", &self.pkce)
+            .field("prompt", &self.prompt)
+            .field("offline", &self.offline)
+            .field("auth_params", &self.auth_params)
+            .field("store_key", &self.store.as_ref().map(|(_, key)| key))
             .finish_non_exhaustive()
     }
 }

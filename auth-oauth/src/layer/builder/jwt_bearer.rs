@@ -4,15 +4,15 @@ use std::{path::Path, time::Duration};
 
 use auth_core::AuthError;
 
-use super::{Inputs, OAuth2LayerBuilder, cached, wrong_inputs};
-use crate::OAuth2Layer;
+use super::{OAuth2LayerBuilder, sealed};
 use crate::{
-    JwtBearer, TokenEndpoint,
+    JwtBearer, OAuth2Layer, TokenEndpoint, TokenEndpointBuilder, TokenParams,
     assertion::{AssertionClaims, ServiceAccountKey, SigningKey},
 };
 
 /// What the JWT bearer grant needs: the key (or why it could not be loaded) and the claims.
-pub(in crate::layer) struct JwtInputs {
+#[derive(Debug)]
+pub struct JwtInputs {
     key: Result<SigningKey, AuthError>,
     claims: AssertionClaims,
     scopes_in_assertion: bool,
@@ -48,11 +48,11 @@ impl OAuth2Layer<JwtBearer> {
         let issuer = issuer.into();
         OAuth2LayerBuilder::new(
             TokenEndpoint::builder(token_url, issuer.clone()),
-            Inputs::JwtBearer(Box::new(JwtInputs {
+            JwtInputs {
                 key: Ok(key),
                 claims: AssertionClaims::new(issuer.clone()).subject(issuer),
                 scopes_in_assertion: false,
-            })),
+            },
         )
     }
 
@@ -106,20 +106,14 @@ impl OAuth2Layer<JwtBearer> {
                 },
             ),
         };
-        OAuth2LayerBuilder::new(endpoint, Inputs::JwtBearer(Box::new(inputs)))
+        OAuth2LayerBuilder::new(endpoint, inputs)
     }
 }
 
 impl OAuth2LayerBuilder<JwtBearer> {
-    fn jwt(mut self, f: impl FnOnce(&mut JwtInputs)) -> Self {
-        if let Inputs::JwtBearer(jwt) = &mut self.inputs {
-            f(jwt);
-        }
+    fn claims(mut self, f: impl FnOnce(AssertionClaims) -> AssertionClaims) -> Self {
+        self.inputs.claims = f(self.inputs.claims);
         self
-    }
-
-    fn claims(self, f: impl FnOnce(AssertionClaims) -> AssertionClaims) -> Self {
-        self.jwt(|j| j.claims = f(j.claims.clone()))
     }
 
     /// The assertion's `sub`: for a service account, the user to act as (domain-wide
@@ -147,26 +141,30 @@ impl OAuth2LayerBuilder<JwtBearer> {
 
     /// Whether scopes go in the assertion's `scope` claim instead of the `scope` parameter.
     /// Defaults to `true` for a service account (Google), `false` otherwise.
-    pub fn scopes_in_assertion(self, enabled: bool) -> Self {
-        self.jwt(|j| j.scopes_in_assertion = enabled)
+    pub fn scopes_in_assertion(mut self, enabled: bool) -> Self {
+        self.inputs.scopes_in_assertion = enabled;
+        self
     }
+}
 
-    /// Checks every setting, signs one assertion to prove the key works, and builds the
-    /// layer; errors name the bad setting (or the key file and field).
-    pub fn build(self) -> Result<OAuth2Layer<JwtBearer>, AuthError> {
-        let (endpoint, params, cache, inputs) = self.into_parts();
-        let Inputs::JwtBearer(jwt) = inputs else {
-            return Err(wrong_inputs());
-        };
-        let JwtInputs {
+impl sealed::Sealed for JwtBearer {
+    type Inputs = JwtInputs;
+    const NAME: &'static str = "jwt_bearer";
+
+    /// Also signs one assertion to prove the key works.
+    fn build_grant(
+        endpoint: TokenEndpointBuilder,
+        params: TokenParams,
+        JwtInputs {
             key,
             claims,
             scopes_in_assertion,
-        } = *jwt;
+        }: JwtInputs,
+    ) -> Result<Self, AuthError> {
         let key = key?;
         let grant = JwtBearer::new(endpoint.build()?, key, claims, params)?
             .scopes_in_assertion(scopes_in_assertion);
         grant.assertion()?;
-        Ok(cached(grant, cache))
+        Ok(grant)
     }
 }
