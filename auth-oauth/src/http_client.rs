@@ -12,7 +12,8 @@
 //!   [`TokenHttpClient::allow_insecure_http`] was set.
 //!
 //! The default client is hyper-util's legacy client over HTTP/1.1, with HTTPS through rustls
-//! (the `rustls` feature, on by default). Bring your own stack, e.g. with mTLS or tracing
+//! (the `rustls` feature, on by default) and rustls's process-default `CryptoProvider`: the
+//! application's if it installed one, else *ring*. Bring your own stack, e.g. with mTLS or tracing
 //! layers, with [`TokenHttpClient::from_service`]:
 //!
 //! ```
@@ -451,10 +452,10 @@ mod default_client {
 
         static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
         let config = CONFIG.get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
+            // rustls's rule for libraries: the process-default `CryptoProvider`, which is the
+            // application's if it installed one, else the one rustls's features name (ring, as
+            // this crate enables it). Safe default protocol versions.
+            rustls::ClientConfig::builder()
                 .with_native_roots()
                 .map(|b| b.with_no_client_auth())
                 .map_err(|e| e.to_string())

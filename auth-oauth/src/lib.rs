@@ -62,7 +62,7 @@
 //!
 //! | feature | default | what it enables |
 //! |---|---|---|
-//! | `rustls` | on | HTTPS token endpoints with the default client (hyper-rustls, `ring`, platform roots) |
+//! | `rustls` | on | HTTPS token endpoints with the default client (hyper-rustls, `ring` unless the application installs another rustls provider, platform roots) |
 //! | `tracing` | off | events for token requests, Basic→body fallback and refresh-token saves (never secrets) |
 //! | `mtls` | off | `tls_client_auth` / `self_signed_tls_client_auth` (RFC 8705) with an `auth_layers::tls::ClientTls` certificate |
 #![cfg_attr(docsrs, feature(doc_cfg))]

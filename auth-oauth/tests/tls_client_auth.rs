@@ -135,7 +135,8 @@ impl Drop for TlsTokenServer {
 
 impl TlsTokenServer {
     async fn start(pki: &Pki, trust: Trust) -> TlsTokenServer {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The process-default provider (ring: the only one rustls's features name here).
+        let provider = rustls::ServerConfig::builder().crypto_provider().clone();
         let verifier: Arc<dyn ClientCertVerifier> = match &trust {
             Trust::Ca => {
                 let mut roots = RootCertStore::empty();

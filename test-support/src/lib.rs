@@ -33,7 +33,6 @@ pub mod demo;
 pub mod login_server;
 pub mod oauth2_mock_server;
 pub mod redirect;
-pub mod soak;
 pub mod tls;
 pub mod token_server;
 

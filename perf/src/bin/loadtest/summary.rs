@@ -1,11 +1,11 @@
-//! The summary of `examples/loadtest.rs`: the tables and the one-line verdict per target,
+//! The summary of the load test: the tables and the one-line verdict per target,
 //! rendered as Markdown (printed, and written to `target/bench-summary.md`).
 
 use std::fmt::Write as _;
 
-use super::{
-    Args, P1, P3, P4, P4_VARIANTS, loopback, loopback::Burst, median, p1::Variant, variant_index,
-};
+use perf::p1::Variant;
+
+use super::{Args, P1, P3, P4, P4_VARIANTS, loopback, loopback::Burst, median, variant_index};
 
 pub(crate) struct Report {
     quick: bool,

@@ -1,20 +1,17 @@
 //! P1 allocations: heap allocations per request through each auth layer, and how many more
 //! than the same request through no layer (the P1 target is 0 more). Counted per thread with
 //! `allocation-counter`, whose global allocator is linked into this bench only (and the
-//! loadtest example), so the timing bench `hot_path` runs on the plain system allocator.
+//! `loadtest` binary), so the timing bench `hot_path` runs on the plain system allocator.
 //!
-//! Deterministic and quick, so `cargo bench --bench hot_path_allocs` and
-//! `cargo test --benches` run the same thing. It exits non-zero when a header layer allocates
-//! more than no layer on a request that already has headers, or more than tower-http on one
-//! without (inserting the first header grows an empty header map, whoever inserts it). The one
-//! allowance is `TokenLayer` with its default retry on 401: the copy of the request head kept
-//! for the replay costs a header map (2 allocations) when the request has headers.
+//! Deterministic and quick, so `cargo bench -p perf --bench hot_path_allocs` and
+//! `cargo test -p perf --benches` run the same thing. It exits non-zero when a header layer
+//! allocates more than no layer on a request that already has headers, or more than tower-http
+//! on one without (inserting the first header grows an empty header map, whoever inserts it).
+//! The one allowance is `TokenLayer` with its default retry on 401: the copy of the request head
+//! kept for the replay costs a header map (2 allocations) when the request has headers.
 #![allow(clippy::print_stdout)]
 
-#[path = "common/p1.rs"]
-mod p1;
-
-use p1::{Shape, Stack, Variant, WithStack, with_stack};
+use perf::p1::{self, Shape, Stack, Variant, WithStack, with_stack};
 
 struct Count(Shape);
 

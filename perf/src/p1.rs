@@ -1,14 +1,15 @@
 //! P1, the per-request cost of each auth layer: the stacks, the request shapes and the driver,
-//! shared by `benches/hot_path.rs` (criterion timings), `benches/hot_path_allocs.rs` (allocation
-//! counts) and `examples/loadtest.rs` (the P1 summary line), so all three measure the same code.
+//! shared by the `hot_path` bench (criterion timings), the `hot_path_allocs` bench (allocation
+//! counts), the `loadtest` binary (the P1 summary line) and the `p1probe` binary (one stack for
+//! profilers), so all of them measure the same code.
 //!
 //! Every stack is one layer over a trivial inner service that drops the request and answers a
 //! ready response, so the layer's own work dominates. A request is sent the way a client sends
 //! it: `poll_ready`, `call`, then one poll of the response future (which is always ready here)
 //! with a no-op waker: no runtime, no scheduling noise.
-
-// Each includer uses part of this module.
-#![allow(dead_code)]
+//!
+//! A harness, not a library for users: a stack that fails or is not ready is a bug in the
+//! harness, so the driver panics on it.
 
 use std::{
     convert::Infallible,
@@ -34,15 +35,17 @@ use tower_auth::{
 };
 use tower_http::{auth::AddAuthorizationLayer, set_header::SetRequestHeaderLayer};
 
-pub(crate) type Req = Request<Empty<Bytes>>;
-pub(crate) type Resp = Response<Empty<Bytes>>;
+/// The request type of every stack.
+pub type Req = Request<Empty<Bytes>>;
+/// The response type of every stack.
+pub type Resp = Response<Empty<Bytes>>;
 
 const TOKEN: &str = "hot-path-token-0123456789abcdef";
 const API_KEY: &str = "hot-path-api-key-0123456789";
 
 /// The layers compared; `NoLayer` is the baseline for allocations, `TowerHttp` for time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Variant {
+pub enum Variant {
     /// The inner service alone.
     NoLayer,
     /// tower-http's `AddAuthorization` (bearer, marked sensitive like ours).
@@ -70,7 +73,8 @@ pub(crate) enum Variant {
 }
 
 impl Variant {
-    pub(crate) const ALL: [Variant; 10] = [
+    /// Every variant, in table order.
+    pub const ALL: [Variant; 10] = [
         Variant::NoLayer,
         Variant::TowerHttp,
         Variant::TowerHttpCustomHeader,
@@ -83,7 +87,8 @@ impl Variant {
         Variant::TokenNoRetry,
     ];
 
-    pub(crate) fn name(self) -> &'static str {
+    /// The name shown in tables.
+    pub fn name(self) -> &'static str {
         match self {
             Variant::NoLayer => "no layer",
             Variant::TowerHttp => "tower-http AddAuthorization",
@@ -98,8 +103,8 @@ impl Variant {
         }
     }
 
-    /// A short identifier for criterion's benchmark ids.
-    pub(crate) fn id(self) -> &'static str {
+    /// A short identifier for benchmark ids and command lines.
+    pub fn id(self) -> &'static str {
         match self {
             Variant::NoLayer => "no_layer",
             Variant::TowerHttp => "tower_http_add_authorization",
@@ -115,7 +120,7 @@ impl Variant {
     }
 
     /// A baseline, not one of ours.
-    pub(crate) fn is_reference(self) -> bool {
+    pub fn is_reference(self) -> bool {
         matches!(
             self,
             Variant::NoLayer
@@ -127,7 +132,7 @@ impl Variant {
 
     /// The tower-built stack doing the same work, when it does more than `AddAuthorization`:
     /// a custom header name for the API key, the request copy for `TokenLayer`'s retry.
-    pub(crate) fn same_work(self) -> Option<Variant> {
+    pub fn same_work(self) -> Option<Variant> {
         match self {
             Variant::ApiKeyHeader => Some(Variant::TowerHttpCustomHeader),
             Variant::Token => Some(Variant::TowerRetry),
@@ -136,7 +141,7 @@ impl Variant {
     }
 
     /// Whether the P1 target applies (≤ 1.05× tower-http, 0 allocations beyond no layer).
-    pub(crate) fn has_target(self) -> bool {
+    pub fn has_target(self) -> bool {
         matches!(
             self,
             Variant::Bearer | Variant::ApiKeyHeader | Variant::Token
@@ -146,7 +151,7 @@ impl Variant {
 
 /// What the request looks like before the layer sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Shape {
+pub enum Shape {
     /// `GET /v1/items?page=2` with no headers (`Request::get(url).body(..)`).
     NoHeaders,
     /// The same with four headers (host, user-agent, accept, x-request-id).
@@ -154,16 +159,19 @@ pub(crate) enum Shape {
 }
 
 impl Shape {
-    pub(crate) const ALL: [Shape; 2] = [Shape::NoHeaders, Shape::FourHeaders];
+    /// Both shapes.
+    pub const ALL: [Shape; 2] = [Shape::NoHeaders, Shape::FourHeaders];
 
-    pub(crate) fn name(self) -> &'static str {
+    /// The name shown in tables.
+    pub fn name(self) -> &'static str {
         match self {
             Shape::NoHeaders => "no headers",
             Shape::FourHeaders => "4 headers",
         }
     }
 
-    pub(crate) fn id(self) -> &'static str {
+    /// A short identifier for benchmark ids and command lines.
+    pub fn id(self) -> &'static str {
         match self {
             Shape::NoHeaders => "no_headers",
             Shape::FourHeaders => "four_headers",
@@ -171,7 +179,7 @@ impl Shape {
     }
 
     /// A factory for requests of this shape.
-    pub(crate) fn requests(self) -> Requests {
+    pub fn requests(self) -> Requests {
         let headers = match self {
             Shape::NoHeaders => Vec::new(),
             Shape::FourHeaders => vec![
@@ -198,13 +206,14 @@ impl Shape {
 /// one, so the map has the spare room it has in real requests); static values only, so
 /// building one costs the same for every variant.
 #[derive(Debug, Clone)]
-pub(crate) struct Requests {
+pub struct Requests {
     uri: Uri,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Requests {
-    pub(crate) fn make(&self) -> Req {
+    /// One request.
+    pub fn make(&self) -> Req {
         let mut request = Request::new(Empty::new());
         *request.uri_mut() = self.uri.clone();
         for (name, value) in &self.headers {
@@ -214,13 +223,14 @@ impl Requests {
     }
 
     /// `n` requests, built before a timed or counted section.
-    pub(crate) fn batch(&self, n: usize) -> Vec<Req> {
+    pub fn batch(&self, n: usize) -> Vec<Req> {
         (0..n).map(|_| self.make()).collect()
     }
 }
 
 /// A service stack under test: sends one request and checks it succeeded.
-pub(crate) trait Stack {
+pub trait Stack {
+    /// Sends `request` and polls the response once; panics unless it succeeded at once.
     fn send(&mut self, request: Req);
 }
 
@@ -248,8 +258,10 @@ where
 }
 
 /// Receives the stack built for a variant (Rust has no generic closures).
-pub(crate) trait WithStack {
+pub trait WithStack {
+    /// What [`WithStack::run`] returns.
     type Output;
+    /// Does the work with the stack built for a variant.
     fn run<S: Stack + 'static>(self, stack: S) -> Self::Output;
 }
 
@@ -276,7 +288,7 @@ fn fresh_token_cache() -> CachedTokenSource<StaticTokenSource> {
 }
 
 /// Builds the stack for `variant` and hands it to `with`.
-pub(crate) fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
+pub fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
     let inner = inner();
     match variant {
         Variant::NoLayer => with.run(inner),
@@ -358,7 +370,7 @@ impl Policy<Req, Resp, Infallible> for RetryOnce401 {
 
 /// Builds and sends `n` requests through `stack`, returning the time per request (building one
 /// costs the same for every variant; building them inside the loop keeps them in cache).
-pub(crate) fn time_requests<S: Stack>(stack: &mut S, requests: &Requests, n: u32) -> Duration {
+pub fn time_requests<S: Stack>(stack: &mut S, requests: &Requests, n: u32) -> Duration {
     let started = std::time::Instant::now();
     for _ in 0..n {
         stack.send(requests.make());
@@ -369,7 +381,7 @@ pub(crate) fn time_requests<S: Stack>(stack: &mut S, requests: &Requests, n: u32
 /// Heap allocations per request through `stack`, counted by `count` (which runs its closure and
 /// returns the allocations this thread made meanwhile). Requests are built beforehand, after a
 /// warm-up, so one-time work such as promoting a shared header value is not counted.
-pub(crate) fn allocations_per_request<S: Stack>(
+pub fn allocations_per_request<S: Stack>(
     stack: &mut S,
     requests: &Requests,
     count: impl FnOnce(&mut dyn FnMut()) -> u64,

@@ -1,21 +1,18 @@
 //! P1 timings: ns per request through each auth layer over a trivial inner service, next to no
 //! layer and tower-http's `AddAuthorization` (the P1 baseline). Allocations per request are
 //! counted by the `hot_path_allocs` bench; the ratios and the pass/fail line are printed by
-//! `cargo run --release --example loadtest`.
+//! `cargo run --release -p perf --bin loadtest`.
 //!
 //! ```text
-//! cargo bench --bench hot_path                 # full run (about a minute)
-//! cargo bench --bench hot_path -- --test       # each benchmark once, as CI runs it
+//! cargo bench -p perf --bench hot_path                 # full run (about a minute)
+//! cargo bench -p perf --bench hot_path -- --test       # each benchmark once, as CI runs it
 //! ```
 
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-#[path = "common/p1.rs"]
-mod p1;
-
-use p1::{Shape, Stack, Variant, WithStack, with_stack};
+use perf::p1::{Shape, Stack, Variant, WithStack, with_stack};
 
 struct Bench<'a, 'c> {
     group: &'a mut criterion::BenchmarkGroup<'c, criterion::measurement::WallTime>,

@@ -1,5 +1,5 @@
-//! [`SoakProvider`]: the API and token endpoint of the soak example (`examples/soak.rs`), on
-//! 127.0.0.1, with counters and random token revocations.
+//! [`SoakProvider`]: the API and token endpoint of the `soak` binary, on 127.0.0.1, with
+//! counters and random token revocations.
 //!
 //! The token endpoint (`POST /oauth/token`) runs the client-credentials grant for the demo
 //! client ([`demo::CLIENT_ID`] / [`demo::CLIENT_SECRET`], in the form body, as
@@ -15,9 +15,9 @@
 //! twice) and say nothing about the layer. And tokens must live long enough between revocations
 //! for expiry and proactive refresh to be exercised too, not only invalidation.
 //!
-//! [`demo::CLIENT_ID`]: crate::demo::CLIENT_ID
-//! [`demo::CLIENT_SECRET`]: crate::demo::CLIENT_SECRET
-//! [`demo::client_credentials_source`]: crate::demo::client_credentials_source
+//! [`demo::CLIENT_ID`]: auth_test_support::demo::CLIENT_ID
+//! [`demo::CLIENT_SECRET`]: auth_test_support::demo::CLIENT_SECRET
+//! [`demo::client_credentials_source`]: auth_test_support::demo::client_credentials_source
 
 use std::{
     collections::HashMap,
@@ -40,7 +40,7 @@ use axum::{
 use serde_json::json;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::demo::{CLIENT_ID, CLIENT_SECRET};
+use auth_test_support::demo::{CLIENT_ID, CLIENT_SECRET};
 
 /// Issued tokens are forgotten this long after they expire, so the table stays small.
 const FORGET_AFTER_EXPIRY: Duration = Duration::from_secs(10);

@@ -1,11 +1,11 @@
 //! One P1 stack, for profilers: sends `N` requests through a single variant (the stacks and
-//! requests of `benches/common/p1.rs`, as the loadtest and the criterion benches build them)
-//! and prints the time per request. The README's instruction counts come from running it under
+//! requests of `perf::p1`, as the load test and the criterion benches build them) and prints
+//! the time per request. The instruction counts in `BENCHMARKS.md` come from running it under
 //! callgrind, once with 1 request and once with 100,001, and dividing the difference:
 //!
 //! ```text
-//! cargo build --release --example p1probe
-//! valgrind --tool=callgrind target/release/examples/p1probe bearer no_headers 100001
+//! cargo build --release -p perf --bin p1probe
+//! valgrind --tool=callgrind target/release/p1probe bearer no_headers 100001
 //! ```
 //!
 //! Variants: `no_layer`, `tower_http_add_authorization`, `tower_http_set_request_header`,
@@ -14,12 +14,9 @@
 //! a usage error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-#[path = "../benches/common/p1.rs"]
-mod p1;
-
 use std::{process::ExitCode, time::Duration};
 
-use p1::{Shape, Stack, Variant, WithStack};
+use perf::p1::{self, Shape, Stack, Variant, WithStack};
 
 /// At most this many requests: a probe, not a soak.
 const MAX_REQUESTS: u32 = 100_000_000;

@@ -4,12 +4,13 @@
 //! process on 127.0.0.1 (the demo token endpoint and APIs of `auth-test-support`).
 //!
 //! Prints a table and one line per target (`P4 ratio=0.99 target>=0.97 PASS`), and writes the
-//! same summary to `target/bench-summary.md` (under `CARGO_TARGET_DIR` when set).
+//! same summary to `target/bench-summary.md` (under `CARGO_TARGET_DIR` when set). What the
+//! figures mean: `BENCHMARKS.md`.
 //!
 //! ```text
-//! cargo run --release --example loadtest                  # full run, about 2 minutes
-//! cargo run --release --example loadtest -- --quick       # CI smoke run, ~15 s, figures indicative
-//! cargo run --release --example loadtest -- --requests 10000 --concurrency 64 --only p2,p4
+//! cargo run --release -p perf --bin loadtest               # full run, about 2 minutes
+//! cargo run --release -p perf --bin loadtest -- --quick    # CI smoke run, ~15 s, figures indicative
+//! cargo run --release -p perf --bin loadtest -- --requests 10000 --concurrency 64 --only p2,p4
 //! ```
 //!
 //! Misses are reported, not fatal: the exit code is 0 when every scenario ran, 1 when one could
@@ -17,18 +18,18 @@
 //! its time limit.
 #![allow(clippy::print_stdout)]
 
-#[path = "../benches/common/loopback.rs"]
 mod loopback;
-#[path = "../benches/common/p1.rs"]
-mod p1;
-#[path = "../benches/common/summary.rs"]
 mod summary;
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 use auth_test_support::demo::DemoProvider;
 use loopback::{ApiClient, Latencies, Pace};
-use p1::{Shape, Stack, Variant, WithStack};
+use perf::p1::{self, Shape, Stack, Variant, WithStack};
 use summary::Report;
 use tower::{BoxError, Layer};
 use tower_auth::CacheConfig;
@@ -132,10 +133,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// `bench-summary.md` in the workspace's target directory (this crate is one level down).
 fn summary_path() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| match Path::new(env!("CARGO_MANIFEST_DIR")).parent() {
+            Some(workspace) => workspace.join("target"),
+            None => PathBuf::from("target"),
+        });
     target.join("bench-summary.md")
 }
 

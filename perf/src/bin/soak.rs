@@ -12,7 +12,7 @@
 //! Exits 1 on any failed request or a token fetch storm (more than 3 times the expected
 //! fetches), 2 on bad arguments. Everything runs on 127.0.0.1.
 //!
-//! Run it with `cargo run --release --example soak -- --seconds 60`.
+//! Run it with `cargo run --release -p perf --bin soak -- --seconds 60`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{
@@ -25,14 +25,12 @@ use std::{
 };
 
 use auth_core::cache::config::{DEFAULT_REFRESH_FRACTION, DEFAULT_SKEW};
-use auth_test_support::{
-    demo,
-    soak::{SoakConfig, SoakProvider, SoakStats},
-};
+use auth_test_support::demo;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use perf::soak::{SoakConfig, SoakProvider, SoakStats};
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt, timeout::TimeoutLayer};
 use tower_auth::prelude::*;
 

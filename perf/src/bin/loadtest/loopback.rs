@@ -1,4 +1,4 @@
-//! P2–P4, the loopback load scenarios of `examples/loadtest.rs`: a token endpoint (the demo
+//! P2–P4, the loopback load scenarios of the load test: a token endpoint (the demo
 //! provider from `auth-test-support`) and APIs on 127.0.0.1, hyper-util clients, and
 //! `OAuth2Layer` (client credentials) between them. Every wait is bounded: each request has a
 //! timeout, each phase a deadline.
