@@ -37,11 +37,18 @@ async fn get(connector: HttpsConnector<HttpConnector>, url: &str) -> Result<Stri
     Ok(String::from_utf8(body.to_vec())?)
 }
 
-/// The failure a request ends with, classified.
-async fn failed_get(connector: HttpsConnector<HttpConnector>, url: &str) -> AuthError {
-    let err = get(connector, url)
-        .await
-        .expect_err("the request must fail");
+/// GET `/hello` from `server` through a connector built from `tls`.
+async fn hello(tls: &ClientTls, server: &TlsApiServer) -> Result<String, BoxError> {
+    get(
+        tls.https_connector().expect("connector"),
+        &server.url("/hello"),
+    )
+    .await
+}
+
+/// The failure a `/hello` request ends with, classified.
+async fn failed_hello(tls: &ClientTls, server: &TlsApiServer) -> AuthError {
+    let err = hello(tls, server).await.expect_err("the request must fail");
     classify_transport_error(&*err)
 }
 
@@ -92,11 +99,7 @@ async fn presents_the_client_certificate_and_gets_200() {
     let server = server_requiring_certificates(&ca).await;
     let tls = client_tls(&ca, &ca);
 
-    let body = get(
-        tls.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await;
+    let body = hello(&tls, &server).await;
     assert_eq!(body.expect("200"), "hello client-a");
 }
 
@@ -117,11 +120,7 @@ async fn accepts_pkcs8_p256_p384_ed25519_and_sec1_keys() {
             .add_root_pem(ca.ca_pem().as_bytes())
             .expect("root")
             .with_native_roots(false);
-        let body = get(
-            tls.https_connector().expect("connector"),
-            &server.url("/hello"),
-        )
-        .await;
+        let body = hello(&tls, &server).await;
         assert_eq!(
             body.unwrap_or_else(|e| panic!("{case}: {e}")),
             format!("hello {cn}"),
@@ -148,11 +147,7 @@ async fn accepts_a_pkcs1_rsa_key_generated_by_openssl() {
         .add_root_pem(ca.ca_pem().as_bytes())
         .expect("root")
         .with_native_roots(false);
-    let body = get(
-        tls.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await;
+    let body = hello(&tls, &server).await;
     assert_eq!(body.expect("200"), "hello rsa-client");
 }
 
@@ -170,11 +165,7 @@ async fn sends_the_whole_chain_when_issued_by_an_intermediate() {
         .expect("root")
         .with_native_roots(false);
     assert!(format!("{tls:?}").contains("certificates: 2"), "{tls:?}");
-    let body = get(
-        tls.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await;
+    let body = hello(&tls, &server).await;
     assert_eq!(body.expect("200"), "hello client-b");
 }
 
@@ -209,11 +200,7 @@ async fn certificate_from_an_untrusted_ca_is_reported_as_rejected() {
     let server = server_requiring_certificates(&ca).await;
     let tls = client_tls(&other, &ca);
 
-    let err = failed_get(
-        tls.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await;
+    let err = failed_hello(&tls, &server).await;
     assert_eq!(err.kind(), ErrorKind::Transport);
     let text = err.to_string();
     assert!(
@@ -231,12 +218,7 @@ async fn rejection_under_tls12_fails_the_connect_and_reads_the_same() {
     let server = TlsApiServer::start_with_versions(&ca, ClientCerts::Required, &tls12).await;
     let tls = client_tls(&other, &ca);
 
-    let err = get(
-        tls.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await
-    .expect_err("must fail");
+    let err = hello(&tls, &server).await.expect_err("must fail");
     let client_err = err
         .downcast_ref::<hyper_util::client::legacy::Error>()
         .expect("client error");
@@ -316,12 +298,7 @@ async fn untrusted_server_certificate_says_to_add_its_ca() {
     let server = server_requiring_certificates(&ca).await;
     let tls = client_tls(&ca, &other);
 
-    let err = get(
-        tls.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await
-    .expect_err("must fail");
+    let err = hello(&tls, &server).await.expect_err("must fail");
     assert_eq!(
         TlsFailure::find(&*err),
         Some(TlsFailure::ServerCertificateUntrusted)

@@ -7,7 +7,7 @@ use auth_test_support::{
     tls::{ClientCerts, TlsApiServer},
 };
 
-use super::{get, server_requiring_certificates};
+use super::{get, hello, server_requiring_certificates};
 use crate::tls::{ClientTls, TlsFailure, classify_transport_error};
 
 fn trusting(ca: &Pki) -> ClientTls {
@@ -22,11 +22,7 @@ async fn connects_to_a_server_whose_ca_was_added() {
     let ca = Pki::with_ca_name("Private CA");
     let server = TlsApiServer::start(&ca, ClientCerts::None).await;
 
-    let body = get(
-        trusting(&ca).https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await;
+    let body = hello(&trusting(&ca), &server).await;
     // No client certificate, so no CN.
     assert_eq!(body.expect("200"), "hello ");
 
@@ -37,11 +33,7 @@ async fn connects_to_a_server_whose_ca_was_added() {
         .add_root_pem_file(&ca_file)
         .expect("root file")
         .with_native_roots(false);
-    let body = get(
-        from_file.https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await;
+    let body = hello(&from_file, &server).await;
     assert_eq!(body.expect("200"), "hello ");
 }
 
@@ -51,12 +43,9 @@ async fn a_server_from_a_ca_not_added_is_untrusted() {
     let other = Pki::with_ca_name("Other CA");
     let server = TlsApiServer::start(&ca, ClientCerts::None).await;
 
-    let err = get(
-        trusting(&other).https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await
-    .expect_err("must fail");
+    let err = hello(&trusting(&other), &server)
+        .await
+        .expect_err("must fail");
     assert_eq!(
         TlsFailure::find(&*err),
         Some(TlsFailure::ServerCertificateUntrusted)
@@ -75,12 +64,7 @@ async fn a_server_requiring_a_client_certificate_reports_none_was_sent() {
     let ca = Pki::with_ca_name("Private CA");
     let server = server_requiring_certificates(&ca).await;
 
-    let err = get(
-        trusting(&ca).https_connector().expect("connector"),
-        &server.url("/hello"),
-    )
-    .await
-    .expect_err("must fail");
+    let err = hello(&trusting(&ca), &server).await.expect_err("must fail");
     assert_eq!(
         TlsFailure::find(&*err),
         Some(TlsFailure::ClientCertificateRequired)
