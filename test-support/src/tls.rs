@@ -110,15 +110,19 @@ pub enum ClientCerts {
 
 /// An HTTPS API on 127.0.0.1 (HTTP/1.1 over rustls) with the [`Pki`]'s server certificate.
 ///
-/// `GET /whoami` answers 200 with `{"path":"/whoami","client_certificate":BOOL}`, where
-/// `client_certificate` says whether the client presented the [`Pki::client`] certificate;
-/// `GET /hello` answers 200 with `hello CN`, the common name of the client certificate the
-/// [`Pki`] (or an intermediate of it) issued, or `hello ` without one; `POST /token` is a token endpoint with RFC 8705 `tls_client_auth`: it issues [`TOKEN`] (one
-/// hour, Bearer) to a client presenting the [`Pki::client`] certificate, `invalid_client`
-/// otherwise. Any other path answers 404. With [`TlsApiServer::require_header`], requests
-/// other than the token request without exactly that header value get 401. A failed handshake
-/// is counted, and the connection drained before it is closed, so the client reads the
-/// server's alert rather than a reset. The server stops when dropped.
+/// - `GET /whoami`: 200 with `{"path":"/whoami","client_certificate":BOOL}`, where
+///   `client_certificate` says whether the client presented the [`Pki::client`] certificate.
+/// - `GET /hello`: 200 with `hello CN`, the common name of the client certificate the [`Pki`]
+///   (or an intermediate of it) issued, or `hello ` without one.
+/// - `POST /token`: a token endpoint with RFC 8705 `tls_client_auth`: it issues [`TOKEN`] (one
+///   hour, Bearer) to a client presenting the [`Pki::client`] certificate, `invalid_client`
+///   otherwise.
+/// - Any other path: 404.
+///
+/// With [`TlsApiServer::require_header`], requests other than the token request without
+/// exactly that header value get 401. A failed handshake is counted, and the connection
+/// drained before it is closed, so the client reads the server's alert rather than a reset.
+/// The server stops when dropped.
 #[derive(Debug)]
 pub struct TlsApiServer {
     addr: SocketAddr,
