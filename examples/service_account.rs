@@ -13,7 +13,7 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use auth_test_support::{demo::DemoProvider, token_server::TestKey};
+use auth_test_support::{demo::DemoProvider, keys::TestKey};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};

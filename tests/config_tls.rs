@@ -3,7 +3,10 @@
 //! certificate (RFC 8705), against an HTTPS server on 127.0.0.1.
 #![cfg(all(feature = "config", feature = "oauth2", feature = "tls"))]
 
-use auth_test_support::tls::{ClientCerts, PemFiles, Pki, TOKEN, TlsApiServer};
+use auth_test_support::{
+    pki::{PemFiles, Pki},
+    tls::{ClientCerts, TOKEN, TlsApiServer},
+};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};

@@ -213,7 +213,7 @@ token_store = "{store}"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_bearer_connections_sign_assertions_from_a_key_file() {
-    use auth_test_support::token_server::TestKey;
+    use auth_test_support::keys::TestKey;
 
     let fixture = Fixture::new().await;
     let key = TestKey::es256_sec1();
@@ -337,7 +337,7 @@ password = {{ env = "USER_PASSWORD" }}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_basic_none_and_jwt_connections_are_diagnosed() {
-    use auth_test_support::token_server::TestKey;
+    use auth_test_support::keys::TestKey;
 
     let fixture = Fixture::new().await;
     let registered = TestKey::es256();

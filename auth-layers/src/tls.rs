@@ -8,16 +8,9 @@
 //! use http_body_util::Empty;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-//! # let ca_key = KeyPair::generate()?;
-//! # let mut ca = CertificateParams::new(Vec::<String>::new())?;
-//! # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-//! # let ca_pem = ca.self_signed(&ca_key)?.pem();
-//! # let key = KeyPair::generate()?;
-//! # let cert_pem = CertificateParams::new(vec!["client".to_owned()])?
-//! #     .signed_by(&key, &Issuer::new(ca, ca_key))?
-//! #     .pem();
-//! # let key_pem = key.serialize_pem();
+//! # let pki = auth_test_support::pki::Pki::new();
+//! # let (ca_pem, cert_pem) = (pki.ca_pem(), &pki.client().cert_pem);
+//! # let key_pem = pki.client().key_pem().to_owned();
 //! // Usually `ClientTls::from_pem_files("client.crt", "client.key")`.
 //! let tls = ClientTls::from_pem(cert_pem.as_bytes(), &SecretSlice::from(key_pem.into_bytes()))?
 //!     .add_root_pem(ca_pem.as_bytes())? // a private CA that issued the server's certificate
@@ -34,11 +27,8 @@
 //! ```
 //! use auth_layers::tls::ClientTls;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-//! # let ca_key = KeyPair::generate()?;
-//! # let mut ca = CertificateParams::new(Vec::<String>::new())?;
-//! # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-//! # let ca_pem = ca.self_signed(&ca_key)?.pem();
+//! # let pki = auth_test_support::pki::Pki::new();
+//! # let ca_pem = pki.ca_pem();
 //! // Usually `.add_root_pem_file("private-ca.pem")`.
 //! let tls = ClientTls::without_certificate()
 //!     .add_root_pem(ca_pem.as_bytes())?

@@ -10,7 +10,10 @@ use auth_oauth::{
     assertion::{Algorithm, AssertionClaims, ServiceAccountKey, SigningKey},
     grant::JWT_BEARER_GRANT_TYPE,
 };
-use auth_test_support::token_server::{AcceptAuth, TestKey, TokenServer, VerifiedAssertion};
+use auth_test_support::{
+    keys::TestKey,
+    token_server::{AcceptAuth, TokenServer, VerifiedAssertion},
+};
 use http::{Request, StatusCode};
 use serde_json::json;
 use tower::{Service, ServiceExt};

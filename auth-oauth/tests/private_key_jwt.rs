@@ -9,7 +9,10 @@ use auth_oauth::{
     assertion::{AssertionClaims, SigningKey},
     client_auth::CLIENT_ASSERTION_TYPE,
 };
-use auth_test_support::token_server::{TestKey, TokenServer, VerifiedAssertion};
+use auth_test_support::{
+    keys::TestKey,
+    token_server::{TokenServer, VerifiedAssertion},
+};
 use serde_json::json;
 
 fn signing_key(key: &TestKey) -> SigningKey {

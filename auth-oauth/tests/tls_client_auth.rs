@@ -11,9 +11,9 @@ use std::{
 };
 
 use auth_core::{ErrorKind, TokenSource};
-use auth_layers::tls::{ClientTls, SecretSlice};
+use auth_layers::tls::ClientTls;
 use auth_oauth::{ClientAuth, ClientCredentials, OAuth2Layer, TokenEndpoint, TokenParams};
-use auth_test_support::tls::{Identity, Pki};
+use auth_test_support::pki::{Identity, Pki};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -39,14 +39,11 @@ const CLIENT_ID: &str = "mtls-client";
 
 /// The client's TLS settings: `identity`'s certificate and key, trusting only `pki`'s CA.
 fn client_tls(identity: &Identity, pki: &Pki) -> ClientTls {
-    ClientTls::from_pem(
-        identity.cert_pem.as_bytes(),
-        &SecretSlice::from(identity.key_pem.clone().into_bytes()),
-    )
-    .expect("client certificate")
-    .add_root_pem(pki.ca_pem().as_bytes())
-    .expect("CA")
-    .with_native_roots(false)
+    ClientTls::from_pem(identity.cert_pem.as_bytes(), &identity.key_secret())
+        .expect("client certificate")
+        .add_root_pem(pki.ca_pem().as_bytes())
+        .expect("CA")
+        .with_native_roots(false)
 }
 
 fn x5t_s256(der: &[u8]) -> String {

@@ -17,21 +17,29 @@
 //!
 //! | item | what it is |
 //! |---|---|
-//! | [`ApiServer`] | an API that checks one credential's placement and records requests |
 //! | [`client`] | a plain hyper-util HTTP/1 client to put under the layers |
 //! | [`browse`] | plays the browser of a sign-in: follows redirects, returns the final page |
+//! | [`api_server`] | [`ApiServer`]: checks one credential's placement, records requests |
 //! | [`canary`] | the one canary secret of the canary tests, and the checks that it never shows |
+//! | [`demo`] | the examples' embedded provider: an API and a token endpoint, offline |
+//! | [`keys`] | EC, Ed25519 and RSA key pairs in PKCS#8, SEC1 or PKCS#1 PEM |
 //! | [`login_server`] | a scripted login endpoint and an API accepting the tokens it issued |
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
-//! | [`tls`] | a run-time PKI (CA, server and client certificates) and an HTTPS API server |
+//! | [`pki`] | the test PKI: CA, server and client certificates; expired, intermediate, self-signed |
+//! | [`redirect`] | a server that answers every request with a redirect and records it |
+//! | [`soak`] | the soak example's API and token endpoint, with counters and revocations |
+//! | [`tls`] | an HTTPS API on a [`pki`] certificate, optionally requiring client certificates |
+//! | [`token_server`] | an OAuth 2.0 authorization server: grants, fault switches, JWT assertions |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod api_server;
 pub mod canary;
 pub mod demo;
+pub mod keys;
 pub mod login_server;
 pub mod oauth2_mock_server;
+pub mod pki;
 pub mod redirect;
 pub mod tls;
 pub mod token_server;

@@ -1,26 +1,20 @@
-//! A test PKI generated at run time with rcgen, and [`TlsApiServer`]: an HTTPS API on 127.0.0.1
-//! whose certificate that PKI issued, optionally requiring a client certificate from it.
-//!
-//! No key is ever written to the repository: every [`Pki::new`] creates a fresh CA, a server
-//! certificate for `127.0.0.1` and `localhost`, and a client certificate, all signed by the CA.
+//! [`TlsApiServer`]: an HTTPS API on 127.0.0.1 with a server certificate from the test
+//! [`Pki`], optionally requiring a client certificate from it, and the rustls server configs
+//! behind it.
 //!
 //! ```
-//! use auth_test_support::tls::{ClientCerts, Pki, TlsApiServer};
+//! use auth_test_support::{pki::Pki, tls::{ClientCerts, TlsApiServer}};
 //! # #[tokio::main]
 //! # async fn main() {
 //! let pki = Pki::new();
 //! let server = TlsApiServer::start(&pki, ClientCerts::Required).await;
-//! let files = pki.write_pem_files();
-//! assert!(files.ca.exists() && files.client_key.exists());
 //! assert!(server.url("/whoami").starts_with("https://127.0.0.1:"));
 //! # }
 //! ```
 
 use std::{
     convert::Infallible,
-    fmt,
     net::SocketAddr,
-    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -33,189 +27,22 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-};
 use rustls::{
-    RootCertStore, ServerConfig,
-    pki_types::{CertificateDer, PrivatePkcs8KeyDer},
+    RootCertStore, ServerConfig, SupportedProtocolVersion,
+    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
     server::{WebPkiClientVerifier, danger::ClientCertVerifier},
 };
 use serde_json::json;
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
 use tokio_rustls::TlsAcceptor;
 
-/// A certificate and its private key, both PEM, plus the certificate's DER.
-#[derive(Clone)]
-pub struct Identity {
-    /// The certificate (PEM).
-    pub cert_pem: String,
-    /// The PKCS#8 private key (PEM).
-    pub key_pem: String,
-    /// The certificate (DER), e.g. to compare with what a server was presented.
-    pub cert_der: CertificateDer<'static>,
-    key_der: Vec<u8>,
-}
-
-impl Identity {
-    /// A self-signed client certificate with common name `cn`, issued by no CA (RFC 8705
-    /// `self_signed_tls_client_auth` registers such certificates by value).
-    ///
-    /// # Panics
-    ///
-    /// When rcgen fails (a test-setup failure).
-    pub fn self_signed_client(cn: &str) -> Identity {
-        let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.self_signed(&key).expect("self-signed certificate");
-        Identity {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            cert_der: cert.der().clone(),
-            key_der: key.serialize_der(),
-        }
-    }
-}
-
-impl fmt::Debug for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity")
-            .field("cert_pem", &self.cert_pem)
-            .field("key_pem", &"[redacted]")
-            .finish_non_exhaustive()
-    }
-}
-
-/// A test CA with a server certificate (`127.0.0.1`, `localhost`) and a client certificate
-/// (common name `test-client`), both issued by it.
-pub struct Pki {
-    ca_pem: String,
-    ca_der: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
-    server: Identity,
-    client: Identity,
-}
-
-impl fmt::Debug for Pki {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pki")
-            .field("ca_pem", &self.ca_pem)
-            .field("server", &self.server)
-            .field("client", &self.client)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Pki {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::pki::{Issued, Pki};
 
 impl Pki {
-    /// A fresh CA (common name `tower-auth test CA`), server certificate and client
-    /// certificate.
-    ///
-    /// # Panics
-    ///
-    /// When rcgen cannot generate a key or sign a certificate (a test-setup failure).
-    pub fn new() -> Pki {
-        Self::with_ca_name("tower-auth test CA")
-    }
-
-    /// Like [`new`](Self::new), with the CA's common name `ca_name`: two CAs with different
-    /// names play "a CA the server does not know" (with the same name, a verifier reports a
-    /// bad signature instead).
-    ///
-    /// # Panics
-    ///
-    /// When rcgen cannot generate a key or sign a certificate (a test-setup failure).
-    pub fn with_ca_name(ca_name: &str) -> Pki {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.distinguished_name.push(DnType::CommonName, ca_name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = params.self_signed(&key).expect("CA certificate");
-        let issuer = Issuer::new(params, key);
-        let server = issue(
-            &issuer,
-            vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
-            "127.0.0.1",
-            ExtendedKeyUsagePurpose::ServerAuth,
-        );
-        let client = issue(
-            &issuer,
-            Vec::new(),
-            "test-client",
-            ExtendedKeyUsagePurpose::ClientAuth,
-        );
-        Pki {
-            ca_pem: ca.pem(),
-            ca_der: ca.der().clone(),
-            issuer,
-            server,
-            client,
-        }
-    }
-
-    /// The CA certificate (PEM).
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// The CA certificate (DER).
-    pub fn ca_der(&self) -> &CertificateDer<'static> {
-        &self.ca_der
-    }
-
-    /// The server certificate, valid for `127.0.0.1` and `localhost`.
-    pub fn server(&self) -> &Identity {
-        &self.server
-    }
-
-    /// The client certificate (common name `test-client`).
-    pub fn client(&self) -> &Identity {
-        &self.client
-    }
-
-    /// Another client certificate issued by this CA, with common name `cn`.
-    ///
-    /// # Panics
-    ///
-    /// When rcgen fails (a test-setup failure).
-    pub fn issue_client(&self, cn: &str) -> Identity {
-        issue(
-            &self.issuer,
-            Vec::new(),
-            cn,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        )
-    }
-
-    /// Writes the CA, server and client certificates and keys as PEM files into a new temp
-    /// dir, removed when the returned [`PemFiles`] is dropped.
-    ///
-    /// # Panics
-    ///
-    /// When the temp dir or a file cannot be written.
-    pub fn write_pem_files(&self) -> PemFiles {
-        let dir = tempfile::tempdir().expect("temp dir for PEM files");
-        let write = |name: &str, pem: &str| {
-            let path = dir.path().join(name);
-            std::fs::write(&path, pem).expect("write PEM file");
-            path
-        };
-        PemFiles {
-            ca: write("ca.pem", &self.ca_pem),
-            server_cert: write("server.pem", &self.server.cert_pem),
-            server_key: write("server-key.pem", &self.server.key_pem),
-            client_cert: write("client.pem", &self.client.cert_pem),
-            client_key: write("client-key.pem", &self.client.key_pem),
-            dir,
-        }
-    }
-
     /// A rustls server config presenting the server certificate; with
     /// [`ClientCerts::Required`], the handshake fails unless the client presents a certificate
     /// this CA issued.
@@ -224,20 +51,7 @@ impl Pki {
     ///
     /// When rustls rejects the generated certificates (a test-setup failure).
     pub fn server_config(&self, client_certs: ClientCerts) -> ServerConfig {
-        let verifier = match client_certs {
-            ClientCerts::None => WebPkiClientVerifier::no_client_auth(),
-            ClientCerts::Required => {
-                let mut roots = RootCertStore::empty();
-                roots.add(self.ca_der.clone()).expect("client CA");
-                WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    Arc::new(rustls::crypto::ring::default_provider()),
-                )
-                .build()
-                .expect("client certificate verifier")
-            }
-        };
-        self.server_config_with(verifier)
+        self.server_config_for(rustls::DEFAULT_VERSIONS, self.client_verifier(client_certs))
     }
 
     /// A rustls server config (ring) presenting the server certificate, with your own client
@@ -247,57 +61,38 @@ impl Pki {
     ///
     /// When rustls rejects the generated certificates (a test-setup failure).
     pub fn server_config_with(&self, verifier: Arc<dyn ClientCertVerifier>) -> ServerConfig {
+        self.server_config_for(rustls::DEFAULT_VERSIONS, verifier)
+    }
+
+    fn client_verifier(&self, client_certs: ClientCerts) -> Arc<dyn ClientCertVerifier> {
+        match client_certs {
+            ClientCerts::None => WebPkiClientVerifier::no_client_auth(),
+            ClientCerts::Required => {
+                let mut roots = RootCertStore::empty();
+                roots.add(self.ca_der().clone()).expect("client CA");
+                WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    Arc::new(rustls::crypto::ring::default_provider()),
+                )
+                .build()
+                .expect("client certificate verifier")
+            }
+        }
+    }
+
+    fn server_config_for(
+        &self,
+        versions: &[&'static SupportedProtocolVersion],
+        verifier: Arc<dyn ClientCertVerifier>,
+    ) -> ServerConfig {
+        let server = self.server();
+        let key = PrivateKeyDer::from_pem_slice(server.key_pem().as_bytes()).expect("server key");
         ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .expect("protocol versions")
             .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                vec![self.server.cert_der.clone()],
-                PrivatePkcs8KeyDer::from(self.server.key_der.clone()).into(),
-            )
+            .with_single_cert(vec![server.cert_der.clone()], key)
             .expect("server identity")
-    }
-}
-
-fn issue(
-    issuer: &Issuer<'static, KeyPair>,
-    names: Vec<String>,
-    cn: &str,
-    usage: ExtendedKeyUsagePurpose,
-) -> Identity {
-    let key = KeyPair::generate().expect("key");
-    let mut params = CertificateParams::new(names).expect("certificate params");
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.extended_key_usages = vec![usage];
-    let cert = params.signed_by(&key, issuer).expect("certificate");
-    Identity {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-        cert_der: cert.der().clone(),
-        key_der: key.serialize_der(),
-    }
-}
-
-/// The PEM files [`Pki::write_pem_files`] wrote; the directory is removed on drop.
-#[derive(Debug)]
-pub struct PemFiles {
-    /// The CA certificate.
-    pub ca: PathBuf,
-    /// The server certificate.
-    pub server_cert: PathBuf,
-    /// The server's private key.
-    pub server_key: PathBuf,
-    /// The client certificate.
-    pub client_cert: PathBuf,
-    /// The client's private key.
-    pub client_key: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl PemFiles {
-    /// The directory holding the files.
-    pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
     }
 }
 
@@ -315,13 +110,19 @@ pub enum ClientCerts {
 
 /// An HTTPS API on 127.0.0.1 (HTTP/1.1 over rustls) with the [`Pki`]'s server certificate.
 ///
-/// `GET /whoami` answers 200 with `{"path":"/whoami","client_certificate":BOOL}`, where
-/// `client_certificate` says whether the client presented the [`Pki::client`] certificate;
-/// `POST /token` is a token endpoint with RFC 8705 `tls_client_auth`: it issues [`TOKEN`] (one
-/// hour, Bearer) to a client presenting the [`Pki::client`] certificate, `invalid_client`
-/// otherwise. Any other path answers 404. With [`TlsApiServer::require_header`], requests
-/// other than the token request without exactly that header value get 401. The server stops
-/// when dropped.
+/// - `GET /whoami`: 200 with `{"path":"/whoami","client_certificate":BOOL}`, where
+///   `client_certificate` says whether the client presented the [`Pki::client`] certificate.
+/// - `GET /hello`: 200 with `hello CN`, the common name of the client certificate the [`Pki`]
+///   (or an intermediate of it) issued, or `hello ` without one.
+/// - `POST /token`: a token endpoint with RFC 8705 `tls_client_auth`: it issues [`TOKEN`] (one
+///   hour, Bearer) to a client presenting the [`Pki::client`] certificate, `invalid_client`
+///   otherwise.
+/// - Any other path: 404.
+///
+/// With [`TlsApiServer::require_header`], requests other than the token request without
+/// exactly that header value get 401. A failed handshake is counted, and the connection
+/// drained before it is closed, so the client reads the server's alert rather than a reset.
+/// The server stops when dropped.
 #[derive(Debug)]
 pub struct TlsApiServer {
     addr: SocketAddr,
@@ -332,8 +133,17 @@ pub struct TlsApiServer {
 
 struct Settings {
     client_der: CertificateDer<'static>,
+    issued: Issued,
     required_header: Option<(String, String)>,
     requests: Arc<AtomicUsize>,
+}
+
+/// The client certificate a connection presented.
+struct Peer {
+    /// It is the [`Pki::client`] certificate.
+    known_client: bool,
+    /// The common name the [`Pki`] issued it with.
+    name: Option<String>,
 }
 
 impl TlsApiServer {
@@ -343,7 +153,21 @@ impl TlsApiServer {
     ///
     /// When the listener cannot bind (a test-setup failure).
     pub async fn start(pki: &Pki, client_certs: ClientCerts) -> TlsApiServer {
-        Self::start_inner(pki, client_certs, None).await
+        Self::start_inner(pki, client_certs, rustls::DEFAULT_VERSIONS, None).await
+    }
+
+    /// Like [`start`](Self::start), speaking only the TLS `versions` (e.g. TLS 1.2 alone,
+    /// where a rejected client certificate fails the handshake itself).
+    ///
+    /// # Panics
+    ///
+    /// When the listener cannot bind (a test-setup failure).
+    pub async fn start_with_versions(
+        pki: &Pki,
+        client_certs: ClientCerts,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> TlsApiServer {
+        Self::start_inner(pki, client_certs, versions, None).await
     }
 
     /// Like [`start`](Self::start), and every request must carry header `name` with exactly
@@ -358,21 +182,25 @@ impl TlsApiServer {
         name: &str,
         value: &str,
     ) -> TlsApiServer {
-        Self::start_inner(pki, client_certs, Some((name.to_owned(), value.to_owned()))).await
+        let header = Some((name.to_owned(), value.to_owned()));
+        Self::start_inner(pki, client_certs, rustls::DEFAULT_VERSIONS, header).await
     }
 
     async fn start_inner(
         pki: &Pki,
         client_certs: ClientCerts,
+        versions: &[&'static SupportedProtocolVersion],
         required_header: Option<(String, String)>,
     ) -> TlsApiServer {
-        let acceptor = TlsAcceptor::from(Arc::new(pki.server_config(client_certs)));
+        let config = pki.server_config_for(versions, pki.client_verifier(client_certs));
+        let acceptor = TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(AtomicUsize::new(0));
         let handshakes_failed = Arc::new(AtomicUsize::new(0));
         let settings = Arc::new(Settings {
-            client_der: pki.client.cert_der.clone(),
+            client_der: pki.client().cert_der.clone(),
+            issued: pki.issued(),
             required_header,
             requests: requests.clone(),
         });
@@ -382,22 +210,21 @@ impl TlsApiServer {
                 let (acceptor, settings, failed) =
                     (acceptor.clone(), settings.clone(), failed.clone());
                 tokio::spawn(async move {
-                    let tls = match acceptor.accept(tcp).await {
+                    let tls = match acceptor.accept(tcp).into_fallible().await {
                         Ok(tls) => tls,
-                        Err(_) => {
+                        Err((_, tcp)) => {
                             failed.fetch_add(1, Ordering::SeqCst);
-                            return;
+                            return drain(tcp).await;
                         }
                     };
-                    let known_client = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .is_some_and(|c| *c == settings.client_der);
+                    let presented = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+                    let peer = Arc::new(Peer {
+                        known_client: presented.is_some_and(|c| *c == settings.client_der),
+                        name: presented.and_then(|c| settings.issued.name_of(c)),
+                    });
                     let service = service_fn(move |request| {
-                        let settings = settings.clone();
-                        async move { Ok::<_, Infallible>(handle(&request, known_client, &settings)) }
+                        let (settings, peer) = (settings.clone(), peer.clone());
+                        async move { Ok::<_, Infallible>(handle(&request, &peer, &settings)) }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), service)
@@ -453,11 +280,17 @@ impl Drop for TlsApiServer {
     }
 }
 
-fn handle(
-    request: &Request<Incoming>,
-    known_client: bool,
-    settings: &Settings,
-) -> Response<Full<Bytes>> {
+/// Closes a connection whose handshake failed. The alert is already sent; closing a socket
+/// with unread data (the request a client sends right after its side of a TLS 1.3 handshake)
+/// would send a reset that can overtake the alert, so close our side and drain first.
+async fn drain(mut tcp: TcpStream) {
+    let _ = tcp.shutdown().await;
+    let mut buf = [0u8; 1024];
+    let drain = async { while matches!(tcp.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+}
+
+fn handle(request: &Request<Incoming>, peer: &Peer, settings: &Settings) -> Response<Full<Bytes>> {
     settings.requests.fetch_add(1, Ordering::SeqCst);
     let respond = |status: StatusCode, body: serde_json::Value| {
         let mut response = Response::new(Full::from(body.to_string()));
@@ -470,7 +303,7 @@ fn handle(
     };
     if request.uri().path() == "/token" {
         // RFC 8705 tls_client_auth: the client certificate is the client's credential.
-        return if known_client && request.method() == http::Method::POST {
+        return if peer.known_client && request.method() == http::Method::POST {
             respond(
                 StatusCode::OK,
                 json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600 }),
@@ -495,8 +328,12 @@ fn handle(
     match request.uri().path() {
         "/whoami" => respond(
             StatusCode::OK,
-            json!({ "path": "/whoami", "client_certificate": known_client }),
+            json!({ "path": "/whoami", "client_certificate": peer.known_client }),
         ),
+        "/hello" => {
+            let name = peer.name.as_deref().unwrap_or_default();
+            Response::new(Full::from(format!("hello {name}")))
+        }
         _ => respond(StatusCode::NOT_FOUND, json!({ "error": "not found" })),
     }
 }

@@ -42,11 +42,9 @@ use tokio::{net::TcpListener, task::JoinHandle};
 
 mod handlers;
 pub mod jwt;
-pub mod keys;
 
 use handlers::{api, authorize, token};
 pub use jwt::{PublicKey, VerifiedAssertion};
-pub use keys::TestKey;
 
 /// Which client-authentication methods the server accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

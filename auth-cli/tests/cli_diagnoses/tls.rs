@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use auth_test_support::tls::{ClientCerts, PemFiles, Pki, TlsApiServer};
+use auth_test_support::{
+    pki::{PemFiles, Pki},
+    tls::{ClientCerts, TlsApiServer},
+};
 use serde_json::Value;
 
 use super::{TLS_TOKEN, check_json};

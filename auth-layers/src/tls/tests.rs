@@ -6,11 +6,14 @@
 //! and hyper then reports only "connection was not ready" ([`TlsFailure::ClosedWithoutAnswer`]).
 //! One thread makes the order deterministic, so the exact alert can be asserted.
 
-mod pki;
-
 use std::{error::Error as StdError, sync::Arc, time::Duration};
 
 use auth_core::{AuthError, ErrorKind};
+use auth_test_support::{
+    keys::TestKey,
+    pki::{Pki, Validity},
+    tls::{ClientCerts, TlsApiServer},
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -18,11 +21,9 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519};
 use rustls::{ClientConfig, RootCertStore, pki_types::pem::PemObject};
 
-use self::pki::{TestCa, TestServer, Validity, key, pem_encode, sec1_from_pkcs8, secret};
-use super::{ClientTls, TlsFailure, classify_transport_error};
+use super::{ClientTls, SecretSlice, TlsFailure, classify_transport_error};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -36,21 +37,39 @@ async fn get(connector: HttpsConnector<HttpConnector>, url: &str) -> Result<Stri
     Ok(String::from_utf8(body.to_vec())?)
 }
 
-/// The failure a request ends with, classified.
-async fn failed_get(connector: HttpsConnector<HttpConnector>, url: &str) -> AuthError {
-    let err = get(connector, url)
-        .await
-        .expect_err("the request must fail");
+/// GET `/hello` from `server` through a connector built from `tls`.
+async fn hello(tls: &ClientTls, server: &TlsApiServer) -> Result<String, BoxError> {
+    get(
+        tls.https_connector().expect("connector"),
+        &server.url("/hello"),
+    )
+    .await
+}
+
+/// The failure a `/hello` request ends with, classified.
+async fn failed_hello(tls: &ClientTls, server: &TlsApiServer) -> AuthError {
+    let err = hello(tls, server).await.expect_err("the request must fail");
     classify_transport_error(&*err)
 }
 
-fn client_tls(ca: &TestCa, key: &KeyPair, server_ca: &TestCa) -> ClientTls {
-    let cert = ca.client_cert("client-a", key, Validity::Current);
-    ClientTls::from_pem(cert.as_bytes(), &secret(key.serialize_pem()))
+fn secret(pem: impl Into<String>) -> SecretSlice<u8> {
+    SecretSlice::from(pem.into().into_bytes())
+}
+
+/// A `client-a` certificate (P-256) issued by `ca`, trusting only `server_ca`.
+fn client_tls(ca: &Pki, server_ca: &Pki) -> ClientTls {
+    let client = ca.issue_client("client-a");
+    ClientTls::from_pem(client.cert_pem.as_bytes(), &client.key_secret())
         .expect("valid identity")
-        .add_root_pem(server_ca.pem.as_bytes())
+        .add_root_pem(server_ca.ca_pem().as_bytes())
         .expect("valid root")
         .with_native_roots(false)
+}
+
+/// An HTTPS server with a certificate of `ca` that requires a client certificate from it and
+/// answers `GET /hello` with `hello <client CN>`.
+async fn server_requiring_certificates(ca: &Pki) -> TlsApiServer {
+    TlsApiServer::start(ca, ClientCerts::Required).await
 }
 
 /// A connector from a hand-built rustls config, for what `ClientTls` refuses to build.
@@ -62,10 +81,9 @@ fn raw_connector(config: ClientConfig) -> HttpsConnector<HttpConnector> {
         .build()
 }
 
-fn roots(ca: &TestCa) -> RootCertStore {
+fn roots(ca: &Pki) -> RootCertStore {
     let mut roots = RootCertStore::empty();
-    let der = rustls::pki_types::CertificateDer::from_pem_slice(ca.pem.as_bytes()).expect("pem");
-    roots.add(der).expect("root");
+    roots.add(ca.ca_der().clone()).expect("root");
     roots
 }
 
@@ -77,49 +95,35 @@ fn raw_config() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier> {
 
 #[tokio::test]
 async fn presents_the_client_certificate_and_gets_200() {
-    let ca = TestCa::new("Test CA");
-    let server = TestServer::start(&ca, &ca).await;
-    let tls = client_tls(&ca, &key(&PKCS_ECDSA_P256_SHA256), &ca);
+    let ca = Pki::with_ca_name("Test CA");
+    let server = server_requiring_certificates(&ca).await;
+    let tls = client_tls(&ca, &ca);
 
-    let body = get(tls.https_connector().expect("connector"), &server.url()).await;
+    let body = hello(&tls, &server).await;
     assert_eq!(body.expect("200"), "hello client-a");
 }
 
 #[tokio::test]
 async fn accepts_pkcs8_p256_p384_ed25519_and_sec1_keys() {
-    let ca = TestCa::new("Test CA");
-    let server = TestServer::start(&ca, &ca).await;
-    let mut cases = Vec::new();
-    for (name, alg) in [
-        ("p256", &PKCS_ECDSA_P256_SHA256),
-        ("p384", &PKCS_ECDSA_P384_SHA384),
-        ("ed25519", &PKCS_ED25519),
+    let ca = Pki::with_ca_name("Test CA");
+    let server = server_requiring_certificates(&ca).await;
+    for (case, cn, key) in [
+        ("p256-pkcs8", "p256", TestKey::es256()),
+        ("p256-sec1", "p256", TestKey::es256_sec1()),
+        ("p384-pkcs8", "p384", TestKey::es384()),
+        ("p384-sec1", "p384", TestKey::es384_sec1()),
+        ("ed25519-pkcs8", "ed25519", TestKey::ed25519()),
     ] {
-        let key = key(alg);
-        cases.push((
-            format!("{name}-pkcs8"),
-            ca.client_cert(name, &key, Validity::Current),
-            key.serialize_pem(),
-        ));
-        if alg != &PKCS_ED25519 {
-            let sec1 = pem_encode("EC PRIVATE KEY", &sec1_from_pkcs8(&key.serialize_der()));
-            cases.push((
-                format!("{name}-sec1"),
-                ca.client_cert(name, &key, Validity::Current),
-                sec1,
-            ));
-        }
-    }
-    for (case, cert, key_pem) in cases {
-        let tls = ClientTls::from_pem(cert.as_bytes(), &secret(key_pem))
+        let client = ca.issue_client_for(cn, &key, Validity::Current);
+        let tls = ClientTls::from_pem(client.cert_pem.as_bytes(), &client.key_secret())
             .unwrap_or_else(|e| panic!("{case}: {e}"))
-            .add_root_pem(ca.pem.as_bytes())
+            .add_root_pem(ca.ca_pem().as_bytes())
             .expect("root")
             .with_native_roots(false);
-        let body = get(tls.https_connector().expect("connector"), &server.url()).await;
-        assert!(
-            body.unwrap_or_else(|e| panic!("{case}: {e}"))
-                .starts_with("hello "),
+        let body = hello(&tls, &server).await;
+        assert_eq!(
+            body.unwrap_or_else(|e| panic!("{case}: {e}")),
+            format!("hello {cn}"),
             "{case}"
         );
     }
@@ -128,87 +132,52 @@ async fn accepts_pkcs8_p256_p384_ed25519_and_sec1_keys() {
 #[tokio::test]
 async fn accepts_a_pkcs1_rsa_key_generated_by_openssl() {
     // ring cannot generate RSA keys; OpenSSL writes PKCS#1 with `-traditional`.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pkcs1 = dir.path().join("rsa.pem");
-    let pkcs8 = dir.path().join("rsa8.pem");
-    let openssl = |args: &[&str]| std::process::Command::new("openssl").args(args).output();
-    match openssl(&[
-        "genrsa",
-        "-traditional",
-        "-out",
-        pkcs1.to_str().expect("utf-8"),
-        "2048",
-    ]) {
-        Ok(out) if out.status.success() => {}
-        other => {
-            eprintln!(
-                "SKIPPED accepts_a_pkcs1_rsa_key_generated_by_openssl: no usable `openssl` ({other:?})"
-            );
-            return;
-        }
-    }
-    let out = openssl(&[
-        "pkcs8",
-        "-topk8",
-        "-nocrypt",
-        "-in",
-        pkcs1.to_str().expect("utf-8"),
-        "-out",
-        pkcs8.to_str().expect("utf-8"),
-    ])
-    .expect("openssl pkcs8");
-    assert!(out.status.success(), "{out:?}");
-    let rsa = KeyPair::from_pkcs8_pem_and_sign_algo(
-        &std::fs::read_to_string(&pkcs8).expect("read"),
-        &rcgen::PKCS_RSA_SHA256,
-    )
-    .expect("rsa key");
-    assert!(
-        std::fs::read_to_string(&pkcs1)
-            .expect("read")
-            .contains("BEGIN RSA PRIVATE KEY")
-    );
+    let rsa = TestKey::rsa_pkcs1();
+    assert!(rsa.private_pem.contains("BEGIN RSA PRIVATE KEY"));
 
-    let ca = TestCa::new("Test CA");
-    let server = TestServer::start(&ca, &ca).await;
-    let cert = dir.path().join("client.pem");
-    std::fs::write(&cert, ca.client_cert("rsa-client", &rsa, Validity::Current)).expect("write");
+    let ca = Pki::with_ca_name("Test CA");
+    let server = server_requiring_certificates(&ca).await;
+    let client = ca.issue_client_for("rsa-client", &rsa, Validity::Current);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, pkcs1) = (dir.path().join("client.pem"), dir.path().join("rsa.pem"));
+    std::fs::write(&cert, &client.cert_pem).expect("write");
+    std::fs::write(&pkcs1, client.key_pem()).expect("write");
     let tls = ClientTls::from_pem_files(&cert, &pkcs1)
         .expect("PKCS#1 key")
-        .add_root_pem(ca.pem.as_bytes())
+        .add_root_pem(ca.ca_pem().as_bytes())
         .expect("root")
         .with_native_roots(false);
-    let body = get(tls.https_connector().expect("connector"), &server.url()).await;
+    let body = hello(&tls, &server).await;
     assert_eq!(body.expect("200"), "hello rsa-client");
 }
 
 #[tokio::test]
 async fn sends_the_whole_chain_when_issued_by_an_intermediate() {
-    let root = TestCa::new("Root CA");
+    let root = Pki::with_ca_name("Root CA");
     let intermediate = root.intermediate("Issuing CA");
-    let server = TestServer::start(&root, &root).await;
-    let key = key(&PKCS_ECDSA_P256_SHA256);
-    let chain = intermediate.client_cert("client-b", &key, Validity::Current) + &intermediate.pem;
+    let server = server_requiring_certificates(&root).await;
+    let client = intermediate.issue_client("client-b");
+    let chain = client.cert_pem.clone() + intermediate.ca_pem();
 
-    let tls = ClientTls::from_pem(chain.as_bytes(), &secret(key.serialize_pem()))
+    let tls = ClientTls::from_pem(chain.as_bytes(), &client.key_secret())
         .expect("identity")
-        .add_root_pem(root.pem.as_bytes())
+        .add_root_pem(root.ca_pem().as_bytes())
         .expect("root")
         .with_native_roots(false);
     assert!(format!("{tls:?}").contains("certificates: 2"), "{tls:?}");
-    let body = get(tls.https_connector().expect("connector"), &server.url()).await;
+    let body = hello(&tls, &server).await;
     assert_eq!(body.expect("200"), "hello client-b");
 }
 
 #[tokio::test]
 async fn no_client_certificate_is_reported_as_required() {
-    let ca = TestCa::new("Test CA");
-    let server = TestServer::start(&ca, &ca).await;
+    let ca = Pki::with_ca_name("Test CA");
+    let server = server_requiring_certificates(&ca).await;
     let config = raw_config()
         .with_root_certificates(roots(&ca))
         .with_no_client_auth();
 
-    let err = get(raw_connector(config), &server.url())
+    let err = get(raw_connector(config), &server.url("/hello"))
         .await
         .expect_err("must fail");
     assert_eq!(
@@ -226,12 +195,12 @@ async fn no_client_certificate_is_reported_as_required() {
 
 #[tokio::test]
 async fn certificate_from_an_untrusted_ca_is_reported_as_rejected() {
-    let ca = TestCa::new("Test CA");
-    let other = TestCa::new("Other CA");
-    let server = TestServer::start(&ca, &ca).await;
-    let tls = client_tls(&other, &key(&PKCS_ECDSA_P256_SHA256), &ca);
+    let ca = Pki::with_ca_name("Test CA");
+    let other = Pki::with_ca_name("Other CA");
+    let server = server_requiring_certificates(&ca).await;
+    let tls = client_tls(&other, &ca);
 
-    let err = failed_get(tls.https_connector().expect("connector"), &server.url()).await;
+    let err = failed_hello(&tls, &server).await;
     assert_eq!(err.kind(), ErrorKind::Transport);
     let text = err.to_string();
     assert!(
@@ -243,14 +212,13 @@ async fn certificate_from_an_untrusted_ca_is_reported_as_rejected() {
 
 #[tokio::test]
 async fn rejection_under_tls12_fails_the_connect_and_reads_the_same() {
-    let ca = TestCa::new("Test CA");
-    let other = TestCa::new("Other CA");
-    let server = TestServer::start_with(&ca, &ca, &[&rustls::version::TLS12]).await;
-    let tls = client_tls(&other, &key(&PKCS_ECDSA_P256_SHA256), &ca);
+    let ca = Pki::with_ca_name("Test CA");
+    let other = Pki::with_ca_name("Other CA");
+    let tls12 = [&rustls::version::TLS12];
+    let server = TlsApiServer::start_with_versions(&ca, ClientCerts::Required, &tls12).await;
+    let tls = client_tls(&other, &ca);
 
-    let err = get(tls.https_connector().expect("connector"), &server.url())
-        .await
-        .expect_err("must fail");
+    let err = hello(&tls, &server).await.expect_err("must fail");
     let client_err = err
         .downcast_ref::<hyper_util::client::legacy::Error>()
         .expect("client error");
@@ -263,12 +231,10 @@ async fn rejection_under_tls12_fails_the_connect_and_reads_the_same() {
 
 #[test]
 fn expired_certificate_is_a_config_error_naming_the_date() {
-    let ca = TestCa::new("Test CA");
-    let key = key(&PKCS_ECDSA_P256_SHA256);
-    let cert = ca.client_cert("old-client", &key, Validity::Expired);
+    let ca = Pki::with_ca_name("Test CA");
+    let old = ca.issue_client_for("old-client", &TestKey::es256(), Validity::Expired);
 
-    let err =
-        ClientTls::from_pem(cert.as_bytes(), &secret(key.serialize_pem())).expect_err("expired");
+    let err = ClientTls::from_pem(old.cert_pem.as_bytes(), &old.key_secret()).expect_err("expired");
     assert_eq!(err.kind(), ErrorKind::Config);
     let text = err.to_string();
     assert!(text.contains("client certificate PEM"), "{text}");
@@ -282,20 +248,18 @@ fn expired_certificate_is_a_config_error_naming_the_date() {
 
 #[tokio::test]
 async fn expired_certificate_sent_anyway_is_reported_as_rejected() {
-    let ca = TestCa::new("Test CA");
-    let server = TestServer::start(&ca, &ca).await;
-    let key = key(&PKCS_ECDSA_P256_SHA256);
-    let cert = ca.client_cert("old-client", &key, Validity::Expired);
-    let chain =
-        vec![rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("pem")];
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())
-        .expect("key");
+    let ca = Pki::with_ca_name("Test CA");
+    let server = server_requiring_certificates(&ca).await;
+    let old = ca.issue_client_for("old-client", &TestKey::es256(), Validity::Expired);
+    let chain = vec![old.cert_der.clone()];
+    let key =
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(old.key_pem().as_bytes()).expect("key");
     let config = raw_config()
         .with_root_certificates(roots(&ca))
         .with_client_auth_cert(chain, key)
         .expect("config");
 
-    let err = get(raw_connector(config), &server.url())
+    let err = get(raw_connector(config), &server.url("/hello"))
         .await
         .expect_err("must fail");
     assert_eq!(
@@ -311,11 +275,11 @@ async fn expired_certificate_sent_anyway_is_reported_as_rejected() {
 
 #[test]
 fn key_that_does_not_match_the_certificate_is_a_config_error() {
-    let ca = TestCa::new("Test CA");
-    let cert = ca.client_cert("client-a", &key(&PKCS_ECDSA_P256_SHA256), Validity::Current);
-    let other_key = key(&PKCS_ECDSA_P256_SHA256);
+    let ca = Pki::with_ca_name("Test CA");
+    let client = ca.issue_client("client-a");
+    let other_key = TestKey::es256();
 
-    let err = ClientTls::from_pem(cert.as_bytes(), &secret(other_key.serialize_pem()))
+    let err = ClientTls::from_pem(client.cert_pem.as_bytes(), &secret(other_key.private_pem))
         .expect_err("mismatch");
     assert_eq!(err.kind(), ErrorKind::Config);
     let text = err.to_string();
@@ -329,14 +293,12 @@ fn key_that_does_not_match_the_certificate_is_a_config_error() {
 
 #[tokio::test]
 async fn untrusted_server_certificate_says_to_add_its_ca() {
-    let ca = TestCa::new("Test CA");
-    let other = TestCa::new("Other CA");
-    let server = TestServer::start(&ca, &ca).await;
-    let tls = client_tls(&ca, &key(&PKCS_ECDSA_P256_SHA256), &other);
+    let ca = Pki::with_ca_name("Test CA");
+    let other = Pki::with_ca_name("Other CA");
+    let server = server_requiring_certificates(&ca).await;
+    let tls = client_tls(&ca, &other);
 
-    let err = get(tls.https_connector().expect("connector"), &server.url())
-        .await
-        .expect_err("must fail");
+    let err = hello(&tls, &server).await.expect_err("must fail");
     assert_eq!(
         TlsFailure::find(&*err),
         Some(TlsFailure::ServerCertificateUntrusted)
@@ -351,8 +313,8 @@ async fn untrusted_server_certificate_says_to_add_its_ca() {
 
 #[tokio::test]
 async fn https_only_refuses_plain_http() {
-    let ca = TestCa::new("Test CA");
-    let tls = client_tls(&ca, &key(&PKCS_ECDSA_P256_SHA256), &ca);
+    let ca = Pki::with_ca_name("Test CA");
+    let tls = client_tls(&ca, &ca);
     let err = get(
         tls.https_connector().expect("connector"),
         "http://127.0.0.1:9/",

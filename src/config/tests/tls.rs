@@ -11,15 +11,11 @@ fn connection_client_certificates_load_and_bad_keys_name_the_path() {
         std::fs::write(&path, text).expect("write");
         path.display().to_string()
     };
-    let key = rcgen::KeyPair::generate().expect("key");
-    let cert = rcgen::CertificateParams::new(vec!["client.test".to_owned()])
-        .expect("params")
-        .self_signed(&key)
-        .expect("cert");
-    let other_key = rcgen::KeyPair::generate().expect("key");
-    let cert_file = write("client.pem", &cert.pem());
-    let key_file = write("client.key", &key.serialize_pem());
-    let other_key_file = write("other.key", &other_key.serialize_pem());
+    let client = auth_test_support::pki::Identity::self_signed_client("client.test");
+    let other_key = auth_test_support::keys::TestKey::es256();
+    let cert_file = write("client.pem", &client.cert_pem);
+    let key_file = write("client.key", client.key_pem());
+    let other_key_file = write("other.key", &other_key.private_pem);
     let config = |key: &str| {
         Config::from_str(
             &format!(
@@ -57,7 +53,7 @@ fn connection_client_certificates_load_and_bad_keys_name_the_path() {
         .expect_err("key does not match the certificate");
     let text = error.to_string();
     assert!(text.contains("connections.internal.tls.key"), "{text}");
-    assert!(!text.contains(&other_key.serialize_pem()[30..60]), "{text}");
+    assert!(!text.contains(&other_key.private_pem[30..60]), "{text}");
     let missing = Config::from_str(
         r#"
         [connections.internal]

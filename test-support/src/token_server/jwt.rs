@@ -86,6 +86,11 @@ impl PublicKey {
         self.alg
     }
 
+    /// The key in ring's format: also the `subjectPublicKey` bits of a certificate for it.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     fn verification(&self) -> &'static dyn VerificationAlgorithm {
         match self.alg {
             "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,

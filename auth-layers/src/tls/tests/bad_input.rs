@@ -2,18 +2,25 @@
 //! block, never a panic, never key material.
 
 use auth_core::{AuthError, ErrorKind};
-use rcgen::PKCS_ECDSA_P256_SHA256;
+use auth_test_support::{
+    keys::pem_encode,
+    pki::{Identity, Pki, Validity},
+};
 
-use rustls::pki_types::pem::PemObject as _;
-
-use super::pki::{TestCa, Validity, ec_private_scalar, key, pem_encode, secret};
+use super::secret;
 use crate::tls::ClientTls;
 
-fn identity() -> (TestCa, String, String) {
-    let ca = TestCa::new("Test CA");
-    let key = key(&PKCS_ECDSA_P256_SHA256);
-    let cert = ca.client_cert("client-a", &key, Validity::Current);
-    (ca, cert, key.serialize_pem())
+fn issued() -> (Pki, Identity) {
+    let ca = Pki::with_ca_name("Test CA");
+    let client = ca.issue_client("client-a");
+    (ca, client)
+}
+
+/// A CA, and a `client-a` certificate (P-256) it issued and its key, both PEM.
+fn identity() -> (Pki, String, String) {
+    let (ca, client) = issued();
+    let key = client.key_pem().to_owned();
+    (ca, client.cert_pem, key)
 }
 
 fn config_error(result: Result<ClientTls, AuthError>) -> String {
@@ -98,7 +105,7 @@ fn malformed_pem_names_the_block() {
     let (ca, cert, key) = identity();
     let broken = format!(
         "{}-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n",
-        ca.pem
+        ca.ca_pem()
     );
     let text = config_error(ClientTls::from_pem(broken.as_bytes(), &secret(key.clone())));
     assert!(
@@ -124,7 +131,7 @@ fn bad_ca_roots_name_the_block() {
 
     let not_a_cert = format!(
         "{}{}",
-        ca.pem,
+        ca.ca_pem(),
         pem_encode("CERTIFICATE", b"\x30\x03\x02\x01\x00")
     );
     let text = config_error(tls().add_root_pem(not_a_cert.as_bytes()));
@@ -197,9 +204,9 @@ fn no_trusted_root_at_all_is_a_config_error_at_build() {
 /// every error produced with that key.
 #[test]
 fn canary_key_material_never_shows() {
-    let (ca, cert, key_pem) = identity();
-    let der = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key");
-    let scalar = ec_private_scalar(der.secret_der());
+    let (ca, client) = issued();
+    let (cert, key_pem) = (client.cert_pem.clone(), client.key_pem().to_owned());
+    let scalar = client.key.ec_private_scalar();
     let canaries: Vec<String> = key_pem
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -213,7 +220,7 @@ fn canary_key_material_never_shows() {
 
     let tls = ClientTls::from_pem(cert.as_bytes(), &secret(key_pem.clone()))
         .expect("identity")
-        .add_root_pem(ca.pem.as_bytes())
+        .add_root_pem(ca.ca_pem().as_bytes())
         .expect("root")
         .with_native_roots(false);
     let mut shown = vec![
@@ -228,12 +235,10 @@ fn canary_key_material_never_shows() {
         shown[0]
     );
 
-    let other_cert = ca.client_cert("other", &key(&PKCS_ECDSA_P256_SHA256), Validity::Current);
-    let expired = ca.client_cert(
-        "old",
-        &rcgen::KeyPair::from_pem(&key_pem).expect("key"),
-        Validity::Expired,
-    );
+    let other_cert = ca.issue_client("other").cert_pem;
+    let expired = ca
+        .issue_client_for("old", &client.key, Validity::Expired)
+        .cert_pem;
     let errors = [
         ClientTls::from_pem(other_cert.as_bytes(), &secret(key_pem.clone())),
         ClientTls::from_pem(expired.as_bytes(), &secret(key_pem.clone())),

@@ -2,61 +2,50 @@
 //! for no client certificate.
 
 use auth_core::ErrorKind;
-use rcgen::PKCS_ECDSA_P256_SHA256;
-
-use super::{
-    get,
-    pki::{TestCa, TestServer, key},
+use auth_test_support::{
+    pki::Pki,
+    tls::{ClientCerts, TlsApiServer},
 };
+
+use super::{get, hello, server_requiring_certificates};
 use crate::tls::{ClientTls, TlsFailure, classify_transport_error};
 
-fn trusting(ca: &TestCa) -> ClientTls {
+fn trusting(ca: &Pki) -> ClientTls {
     ClientTls::without_certificate()
-        .add_root_pem(ca.pem.as_bytes())
+        .add_root_pem(ca.ca_pem().as_bytes())
         .expect("valid root")
         .with_native_roots(false)
 }
 
 #[tokio::test]
 async fn connects_to_a_server_whose_ca_was_added() {
-    let ca = TestCa::new("Private CA");
-    let server = TestServer::without_client_auth(&ca).await;
+    let ca = Pki::with_ca_name("Private CA");
+    let server = TlsApiServer::start(&ca, ClientCerts::None).await;
 
-    let body = get(
-        trusting(&ca).https_connector().expect("connector"),
-        &server.url(),
-    )
-    .await;
+    let body = hello(&trusting(&ca), &server).await;
     // No client certificate, so no CN.
     assert_eq!(body.expect("200"), "hello ");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &ca.pem).expect("write");
+    std::fs::write(&ca_file, ca.ca_pem()).expect("write");
     let from_file = ClientTls::without_certificate()
         .add_root_pem_file(&ca_file)
         .expect("root file")
         .with_native_roots(false);
-    let body = get(
-        from_file.https_connector().expect("connector"),
-        &server.url(),
-    )
-    .await;
+    let body = hello(&from_file, &server).await;
     assert_eq!(body.expect("200"), "hello ");
 }
 
 #[tokio::test]
 async fn a_server_from_a_ca_not_added_is_untrusted() {
-    let ca = TestCa::new("Private CA");
-    let other = TestCa::new("Other CA");
-    let server = TestServer::without_client_auth(&ca).await;
+    let ca = Pki::with_ca_name("Private CA");
+    let other = Pki::with_ca_name("Other CA");
+    let server = TlsApiServer::start(&ca, ClientCerts::None).await;
 
-    let err = get(
-        trusting(&other).https_connector().expect("connector"),
-        &server.url(),
-    )
-    .await
-    .expect_err("must fail");
+    let err = hello(&trusting(&other), &server)
+        .await
+        .expect_err("must fail");
     assert_eq!(
         TlsFailure::find(&*err),
         Some(TlsFailure::ServerCertificateUntrusted)
@@ -72,15 +61,10 @@ async fn a_server_from_a_ca_not_added_is_untrusted() {
 
 #[tokio::test]
 async fn a_server_requiring_a_client_certificate_reports_none_was_sent() {
-    let ca = TestCa::new("Private CA");
-    let server = TestServer::start(&ca, &ca).await;
+    let ca = Pki::with_ca_name("Private CA");
+    let server = server_requiring_certificates(&ca).await;
 
-    let err = get(
-        trusting(&ca).https_connector().expect("connector"),
-        &server.url(),
-    )
-    .await
-    .expect_err("must fail");
+    let err = hello(&trusting(&ca), &server).await.expect_err("must fail");
     assert_eq!(
         TlsFailure::find(&*err),
         Some(TlsFailure::ClientCertificateRequired)
@@ -89,7 +73,7 @@ async fn a_server_requiring_a_client_certificate_reports_none_was_sent() {
 
 #[tokio::test]
 async fn https_only_by_default_and_plain_http_when_allowed() {
-    let ca = TestCa::new("Private CA");
+    let ca = Pki::with_ca_name("Private CA");
     let err = get(
         trusting(&ca).https_connector().expect("connector"),
         "http://127.0.0.1:9/",
@@ -115,7 +99,7 @@ async fn https_only_by_default_and_plain_http_when_allowed() {
 
 #[test]
 fn has_certificate_and_debug_say_whether_one_is_presented() {
-    let ca = TestCa::new("Private CA");
+    let ca = Pki::with_ca_name("Private CA");
     let roots_only = trusting(&ca);
     assert!(!roots_only.has_certificate());
     let debug = format!("{roots_only:?}");
@@ -123,10 +107,9 @@ fn has_certificate_and_debug_say_whether_one_is_presented() {
     assert!(debug.contains("extra_roots: 1"), "{debug}");
     assert!(!debug.contains("private_key"), "{debug}");
 
-    let key = key(&PKCS_ECDSA_P256_SHA256);
-    let cert = ca.client_cert("client-a", &key, super::pki::Validity::Current);
-    let with_cert = ClientTls::from_pem(cert.as_bytes(), &super::pki::secret(key.serialize_pem()))
-        .expect("identity");
+    let client = ca.issue_client("client-a");
+    let with_cert =
+        ClientTls::from_pem(client.cert_pem.as_bytes(), &client.key_secret()).expect("identity");
     assert!(with_cert.has_certificate());
     let debug = format!("{with_cert:?}");
     assert!(debug.contains("certificates: 1"), "{debug}");
@@ -135,7 +118,7 @@ fn has_certificate_and_debug_say_whether_one_is_presented() {
 
 #[test]
 fn the_rustls_config_offers_no_client_certificate() {
-    let config = trusting(&TestCa::new("Private CA"))
+    let config = trusting(&Pki::with_ca_name("Private CA"))
         .build_rustls_config()
         .expect("config");
     assert!(!config.client_auth_cert_resolver.has_certs());

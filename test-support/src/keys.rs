@@ -1,4 +1,5 @@
-//! Key pairs generated at run time for assertion tests and examples; no key is ever committed.
+//! Key pairs generated at run time for assertion tests, certificates ([`crate::pki`]) and
+//! examples; no key is ever committed.
 //!
 //! EC and Ed25519 keys come from ring. ring cannot generate RSA keys, so those come from the
 //! `openssl` command; without it the call panics naming the Debian package to install.
@@ -14,7 +15,7 @@ use ring::{
     signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair},
 };
 
-use super::jwt::{PublicKey, der};
+use crate::token_server::jwt::{PublicKey, der};
 
 /// A private key in PEM and the public key a server verifies its signatures with.
 #[derive(Clone)]
@@ -36,29 +37,38 @@ impl std::fmt::Debug for TestKey {
 impl TestKey {
     /// A P-256 key as PKCS#8 (`PRIVATE KEY`), for `ES256`.
     pub fn es256() -> TestKey {
-        let (pkcs8, point) = ec_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING);
-        TestKey {
-            private_pem: pem_encode("PRIVATE KEY", &pkcs8),
-            public: PublicKey::raw("ES256", &point),
-        }
+        ec(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            "ES256",
+            Format::Pkcs8,
+        )
     }
 
     /// A P-256 key as SEC1 (`EC PRIVATE KEY`, with the curve in `[0]` as OpenSSL writes it).
     pub fn es256_sec1() -> TestKey {
-        let (pkcs8, point) = ec_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING);
-        TestKey {
-            private_pem: pem_encode("EC PRIVATE KEY", &sec1_from_pkcs8(&pkcs8)),
-            public: PublicKey::raw("ES256", &point),
-        }
+        ec(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            "ES256",
+            Format::Sec1,
+        )
     }
 
     /// A P-384 key as PKCS#8, for `ES384`.
     pub fn es384() -> TestKey {
-        let (pkcs8, point) = ec_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING);
-        TestKey {
-            private_pem: pem_encode("PRIVATE KEY", &pkcs8),
-            public: PublicKey::raw("ES384", &point),
-        }
+        ec(
+            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            "ES384",
+            Format::Pkcs8,
+        )
+    }
+
+    /// A P-384 key as SEC1 (`EC PRIVATE KEY`, with the curve in `[0]`).
+    pub fn es384_sec1() -> TestKey {
+        ec(
+            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            "ES384",
+            Format::Sec1,
+        )
     }
 
     /// An Ed25519 key as PKCS#8, for `EdDSA`.
@@ -139,13 +149,48 @@ impl TestKey {
             .filter(|l| !l.starts_with("-----"))
             .collect()
     }
+
+    /// The private scalar of a PKCS#8 EC key (a canary for leak tests: its bytes or hex must
+    /// never show).
+    ///
+    /// # Panics
+    ///
+    /// When the key is not a PKCS#8 EC key.
+    pub fn ec_private_scalar(&self) -> Vec<u8> {
+        let body: String = self.private_base64();
+        let pkcs8 = STANDARD.decode(body).expect("PEM body is base64");
+        let (info, _) = der::expect(&pkcs8, 0x30).expect("PrivateKeyInfo");
+        let (_, rest) = der::expect(info, 0x02).expect("version");
+        let (_, rest) = der::expect(rest, 0x30).expect("AlgorithmIdentifier");
+        let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
+        let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
+        let (_, rest) = der::expect(fields, 0x02).expect("version");
+        let (scalar, _) = der::expect(rest, 0x04).expect("private key octets");
+        scalar.to_vec()
+    }
 }
 
-fn ec_pkcs8(alg: &'static signature::EcdsaSigningAlgorithm) -> (Vec<u8>, Vec<u8>) {
+enum Format {
+    Pkcs8,
+    Sec1,
+}
+
+fn ec(
+    alg: &'static signature::EcdsaSigningAlgorithm,
+    jws: &'static str,
+    format: Format,
+) -> TestKey {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("EC key");
     let pair = EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("EC key");
-    (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
+    let private_pem = match format {
+        Format::Pkcs8 => pem_encode("PRIVATE KEY", pkcs8.as_ref()),
+        Format::Sec1 => pem_encode("EC PRIVATE KEY", &sec1_from_pkcs8(pkcs8.as_ref())),
+    };
+    TestKey {
+        private_pem,
+        public: PublicKey::raw(jws, pair.public_key().as_ref()),
+    }
 }
 
 /// Runs `openssl args` with `input` on stdin; its stdout.
