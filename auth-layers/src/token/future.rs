@@ -10,7 +10,9 @@ use std::{
 };
 
 use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
-use http::{Request, Response, StatusCode, request::Parts};
+use http::{
+    Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version, request::Parts,
+};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
 use pin_project_lite::pin_project;
@@ -68,10 +70,10 @@ pin_project! {
         // The body is buffered so the request can be replayed; `head` waits for it.
         Buffering { #[pin] collect: Collect<B>, head: Option<Parts> },
         // `replay` is the copy kept for the one retry.
-        Calling { #[pin] fut: F, replay: Option<Request<B>> },
+        Calling { #[pin] fut: F, replay: Option<Replay<B>> },
         // A fresh token is fetched after a 401; `first` is returned if none comes.
-        Refetching { fut: TokenFuture<'static>, first: Option<R>, replay: Option<Request<B>> },
-        Readying { replay: Option<Request<B>> },
+        Refetching { fut: TokenFuture<'static>, first: Option<R>, replay: Option<Replay<B>> },
+        Readying { replay: Option<Replay<B>> },
         // The token could not be placed in the request (a URI that takes no query).
         Failed { error: Option<AuthError> },
         Done,
@@ -101,7 +103,7 @@ where
     // The copy is taken before the token goes in (the retry puts the new one in), so a request
     // without headers is copied without allocating.
     let replay = match plan {
-        (ReplayPlan::Copy, Some(body)) => Some(copy_head(&request, body)),
+        (ReplayPlan::Copy, Some(body)) => Some(Replay::copy(&request, body)),
         _ => None,
     };
     if let Err(error) = place(settings, &mut request, token) {
@@ -120,15 +122,54 @@ where
     }
 }
 
-/// A request with the head of `request` and `body`.
-fn copy_head<B>(request: &Request<B>, body: B) -> Request<B> {
-    let mut copy = Request::new(body);
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    *copy.extensions_mut() = request.extensions().clone();
-    copy
+/// The copy of a request kept for the one retry: its head field by field and a body. Not a
+/// `Request`: building one builds a default URI and header map only to overwrite and drop
+/// them, on every request that may be retried; the request is put together only when the
+/// retry happens.
+struct Replay<B> {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: B,
+}
+
+impl<B> Replay<B> {
+    /// The head of `request`, with `body`.
+    fn copy(request: &Request<B>, body: B) -> Self {
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            extensions: request.extensions().clone(),
+            body,
+        }
+    }
+
+    /// The head of a buffered request, with `body`.
+    fn of_parts(head: &Parts, body: B) -> Self {
+        Self {
+            method: head.method.clone(),
+            uri: head.uri.clone(),
+            version: head.version,
+            headers: head.headers.clone(),
+            extensions: head.extensions.clone(),
+            body,
+        }
+    }
+
+    /// The request to send again.
+    fn into_request(self) -> Request<B> {
+        let mut request = Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers;
+        *request.extensions_mut() = self.extensions;
+        request
+    }
 }
 
 fn fetch_owned<T: TokenSource>(shared: &Arc<Shared<T>>) -> TokenFuture<'static> {
@@ -276,10 +317,7 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    let replay = Some(Request::from_parts(
-                        head.clone(),
-                        B::from_buffered(bytes.clone()),
-                    ));
+                    let replay = Some(Replay::of_parts(&head, B::from_buffered(bytes.clone())));
                     let fut = service.call(Request::from_parts(head, B::from_buffered(bytes)));
                     this.state.set(State::Calling { fut, replay });
                 }
@@ -373,7 +411,8 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
-                    let (Some(mut request), Some(token)) = (replay.take(), this.token.as_ref())
+                    let (Some(mut request), Some(token)) =
+                        (replay.take().map(Replay::into_request), this.token.as_ref())
                     else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
