@@ -21,7 +21,11 @@ use tokio::{
 };
 use tokio_rustls::TlsAcceptor;
 
-use auth_core::der;
+use pkcs8::{
+    PrivateKeyInfoRef,
+    der::{Decode, Encode},
+};
+use sec1::{EcParameters, EcPrivateKey};
 
 use crate::tls::x509::CertSummary;
 
@@ -134,41 +138,18 @@ pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
 /// The SEC1 `EC PRIVATE KEY` form of an ECDSA PKCS#8 key, with the curve in `[0]` as OpenSSL
 /// writes it: PKCS#8 wraps the SEC1 structure, minus the curve, which sits in the algorithm.
 pub(crate) fn sec1_from_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
-    let (info, _) = der::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
-    let (_, _, rest) = der::read(info).expect("version");
-    let (alg, rest) = der::expect(rest, 0x30).expect("AlgorithmIdentifier");
-    let (_, _, curve_oid) = der::read(alg).expect("id-ecPublicKey");
-    let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
-    let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
-    let (_, _, after_version) = der::read(fields).expect("version");
-    let (_, _, public_key) = der::read(after_version).expect("privateKey octets");
-    let mut contents = fields[..fields.len() - public_key.len()].to_vec();
-    contents.extend(der(0xa0, curve_oid));
-    contents.extend_from_slice(public_key);
-    der(0x30, &contents)
+    let info = PrivateKeyInfoRef::from_der(pkcs8).expect("PrivateKeyInfo");
+    let curve = info.algorithm.parameters_oid().expect("named curve");
+    let mut key = EcPrivateKey::from_der(info.private_key.as_bytes()).expect("ECPrivateKey");
+    key.parameters = Some(EcParameters::NamedCurve(curve));
+    key.to_der().expect("DER")
 }
 
 /// The private scalar of an ECDSA PKCS#8 key, for canaries.
 pub(crate) fn ec_private_scalar(pkcs8: &[u8]) -> Vec<u8> {
-    let (info, _) = der::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
-    let (_, _, rest) = der::read(info).expect("version");
-    let (_, _, rest) = der::read(rest).expect("AlgorithmIdentifier");
-    let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
-    let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
-    let (_, _, rest) = der::read(fields).expect("version");
-    let (scalar, _) = der::expect(rest, 0x04).expect("private key octets");
-    scalar.to_vec()
-}
-
-fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    match contents.len() {
-        n if n < 0x80 => out.push(n as u8),
-        n if n < 0x100 => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(contents);
-    out
+    let info = PrivateKeyInfoRef::from_der(pkcs8).expect("PrivateKeyInfo");
+    let key = EcPrivateKey::from_der(info.private_key.as_bytes()).expect("ECPrivateKey");
+    key.private_key.to_vec()
 }
 
 /// An HTTP/1.1 server behind TLS that requires a client certificate issued by `client_ca` (or,
