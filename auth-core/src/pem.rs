@@ -35,7 +35,7 @@ use rustls_pki_types::{
     CertificateDer,
     pem::{self, SectionKind},
 };
-use secrecy::SecretSlice;
+use secrecy::{ExposeSecret, SecretSlice};
 
 use crate::AuthError;
 
@@ -69,6 +69,8 @@ impl PemCertificate {
 /// Every `CERTIFICATE` block in `input`, in order. Other blocks are skipped (a file holding a
 /// certificate and its key works); no certificate at all is an error.
 pub fn certificates(input: &[u8], source: &PemSource) -> Result<Vec<PemCertificate>, AuthError> {
+    let copy = unindented(input);
+    let input = copy.as_ref().map_or(input, |copy| copy.expose_secret());
     let mut certs = Vec::new();
     let mut keys = 0;
     for block in blocks(input, source) {
@@ -102,6 +104,8 @@ pub fn certificates(input: &[u8], source: &PemSource) -> Result<Vec<PemCertifica
 /// `EC PRIVATE KEY` (SEC1) block. Other blocks (certificates, `EC PARAMETERS`) are skipped; none
 /// or several keys, an encrypted key, or broken PEM is an error.
 pub fn private_key(input: &[u8], source: &PemSource) -> Result<PrivateKey, AuthError> {
+    let copy = unindented(input);
+    let input = copy.as_ref().map_or(input, |copy| copy.expose_secret());
     // Legacy OpenSSL encryption adds `Proc-Type`/`DEK-Info` headers, which the PEM reader
     // would report as bad base64; PKCS#8 encryption has its own label, which it skips.
     if contains(input, b"Proc-Type: 4,ENCRYPTED")
@@ -145,6 +149,22 @@ pub fn private_key(input: &[u8], source: &PemSource) -> Result<PrivateKey, AuthE
         0 => Err(source.error(no_key_among(&others))),
         n => Err(source.error(format_args!("{n} private keys found: expected exactly one"))),
     }
+}
+
+/// `input` with each line's leading and trailing blanks removed, or `None` when no line is
+/// indented: PEM pasted indented into a config file still reads. The copy may hold a private
+/// key, so it is zeroed on drop.
+fn unindented(input: &[u8]) -> Option<SecretSlice<u8>> {
+    let lines = || input.split(|&b| b == b'\n');
+    if !lines().any(|line| line.first().is_some_and(u8::is_ascii_whitespace)) {
+        return None;
+    }
+    let mut copy = Vec::with_capacity(input.len());
+    for line in lines() {
+        copy.extend_from_slice(line.trim_ascii());
+        copy.push(b'\n');
+    }
+    Some(SecretSlice::from(copy))
 }
 
 /// What to say when the blocks labelled `others` hold no private key.

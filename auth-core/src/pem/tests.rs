@@ -323,3 +323,25 @@ fn sources_name_themselves_and_their_file() {
     assert_eq!(KeyEncoding::Sec1.to_string(), "SEC1");
     assert_eq!(KeyEncoding::Sec1.with_key_type(), "SEC1 EC");
 }
+
+#[test]
+fn indented_pem_reads_as_if_it_were_not() {
+    // As pasted into a TOML multi-line string inside an indented table.
+    let indent = |text: String| {
+        text.lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
+    let key = private_key(indent(pem("PRIVATE KEY", "AQID")).as_bytes(), &source()).expect("key");
+    assert_eq!(key.der().secret_der(), &[1, 2, 3]);
+    let text = indent(format!(
+        "{}{}",
+        pem("CERTIFICATE", "AQID"),
+        pem("CERTIFICATE", "BAUG")
+    ));
+    let certs = certificates(text.as_bytes(), &source()).expect("certificates");
+    assert_eq!(
+        certs.iter().map(PemCertificate::block).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
