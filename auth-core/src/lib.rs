@@ -12,21 +12,24 @@
 //! | [`store`] | [`TokenStore`], [`MemoryTokenStore`], [`FileTokenStore`] |
 //! | [`error`] | [`AuthError`], [`ErrorKind`] |
 //! | [`challenge`] | `WWW-Authenticate` parsing |
+//! | `pem` | private keys and certificates from PEM or DER, with errors that name the file (feature `pem`) |
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `tracing` | off | events for fetches, refreshes and failures (never secrets) |
+//! | `pem` | off | the `pem` module: keys and certificates from PEM (`rustls-pki-types`) and DER (`pkcs8`, `sec1`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod cache;
 pub mod challenge;
-#[doc(hidden)]
-pub mod der;
 pub mod error;
+#[cfg(feature = "pem")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
+pub mod pem;
 pub mod source;
 pub mod store;
 pub mod token;

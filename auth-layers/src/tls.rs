@@ -51,7 +51,6 @@
 //! small CI machines, where aws-lc-rs does neither.
 
 mod failure;
-mod pem;
 mod x509;
 
 #[cfg(test)]
@@ -59,7 +58,10 @@ mod tests;
 
 use std::{fmt, path::Path, sync::Arc, time::SystemTime};
 
-use auth_core::AuthError;
+use auth_core::{
+    AuthError,
+    pem::{self, KeyEncoding, PemSource},
+};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use rustls::{ClientConfig, RootCertStore, crypto::CryptoProvider, sign::CertifiedKey};
@@ -69,7 +71,6 @@ pub use failure::{TlsFailure, classify_transport_error};
 /// The secret type [`ClientTls::from_pem`] takes the private key in (zeroed on drop).
 pub use secrecy::SecretSlice;
 
-use pem::{KeyFormat, Origin};
 use x509::CertSummary;
 
 /// A client certificate chain and its private key (or none), the CA roots to trust, and
@@ -91,7 +92,7 @@ pub struct ClientTls {
 #[derive(Clone)]
 struct Identity {
     certified_key: Arc<CertifiedKey>,
-    key_format: KeyFormat,
+    key_encoding: KeyEncoding,
     leaf: Option<CertSummary>,
 }
 
@@ -126,9 +127,9 @@ impl ClientTls {
     ) -> Result<Self, AuthError> {
         Self::new(
             cert_chain_pem,
-            &Origin::pem("client certificate"),
+            &PemSource::inline("client certificate"),
             private_key_pem.expose_secret(),
-            &Origin::pem("client private key"),
+            &PemSource::inline("client private key"),
         )
     }
 
@@ -138,38 +139,38 @@ impl ClientTls {
         cert_chain_path: impl AsRef<Path>,
         private_key_path: impl AsRef<Path>,
     ) -> Result<Self, AuthError> {
-        let cert_origin = Origin::file("client certificate", cert_chain_path.as_ref());
-        let key_origin = Origin::file("client private key", private_key_path.as_ref());
-        let cert_pem = cert_origin.read()?;
-        let key_pem = SecretSlice::from(key_origin.read()?);
+        let cert_source = PemSource::file("client certificate", cert_chain_path.as_ref());
+        let key_source = PemSource::file("client private key", private_key_path.as_ref());
+        let cert_pem = cert_source.read()?;
+        let key_pem = key_source.read()?;
         Self::new(
-            &cert_pem,
-            &cert_origin,
+            cert_pem.expose_secret(),
+            &cert_source,
             key_pem.expose_secret(),
-            &key_origin,
+            &key_source,
         )
     }
 
     fn new(
         cert_pem: &[u8],
-        cert_origin: &Origin,
+        cert_source: &PemSource,
         key_pem: &[u8],
-        key_origin: &Origin,
+        key_source: &PemSource,
     ) -> Result<Self, AuthError> {
-        let certs = pem::certificates(cert_pem, cert_origin)?;
-        let key = pem::private_key(key_pem, key_origin)?;
+        let certs = pem::certificates(cert_pem, cert_source)?;
+        let key = pem::private_key(key_pem, key_source)?;
 
         let now = SystemTime::now();
         let mut leaf = None;
         for (i, cert) in certs.iter().enumerate() {
-            let Some(summary) = CertSummary::parse(&cert.der) else {
+            let Some(summary) = CertSummary::parse(cert.der()) else {
                 // Left to rustls: it rejects a leaf it cannot parse just below.
                 continue;
             };
             if summary.is_expired_at(now) {
-                return Err(cert_origin.error(format_args!(
+                return Err(cert_source.error(format_args!(
                     "the certificate in block {} ({}, issued by {}) expired on {}: renew it",
-                    cert.block,
+                    cert.block(),
                     summary.subject_label(),
                     summary.issuer_label(),
                     summary.not_after
@@ -182,26 +183,26 @@ impl ClientTls {
 
         let signing_key =
             rustls::crypto::ring::sign::any_supported_type(&key.der()).map_err(|_| {
-                key_origin.error(format_args!(
+                key_source.error(format_args!(
                     "the {} private key is invalid or of an unsupported type (supported: RSA, \
                  ECDSA P-256 or P-384, Ed25519)",
-                    key.format
+                    key.encoding().with_key_type()
                 ))
             })?;
-        let leaf_block = certs.first().map_or(1, |c| c.block);
-        let chain = certs.into_iter().map(|c| c.der).collect();
+        let leaf_block = certs.first().map_or(1, |c| c.block());
+        let chain = certs.into_iter().map(|c| c.into_der()).collect();
         let identity = CertifiedKey::new(chain, signing_key);
         match identity.keys_match() {
             Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
             Err(rustls::Error::InconsistentKeys(_)) => {
-                return Err(key_origin.error(format_args!(
+                return Err(key_source.error(format_args!(
                     "the private key does not match the certificate in block {leaf_block} of \
-                     the {cert_origin} (the first certificate must be the one issued for this \
+                     the {cert_source} (the first certificate must be the one issued for this \
                      key)"
                 )));
             }
             Err(e) => {
-                return Err(cert_origin.error(format_args!(
+                return Err(cert_source.error(format_args!(
                     "block {leaf_block} is not a valid X.509 certificate ({e})"
                 )));
             }
@@ -210,7 +211,7 @@ impl ClientTls {
         Ok(ClientTls {
             identity: Some(Identity {
                 certified_key: Arc::new(identity),
-                key_format: key.format,
+                key_encoding: key.encoding(),
                 leaf,
             }),
             ..Self::without_certificate()
@@ -226,22 +227,22 @@ impl ClientTls {
     /// Also trusts the CA certificates in `ca_pem` (one or more `CERTIFICATE` blocks) to
     /// issue server certificates. Fails when it holds no certificate or a bad one.
     pub fn add_root_pem(self, ca_pem: &[u8]) -> Result<Self, AuthError> {
-        self.add_roots(ca_pem, &Origin::pem("CA root"))
+        self.add_roots(ca_pem, &PemSource::inline("CA root"))
     }
 
     /// Like [`ClientTls::add_root_pem`], reading the file at `path`.
     pub fn add_root_pem_file(self, path: impl AsRef<Path>) -> Result<Self, AuthError> {
-        let origin = Origin::file("CA root", path.as_ref());
-        let pem = origin.read()?;
-        self.add_roots(&pem, &origin)
+        let source = PemSource::file("CA root", path.as_ref());
+        let pem = source.read()?;
+        self.add_roots(pem.expose_secret(), &source)
     }
 
-    fn add_roots(mut self, pem: &[u8], origin: &Origin) -> Result<Self, AuthError> {
-        for cert in pem::certificates(pem, origin)? {
-            self.roots.add(cert.der).map_err(|e| {
-                origin.error(format_args!(
-                    "block {} is not a usable CA certificate ({e})",
-                    cert.block
+    fn add_roots(mut self, pem: &[u8], source: &PemSource) -> Result<Self, AuthError> {
+        for cert in pem::certificates(pem, source)? {
+            let block = cert.block();
+            self.roots.add(cert.into_der()).map_err(|e| {
+                source.error(format_args!(
+                    "block {block} is not a usable CA certificate ({e})"
                 ))
             })?;
         }
@@ -350,7 +351,7 @@ impl fmt::Debug for ClientTls {
                 }
                 d.field(
                     "private_key",
-                    &format_args!("[redacted {}]", identity.key_format),
+                    &format_args!("[redacted {}]", identity.key_encoding.with_key_type()),
                 );
             }
             None => {

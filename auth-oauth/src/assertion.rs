@@ -40,9 +40,7 @@
 //! quoting the key.
 
 mod claims;
-mod der;
 mod key;
-mod pem;
 mod service_account;
 
 #[cfg(test)]

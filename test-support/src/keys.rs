@@ -15,7 +15,13 @@ use ring::{
     signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair},
 };
 
-use crate::token_server::jwt::{PublicKey, der};
+use pkcs8::{
+    PrivateKeyInfoRef,
+    der::{Decode, Encode},
+};
+use sec1::{EcParameters, EcPrivateKey};
+
+use crate::token_server::jwt::PublicKey;
 
 /// A private key in PEM and the public key a server verifies its signatures with.
 #[derive(Clone)]
@@ -159,14 +165,9 @@ impl TestKey {
     pub fn ec_private_scalar(&self) -> Vec<u8> {
         let body: String = self.private_base64();
         let pkcs8 = STANDARD.decode(body).expect("PEM body is base64");
-        let (info, _) = der::expect(&pkcs8, 0x30).expect("PrivateKeyInfo");
-        let (_, rest) = der::expect(info, 0x02).expect("version");
-        let (_, rest) = der::expect(rest, 0x30).expect("AlgorithmIdentifier");
-        let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
-        let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
-        let (_, rest) = der::expect(fields, 0x02).expect("version");
-        let (scalar, _) = der::expect(rest, 0x04).expect("private key octets");
-        scalar.to_vec()
+        let info = PrivateKeyInfoRef::from_der(&pkcs8).expect("PrivateKeyInfo");
+        let key = EcPrivateKey::from_der(info.private_key.as_bytes()).expect("ECPrivateKey");
+        key.private_key.to_vec()
     }
 }
 
@@ -240,19 +241,9 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
 
 /// The SEC1 `ECPrivateKey` inside an EC PKCS#8 key, with the curve OID added as `[0]`.
 fn sec1_from_pkcs8(pkcs8: &[u8]) -> Vec<u8> {
-    let (info, _) = der::expect(pkcs8, 0x30).expect("PrivateKeyInfo");
-    let (_, rest) = der::expect(info, 0x02).expect("version");
-    let (algorithm, rest) = der::expect(rest, 0x30).expect("AlgorithmIdentifier");
-    let (_, params) = der::expect(algorithm, 0x06).expect("id-ecPublicKey");
-    let (curve, _) = der::expect(params, 0x06).expect("curve");
-    let (ec_private_key, _) = der::expect(rest, 0x04).expect("privateKey");
-    let (fields, _) = der::expect(ec_private_key, 0x30).expect("ECPrivateKey");
-    let (version, rest) = der::expect(fields, 0x02).expect("version");
-    let (private, public) = der::expect(rest, 0x04).expect("private key octets");
-    let mut contents = der::encode(0x02, version);
-    contents.extend(der::encode(0x04, private));
-    contents.extend(der::encode(0xa0, &der::encode(0x06, curve)));
-    // `public` is what follows the private key: the `[1]` public key (ring writes no `[0]`).
-    contents.extend_from_slice(public);
-    der::encode(0x30, &contents)
+    let info = PrivateKeyInfoRef::from_der(pkcs8).expect("PrivateKeyInfo");
+    let curve = info.algorithm.parameters_oid().expect("named curve");
+    let mut key = EcPrivateKey::from_der(info.private_key.as_bytes()).expect("ECPrivateKey");
+    key.parameters = Some(EcParameters::NamedCurve(curve));
+    key.to_der().expect("DER")
 }

@@ -3,17 +3,15 @@
 
 use std::{fmt, path::Path, str::FromStr, sync::Arc};
 
-use auth_core::{AuthError, ErrorKind};
+use auth_core::{
+    AuthError, ErrorKind,
+    pem::{self, EcCurve, KeyAlgorithm, KeyEncoding, PemSource, PrivateKey},
+};
 use ring::{
     rand::SystemRandom,
     signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair},
 };
-use secrecy::{ExposeSecret, SecretSlice};
-
-use super::{
-    der,
-    pem::{self, KeyEncoding},
-};
+use secrecy::ExposeSecret;
 
 /// A JWS signature algorithm (RFC 7518 §3, RFC 8037 for `EdDSA`).
 ///
@@ -202,55 +200,41 @@ impl SigningKey {
     /// encrypted key, an unsupported key type, an RSA key under 2048 bits, …), never quoting
     /// the key.
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, AuthError> {
-        Self::parse(pem.as_ref(), &"private key PEM")
+        Self::parse(pem.as_ref(), PemSource::inline("private key"))
     }
 
     /// Like [`SigningKey::from_pem`], reading the file at `path`; errors name the file.
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, AuthError> {
-        let path = path.as_ref();
-        let origin = format!("private key file {}", path.display());
-        let pem = std::fs::read(path)
-            .map(SecretSlice::from)
-            .map_err(|e| AuthError::config(&origin, format_args!("cannot read it: {e}")))?;
-        Self::parse(pem.expose_secret(), &origin)
+        let source = PemSource::file("private key", path.as_ref());
+        let pem = source.read()?;
+        Self::parse(pem.expose_secret(), source)
     }
 
     /// Loads an unencrypted PKCS#8 DER key (what `openssl pkcs8 -topk8 -nocrypt -outform DER`
     /// writes).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, AuthError> {
-        Self::from_der(KeyEncoding::Pkcs8, der, &"private key DER")
+        Self::from_key(&PrivateKey::from_pkcs8_der(
+            der,
+            PemSource::named("private key DER"),
+        ))
     }
 
-    /// Parses PEM from `origin` (named in errors: a file, a PEM, a field of a key file).
-    pub(crate) fn parse(pem: &[u8], origin: &dyn fmt::Display) -> Result<Self, AuthError> {
-        let (encoding, der) =
-            pem::private_key(pem).map_err(|problem| AuthError::config(origin, problem))?;
-        Self::from_der(encoding, der.expose_secret(), origin)
+    /// Parses PEM from `source` (named in errors: a file, a PEM, a field of a key file).
+    pub(crate) fn parse(pem: &[u8], source: PemSource) -> Result<Self, AuthError> {
+        Self::from_key(&pem::private_key(pem, &source)?)
     }
 
-    fn from_der(
-        encoding: KeyEncoding,
-        der: &[u8],
-        origin: &dyn fmt::Display,
-    ) -> Result<Self, AuthError> {
-        let fail = |problem: String| AuthError::config(origin, problem);
+    fn from_key(key: &PrivateKey) -> Result<Self, AuthError> {
+        let encoding = key.encoding();
+        let algorithm = key.algorithm()?;
         let pair = match encoding {
-            KeyEncoding::Pkcs1 => KeyPair::Rsa(
-                RsaKeyPair::from_der(der).map_err(|e| fail(rejected("PKCS#1 RSA", e)))?,
-            ),
-            KeyEncoding::Sec1 => {
-                let curve = der::sec1_curve(der).ok_or_else(|| {
-                    fail(
-                        "the SEC1 EC key does not name its curve (no `[0]` parameters): convert \
-                         it to PKCS#8 with `openssl pkcs8 -topk8 -nocrypt`"
-                            .to_owned(),
-                    )
-                })?;
-                let pkcs8 = SecretSlice::from(der::pkcs8_from_sec1(der, curve));
-                ec_pair(curve, pkcs8.expose_secret(), "SEC1").map_err(fail)?
-            }
-            KeyEncoding::Pkcs8 => pkcs8_pair(der).map_err(fail)?,
-        };
+            // ring reads PKCS#1 as it is; everything else as PKCS#8 (SEC1 wrapped).
+            KeyEncoding::Pkcs1 => RsaKeyPair::from_der(key.der().secret_der())
+                .map(KeyPair::Rsa)
+                .map_err(|e| rejected("PKCS#1 RSA", e)),
+            _ => key_pair(algorithm, key.pkcs8_der()?.expose_secret(), encoding),
+        }
+        .map_err(|problem| key.source().error(problem))?;
         Ok(SigningKey {
             algorithm: pair.default_algorithm(),
             inner: Arc::new(Inner {
@@ -345,57 +329,50 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A key pair from PKCS#8, by the algorithm OID inside.
-fn pkcs8_pair(der: &[u8]) -> Result<KeyPair, String> {
-    let (oid, params) = der::pkcs8_algorithm(der).ok_or_else(|| {
-        "the PKCS#8 key is not valid DER (a truncated or damaged file?)".to_owned()
-    })?;
-    match oid {
-        der::OID_RSA => RsaKeyPair::from_pkcs8(der)
+/// The ring key pair for `algorithm` from PKCS#8 DER (`encoding` is what the PEM held).
+fn key_pair(
+    algorithm: KeyAlgorithm,
+    pkcs8: &[u8],
+    encoding: KeyEncoding,
+) -> Result<KeyPair, String> {
+    let rng = SystemRandom::new();
+    match algorithm {
+        KeyAlgorithm::Rsa => RsaKeyPair::from_pkcs8(pkcs8)
             .map(KeyPair::Rsa)
             .map_err(|e| rejected("PKCS#8 RSA", e)),
-        der::OID_EC => {
-            let curve = der::expect(params, der::OID)
-                .map(|(curve, _)| curve)
-                .ok_or_else(|| "the PKCS#8 EC key does not name its curve".to_owned())?;
-            ec_pair(curve, der, "PKCS#8")
+        KeyAlgorithm::Ec(EcCurve::P256) => {
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
+                .map(KeyPair::P256)
+                .map_err(|e| rejected(&format!("{encoding} EC P-256"), e))
         }
-        der::OID_ED25519 => Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-            .map(KeyPair::Ed25519)
-            .map_err(|e| rejected("PKCS#8 Ed25519", e)),
-        der::OID_RSA_PSS => Err(
-            "the key is an RSA-PSS-only key (OID 1.2.840.113549.1.1.10), \
-                                 which is not supported: use a plain RSA key (it can still sign \
-                                 PS256)"
+        KeyAlgorithm::Ec(EcCurve::P384) => {
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8, &rng)
+                .map(KeyPair::P384)
+                .map_err(|e| rejected(&format!("{encoding} EC P-384"), e))
+        }
+        KeyAlgorithm::Ec(EcCurve::P521) => Err(
+            "EC P-521 keys (ES512) are not supported: use P-256 (ES256) or P-384 (ES384)"
                 .to_owned(),
         ),
-        der::OID_ED448 => Err("Ed448 keys are not supported (use Ed25519, EC or RSA)".to_owned()),
+        KeyAlgorithm::Ec(_) => {
+            Err("the EC key is on an unsupported curve (expected P-256 or P-384)".to_owned())
+        }
+        KeyAlgorithm::Ed25519 => Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+            .map(KeyPair::Ed25519)
+            .map_err(|e| rejected("PKCS#8 Ed25519", e)),
+        KeyAlgorithm::RsaPss => Err(
+            "the key is an RSA-PSS-only key (OID 1.2.840.113549.1.1.10), which is not \
+             supported: use a plain RSA key (it can still sign PS256)"
+                .to_owned(),
+        ),
+        KeyAlgorithm::Ed448 => {
+            Err("Ed448 keys are not supported (use Ed25519, EC or RSA)".to_owned())
+        }
         _ => Err(
             "the key type is not supported (expected RSA, EC P-256/P-384 or Ed25519; DSA \
                   and DH keys cannot sign JWTs)"
                 .to_owned(),
         ),
-    }
-}
-
-fn ec_pair(curve: &[u8], pkcs8: &[u8], encoding: &str) -> Result<KeyPair, String> {
-    let rng = SystemRandom::new();
-    match curve {
-        der::OID_P256 => {
-            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
-                .map(KeyPair::P256)
-                .map_err(|e| rejected(&format!("{encoding} EC P-256"), e))
-        }
-        der::OID_P384 => {
-            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8, &rng)
-                .map(KeyPair::P384)
-                .map_err(|e| rejected(&format!("{encoding} EC P-384"), e))
-        }
-        der::OID_P521 => Err(
-            "EC P-521 keys (ES512) are not supported: use P-256 (ES256) or P-384 (ES384)"
-                .to_owned(),
-        ),
-        _ => Err("the EC key is on an unsupported curve (expected P-256 or P-384)".to_owned()),
     }
 }
 

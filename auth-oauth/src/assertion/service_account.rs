@@ -2,7 +2,7 @@
 
 use std::{fmt, path::Path};
 
-use auth_core::{AuthError, ExposeSecret, SecretString};
+use auth_core::{AuthError, ExposeSecret, SecretString, pem::PemSource};
 use serde_json::{Map, Value};
 
 use super::SigningKey;
@@ -84,7 +84,7 @@ impl ServiceAccountKey {
         let project_id = optional(&fields, "project_id").map_err(problem)?;
         let mut key = SigningKey::parse(
             pem.expose_secret().as_bytes(),
-            &format!("{origin}: `private_key`"),
+            PemSource::named(format!("{origin}: `private_key`")),
         )?;
         if let Some(kid) = &private_key_id {
             key = key.with_key_id(kid);

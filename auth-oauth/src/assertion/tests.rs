@@ -8,6 +8,10 @@ use base64::{
     Engine,
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
+use pkcs8::{
+    ObjectIdentifier, PrivateKeyInfoRef,
+    der::{Decode, Encode},
+};
 use ring::{
     rand::SystemRandom,
     signature::{
@@ -15,10 +19,14 @@ use ring::{
         VerificationAlgorithm,
     },
 };
+use sec1::{EcParameters, EcPrivateKey};
 use serde_json::{Map, Value, json};
 
-use super::{AssertionClaims, SigningKey, der};
+use super::{AssertionClaims, SigningKey};
 use crate::assertion::Algorithm;
+
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 fn pem(label: &str, der: &[u8]) -> String {
     format!(
@@ -35,20 +43,12 @@ fn ec_key(alg: &'static EcdsaSigningAlgorithm) -> (Vec<u8>, Vec<u8>) {
     (pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec())
 }
 
-/// The SEC1 `ECPrivateKey` of an EC PKCS#8 key, with the curve added in `[0]`.
-fn sec1(pkcs8: &[u8], curve: &[u8]) -> Vec<u8> {
-    let (info, _) = der::expect(pkcs8, der::SEQUENCE).expect("info");
-    let (_, rest) = der::expect(info, der::INTEGER).expect("version");
-    let (_, rest) = der::expect(rest, der::SEQUENCE).expect("algorithm");
-    let (inner, _) = der::expect(rest, der::OCTET_STRING).expect("key");
-    let (fields, _) = der::expect(inner, der::SEQUENCE).expect("ECPrivateKey");
-    let (version, rest) = der::expect(fields, der::INTEGER).expect("version");
-    let (private, public) = der::expect(rest, der::OCTET_STRING).expect("private");
-    let mut contents = der::encode(der::INTEGER, version);
-    contents.extend(der::encode(der::OCTET_STRING, private));
-    contents.extend(der::encode(der::CONTEXT_0, &der::encode(der::OID, curve)));
-    contents.extend_from_slice(public);
-    der::encode(der::SEQUENCE, &contents)
+/// The SEC1 `ECPrivateKey` of an EC PKCS#8 key, with `curve` in `[0]` (or none).
+fn sec1(pkcs8: &[u8], curve: Option<ObjectIdentifier>) -> Vec<u8> {
+    let info = PrivateKeyInfoRef::from_der(pkcs8).expect("PKCS#8");
+    let mut key = EcPrivateKey::from_der(info.private_key.as_bytes()).expect("ECPrivateKey");
+    key.parameters = curve.map(EcParameters::NamedCurve);
+    key.to_der().expect("DER")
 }
 
 /// Verifies a compact JWS; its header and claims.
@@ -80,7 +80,7 @@ fn es256_from_pkcs8_and_sec1_signs_verifiable_assertions() {
     let (pkcs8, public) = ec_key(&signature::ECDSA_P256_SHA256_FIXED_SIGNING);
     for text in [
         pem("PRIVATE KEY", &pkcs8),
-        pem("EC PRIVATE KEY", &sec1(&pkcs8, der::OID_P256)),
+        pem("EC PRIVATE KEY", &sec1(&pkcs8, Some(P256))),
     ] {
         let key = SigningKey::from_pem(&text).expect("key").with_key_id("k1");
         assert_eq!(key.algorithm(), Algorithm::Es256);
@@ -112,7 +112,7 @@ fn es384_and_ed25519_keys_pick_their_algorithm() {
         &public,
     );
     let sec1_key =
-        SigningKey::from_pem(pem("EC PRIVATE KEY", &sec1(&pkcs8, der::OID_P384))).expect("SEC1");
+        SigningKey::from_pem(pem("EC PRIVATE KEY", &sec1(&pkcs8, Some(P384)))).expect("SEC1");
     assert_eq!(sec1_key.algorithm(), Algorithm::Es384);
 
     let rng = SystemRandom::new();
@@ -222,16 +222,7 @@ fn unusable_keys_are_named_without_the_key() {
     let scalar_b64 = STANDARD.encode(&pkcs8[36..68]);
     let mut damaged = pkcs8.clone();
     damaged.truncate(pkcs8.len() - 10);
-    let no_curve = {
-        let s = sec1(&pkcs8, der::OID_P256);
-        // The same key without `[0]`: rebuild from version and private key only.
-        let (fields, _) = der::expect(&s, der::SEQUENCE).expect("seq");
-        let (version, rest) = der::expect(fields, der::INTEGER).expect("v");
-        let (private, _) = der::expect(rest, der::OCTET_STRING).expect("p");
-        let mut c = der::encode(der::INTEGER, version);
-        c.extend(der::encode(der::OCTET_STRING, private));
-        der::encode(der::SEQUENCE, &c)
-    };
+    let no_curve = sec1(&pkcs8, None);
     for (text, expected) in [
         (pem("PRIVATE KEY", &damaged), "not valid DER"),
         (pem("EC PRIVATE KEY", &no_curve), "does not name its curve"),

@@ -84,11 +84,10 @@ impl TokenEndpointBuilder {
     /// Like [`private_key_jwt`](Self::private_key_jwt) with a PEM private key, which is
     /// loaded now; a bad key is reported by [`build`](Self::build).
     pub fn private_key_jwt_pem(mut self, pem: impl AsRef<[u8]>, key_id: Option<&str>) -> Self {
-        let key = SigningKey::parse(pem.as_ref(), &"private_key_jwt: private key PEM").map(|key| {
-            match key_id {
-                Some(kid) => key.with_key_id(kid),
-                None => key,
-            }
+        let source = auth_core::pem::PemSource::named("private_key_jwt: private key PEM");
+        let key = SigningKey::parse(pem.as_ref(), source).map(|key| match key_id {
+            Some(kid) => key.with_key_id(kid),
+            None => key,
         });
         self.client_key = Some(key);
         self.client_auth = Some(ClientAuth::PrivateKeyJwt);

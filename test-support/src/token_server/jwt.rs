@@ -11,15 +11,20 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use base64::{
-    Engine,
-    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
-};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use pkcs8::{ObjectIdentifier, SubjectPublicKeyInfoRef, der::Decode};
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use rustls::pki_types::{SubjectPublicKeyInfoDer, pem::PemObject};
 use serde_json::{Map, Value};
 
 /// A JSON object: a JOSE header or a claims set.
 type Object = Map<String, Value>;
+
+const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// Clock difference tolerated on `iat` and `exp`, in seconds.
 const LEEWAY: u64 = 60;
@@ -40,27 +45,16 @@ impl PublicKey {
     ///
     /// When the PEM is not such a key.
     pub fn from_spki_pem(pem: &str) -> PublicKey {
-        let body: String = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .map(str::trim)
-            .collect();
-        let der = STANDARD.decode(body).expect("public key PEM is base64");
-        let (spki, _) = der::expect(&der, 0x30).expect("SubjectPublicKeyInfo");
-        let (algorithm, rest) = der::expect(spki, 0x30).expect("AlgorithmIdentifier");
-        let (bits, _) = der::expect(rest, 0x03).expect("subjectPublicKey");
-        let bytes = bits.get(1..).expect("unused-bits byte").to_vec();
-        let (oid, params) = der::expect(algorithm, 0x06).expect("algorithm OID");
-        let alg = match oid {
-            [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => "RS256",
-            [0x2b, 0x65, 0x70] => "EdDSA",
-            [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => {
-                match der::expect(params, 0x06).expect("curve").0 {
-                    [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07] => "ES256",
-                    [0x2b, 0x81, 0x04, 0x00, 0x22] => "ES384",
-                    _ => panic!("unsupported curve"),
-                }
-            }
+        let der =
+            SubjectPublicKeyInfoDer::from_pem_slice(pem.as_bytes()).expect("a PUBLIC KEY PEM");
+        let spki = SubjectPublicKeyInfoRef::from_der(der.as_ref()).expect("SubjectPublicKeyInfo");
+        let bytes = spki.subject_public_key.raw_bytes().to_vec();
+        let alg = match (spki.algorithm.oid, spki.algorithm.parameters_oid().ok()) {
+            (RSA, _) => "RS256",
+            (ED25519, _) => "EdDSA",
+            (EC, Some(P256)) => "ES256",
+            (EC, Some(P384)) => "ES384",
+            (EC, _) => panic!("unsupported curve"),
             _ => panic!("unsupported public key type"),
         };
         PublicKey { alg, bytes }
@@ -226,40 +220,5 @@ fn object(part: &str, what: &str) -> Result<Map<String, Value>, String> {
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(format!("{what} is not a JSON object")),
-    }
-}
-
-/// Minimal DER reading (single-byte tags, definite lengths).
-pub(crate) mod der {
-    /// (contents, rest) of an element with `tag`.
-    pub(crate) fn expect(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-        let (&t, rest) = input.split_first()?;
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let n = usize::from(first & 0x7f);
-            let len = rest
-                .get(..n)?
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-            (len, &rest[n..])
-        };
-        (t == tag && rest.len() >= len).then(|| rest.split_at(len))
-    }
-
-    /// An element with `tag` around `contents`.
-    pub(crate) fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = contents.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else if len < 0x100 {
-            out.extend([0x81, len as u8]);
-        } else {
-            out.extend([0x82, (len >> 8) as u8, len as u8]);
-        }
-        out.extend_from_slice(contents);
-        out
     }
 }
