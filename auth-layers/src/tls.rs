@@ -64,7 +64,7 @@ use auth_core::{
 };
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
-use rustls::{ClientConfig, RootCertStore, crypto::CryptoProvider, sign::CertifiedKey};
+use rustls::{ClientConfig, RootCertStore, sign::CertifiedKey};
 use secrecy::ExposeSecret;
 
 pub use failure::{TlsFailure, classify_transport_error};
@@ -294,11 +294,9 @@ impl ClientTls {
     }
 
     fn client_config(&self) -> Result<ClientConfig, AuthError> {
-        let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| AuthError::config("tls", e))?
-            .with_root_certificates(self.root_store()?);
+        // rustls's rule for libraries: the process-default `CryptoProvider` (ring, the one this
+        // crate's features enable, unless the application installed another).
+        let builder = ClientConfig::builder().with_root_certificates(self.root_store()?);
         let config = match &self.identity {
             Some(identity) => builder.with_client_cert_resolver(Arc::new(
                 rustls::sign::SingleCertAndKey::from(identity.certified_key.clone()),

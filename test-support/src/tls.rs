@@ -70,12 +70,9 @@ impl Pki {
             ClientCerts::Required => {
                 let mut roots = RootCertStore::empty();
                 roots.add(self.ca_der().clone()).expect("client CA");
-                WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    Arc::new(rustls::crypto::ring::default_provider()),
-                )
-                .build()
-                .expect("client certificate verifier")
+                WebPkiClientVerifier::builder(Arc::new(roots))
+                    .build()
+                    .expect("client certificate verifier")
             }
         }
     }
@@ -87,9 +84,7 @@ impl Pki {
     ) -> ServerConfig {
         let server = self.server();
         let key = PrivateKeyDer::from_pem_slice(server.key_pem().as_bytes()).expect("server key");
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_protocol_versions(versions)
-            .expect("protocol versions")
+        ServerConfig::builder_with_protocol_versions(versions)
             .with_client_cert_verifier(verifier)
             .with_single_cert(vec![server.cert_der.clone()], key)
             .expect("server identity")

@@ -6,7 +6,7 @@
 //! and hyper then reports only "connection was not ready" ([`TlsFailure::ClosedWithoutAnswer`]).
 //! One thread makes the order deterministic, so the exact alert can be asserted.
 
-use std::{error::Error as StdError, sync::Arc, time::Duration};
+use std::{error::Error as StdError, time::Duration};
 
 use auth_core::{AuthError, ErrorKind};
 use auth_test_support::{
@@ -88,9 +88,7 @@ fn roots(ca: &Pki) -> RootCertStore {
 }
 
 fn raw_config() -> rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier> {
-    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
+    ClientConfig::builder()
 }
 
 #[tokio::test]
