@@ -99,17 +99,7 @@ mod tests {
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
-    use crate::Origin;
-
-    async fn received(layer: AddCredentialLayer, req: Request<()>) -> HeaderMap {
-        let svc =
-            ServiceBuilder::new()
-                .layer(layer)
-                .service(service_fn(|req: Request<()>| async move {
-                    Ok::<_, Infallible>(Response::new(req.headers().clone()))
-                }));
-        svc.oneshot(req).await.expect("infallible").into_body()
-    }
+    use crate::{Origin, testing::received};
 
     fn decoded(headers: &HeaderMap) -> String {
         let value = headers[AUTHORIZATION].to_str().expect("ascii");
@@ -233,15 +223,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_401_carries_an_auth_error_saying_what_was_sent() {
-        let svc = ServiceBuilder::new()
-            .layer(BasicAuthLayer::new("user", "pw").expect("valid"))
-            .service(service_fn(|_req: Request<()>| async {
-                let mut response = Response::new(());
-                *response.status_mut() = StatusCode::UNAUTHORIZED;
-                Ok::<_, Infallible>(response)
-            }));
-        let response = svc.oneshot(Request::new(())).await.expect("infallible");
-        let error = response.extensions().get::<AuthError>().expect("401 error");
+        let error = crate::testing::error_on_401(
+            BasicAuthLayer::new("user", "pw").expect("valid"),
+            Request::new(()),
+        )
+        .await
+        .expect("401 error");
         assert_eq!(error.kind(), ErrorKind::Unauthorized);
         assert_eq!(error.detail(), Some(SENT));
     }

@@ -137,18 +137,7 @@ mod tests {
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
-    use crate::Origin;
-
-    /// Sends `req` through `layer` to a service that returns the request's headers as the body.
-    async fn received(layer: AddCredentialLayer, req: Request<()>) -> http::HeaderMap {
-        let svc =
-            ServiceBuilder::new()
-                .layer(layer)
-                .service(service_fn(|req: Request<()>| async move {
-                    Ok::<_, Infallible>(Response::new(req.headers().clone()))
-                }));
-        svc.oneshot(req).await.expect("infallible").into_body()
-    }
+    use crate::{Origin, testing::received};
 
     #[tokio::test]
     async fn sends_authorization_bearer_by_default_and_sensitive() {
@@ -244,15 +233,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_401_carries_an_auth_error_saying_what_was_sent() {
-        let svc = ServiceBuilder::new()
-            .layer(BearerLayer::new("t0k").expect("valid"))
-            .service(service_fn(|_req: Request<()>| async {
-                let mut response = Response::new(());
-                *response.status_mut() = StatusCode::UNAUTHORIZED;
-                Ok::<_, Infallible>(response)
-            }));
-        let response = svc.oneshot(Request::new(())).await.expect("infallible");
-        let error = response.extensions().get::<AuthError>().expect("401 error");
+        let error =
+            crate::testing::error_on_401(BearerLayer::new("t0k").expect("valid"), Request::new(()))
+                .await
+                .expect("401 error");
         assert_eq!(error.kind(), ErrorKind::Unauthorized);
         assert_eq!(
             error.detail(),

@@ -59,6 +59,8 @@ pub mod origin;
 mod placement;
 mod query;
 pub mod response;
+#[cfg(test)]
+mod testing;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

@@ -48,7 +48,7 @@ mod tests {
     use std::convert::Infallible;
 
     use auth_core::{AuthError, ErrorKind};
-    use http::{Request, Response, StatusCode, header::AUTHORIZATION};
+    use http::{Request, Response, header::AUTHORIZATION};
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
@@ -74,15 +74,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_401_says_no_credential_was_sent() {
-        let svc = ServiceBuilder::new()
-            .layer(NoAuthLayer::new())
-            .service(service_fn(|_req: Request<()>| async {
-                let mut response = Response::new(());
-                *response.status_mut() = StatusCode::UNAUTHORIZED;
-                Ok::<_, Infallible>(response)
-            }));
-        let response = svc.oneshot(Request::new(())).await.expect("infallible");
-        let error = response.extensions().get::<AuthError>().expect("401 error");
+        let error = crate::testing::error_on_401(NoAuthLayer::new(), Request::new(()))
+            .await
+            .expect("401 error");
         assert_eq!(error.kind(), ErrorKind::Unauthorized);
         assert_eq!(error.detail(), Some(SENT));
     }
