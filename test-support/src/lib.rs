@@ -27,7 +27,6 @@
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
 //! | [`pki`] | the test PKI: CA, server and client certificates; expired, intermediate, self-signed |
 //! | [`redirect`] | a server that answers every request with a redirect and records it |
-//! | [`soak`] | the soak example's API and token endpoint, with counters and revocations |
 //! | [`tls`] | an HTTPS API on a [`pki`] certificate, optionally requiring client certificates |
 //! | [`token_server`] | an OAuth 2.0 authorization server: grants, fault switches, JWT assertions |
 #![deny(missing_docs)]
