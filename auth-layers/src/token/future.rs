@@ -84,7 +84,7 @@ pin_project! {
 /// replayable and cannot be copied, otherwise calls `inner` (which must be ready) with the
 /// request, keeping a copy if it can. The request is changed in place, not taken apart, so it
 /// is not moved more than it must be.
-#[inline]
+#[inline(always)]
 fn begin<S, B>(
     inner: &mut S,
     settings: &Settings,
@@ -137,6 +137,7 @@ struct Replay<B> {
 
 impl<B> Replay<B> {
     /// The head of `request`, with `body`.
+    #[inline(always)]
     fn copy(request: &Request<B>, body: B) -> Self {
         Self {
             method: request.method().clone(),
@@ -184,7 +185,7 @@ where
     B: ReplayableBody,
 {
     /// The request carries `token`, from the cache; `inner` is the layer's ready service.
-    #[inline]
+    #[inline(always)]
     pub(super) fn send(
         inner: &mut S,
         bound: &Arc<Bound<S, T>>,
