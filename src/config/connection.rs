@@ -130,7 +130,7 @@ fn read_tls(r: &mut Reader<'_>, t: &Table<'_>) -> Option<TlsSpec> {
     let tls = r.sub_table(t, "tls")?;
     r.known_keys(&tls, &["cert", "key", "ca"]);
     let cert = r.path(&tls, "cert");
-    let key = r.secret(&tls, "key", false);
+    let key = r.private_key(&tls, "key");
     let ca = r.path(&tls, "ca");
     let given = |key: &str| tls.get(key).is_some();
     let incomplete = match (given("cert"), given("key")) {
@@ -321,7 +321,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "missing (client_auth `basic` and `body` send a client secret)",
         );
     }
-    let private_key = r.secret(t, "private_key", false);
+    let private_key = r.private_key(t, "private_key");
     if client_auth.as_deref() == Some("private_key_jwt") && t.get("private_key").is_none() {
         r.problems.error(
             &t.key_path("private_key"),
@@ -416,9 +416,9 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
             "tls",
         ],
     );
-    let service_account_file = r.path(t, "service_account_file");
+    let service_account_file = r.key_file(t, "service_account_file");
     let token_url = r.url(t, "token_url", false);
-    let private_key = r.secret(t, "private_key", false);
+    let private_key = r.private_key(t, "private_key");
     if service_account_file.is_none() {
         for key in ["token_url", "issuer", "private_key"] {
             if t.get(key).is_none() {

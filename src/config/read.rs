@@ -149,6 +149,58 @@ impl Reader<'_> {
         self.string(t, key).map(PathBuf::from)
     }
 
+    /// A private key: a [secret](Self::secret) whose file, when it exists, must not be readable
+    /// by group or others (a warning; an error with `strict_secrets = true`).
+    pub(crate) fn private_key(&mut self, t: &Table<'_>, key: &str) -> Option<SecretRef> {
+        let secret = self.secret(t, key, false);
+        if let Some(SecretRef::File(file)) = &secret {
+            self.key_file_mode(&t.key_path(key), file);
+        }
+        secret
+    }
+
+    /// A file that holds a private key (a service-account key file), checked like
+    /// [`private_key`](Self::private_key).
+    pub(crate) fn key_file(&mut self, t: &Table<'_>, key: &str) -> Option<PathBuf> {
+        let file = self.path(t, key);
+        if let Some(file) = &file {
+            self.key_file_mode(&t.key_path(key), file);
+        }
+        file
+    }
+
+    /// Warns (or, with `strict_secrets`, refuses) when the key file at `file` is readable by
+    /// group or others. A file that does not exist yet is left to the read that needs it.
+    fn key_file_mode(&mut self, path: &str, file: &std::path::Path) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let Ok(metadata) = std::fs::metadata(file) else {
+                return;
+            };
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 == 0 {
+                return;
+            }
+            let message = format!(
+                "private key file `{}` is readable by group or others (mode {mode:04o}): run \
+                 `chmod 600 {}`",
+                file.display(),
+                file.display()
+            );
+            if self.strict_secrets {
+                self.problems.error(
+                    path,
+                    format!("{message} (`strict_secrets = true` refuses it)"),
+                );
+            } else {
+                self.problems.warn(path, message);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (path, file);
+    }
+
     /// `{ env = "NAME" }`, `{ file = "path" }` or a literal string.
     pub(crate) fn secret(&mut self, t: &Table<'_>, key: &str, required: bool) -> Option<SecretRef> {
         let path = t.key_path(key);

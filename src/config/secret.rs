@@ -59,7 +59,7 @@ impl SecretRef {
                     )));
                 }
             },
-            SecretRef::File(file) => match std::fs::read_to_string(file) {
+            SecretRef::File(file) => match read_secret_file(file) {
                 Ok(mut text) => {
                     // Files written by `echo` or editors end in a newline; the secret does not.
                     while text.ends_with('\n') || text.ends_with('\r') {
@@ -67,9 +67,9 @@ impl SecretRef {
                     }
                     SecretString::from(text)
                 }
-                Err(error) => {
+                Err(why) => {
                     return Err(problem(format!(
-                        "cannot read secret file `{}`: {error}",
+                        "cannot read secret file `{}`: {why}",
                         file.display()
                     )));
                 }
@@ -92,9 +92,83 @@ impl SecretRef {
     }
 }
 
+/// The largest secret file read: a secret file holds one secret (a key, a token), never more.
+pub(crate) const MAX_SECRET_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a secret file: a regular file of at most [`MAX_SECRET_FILE_BYTES`], in UTF-8. It is
+/// opened without blocking (a FIFO would wait for a writer) and checked through the open handle,
+/// so a device (`/dev/zero`), a FIFO or a terminal (`/dev/stdin`) is refused rather than read
+/// forever. The error says why, never what the file holds.
+fn read_secret_file(file: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let handle = options.open(file).map_err(|e| e.to_string())?;
+    let metadata = handle.metadata().map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err(
+            "not a regular file (a device, FIFO, socket or directory): secrets are read from \
+             regular files only"
+                .to_owned(),
+        );
+    }
+    let mut text = String::new();
+    handle
+        .take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => "not valid UTF-8".to_owned(),
+            _ => e.to_string(),
+        })?;
+    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "larger than {} KiB: a secret file holds one secret",
+            MAX_SECRET_FILE_BYTES / 1024
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn devices_fifos_and_oversized_files_are_refused_with_the_key_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; MAX_SECRET_FILE_BYTES as usize + 1]).expect("write");
+        let exact = dir.path().join("exact");
+        std::fs::write(&exact, vec![b'a'; MAX_SECRET_FILE_BYTES as usize]).expect("write");
+        let cases = [
+            ("/dev/zero".into(), "not a regular file"),
+            (fifo, "not a regular file"),
+            (dir.path().to_path_buf(), "not a regular file"),
+            (big, "larger than 1024 KiB"),
+        ];
+        for (path, why) in cases {
+            let err = SecretRef::File(path.clone())
+                .resolve("connections.api.auth.token")
+                .expect_err("refused");
+            let text = err.to_string();
+            assert!(text.starts_with("connections.api.auth.token: "), "{text}");
+            assert!(text.contains(why), "{path:?}: {text}");
+            assert!(text.contains(&path.display().to_string()), "{text}");
+        }
+        let secret = SecretRef::File(exact)
+            .resolve("a.b")
+            .expect("1 MiB is allowed");
+        assert_eq!(secret.expose_secret().len(), MAX_SECRET_FILE_BYTES as usize);
+    }
 
     #[test]
     fn file_secrets_lose_their_trailing_newline() {

@@ -258,6 +258,48 @@ fn literal_secrets_are_warnings_without_strict_secrets() {
     assert!(!warnings[0].contains("literal-token"));
 }
 
+#[cfg(unix)]
+#[test]
+fn readable_private_key_files_are_warnings_or_with_strict_secrets_errors() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("client.key");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").expect("write");
+    let config = |strict: bool| {
+        format!(
+            r#"
+            strict_secrets = {strict}
+            [connections.api]
+            base_url = "https://api.example.com"
+            auth = {{ type = "none" }}
+            tls = {{ cert = "client.pem", key = {{ file = "{}" }} }}
+            "#,
+            key.display()
+        )
+    };
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let loose = Config::from_str(&config(false), Format::Toml).expect("a warning only");
+    let warnings: Vec<String> = loose.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("connections.api.tls.key: private key file"),
+        "{warnings:?}"
+    );
+    assert!(warnings[0].contains("mode 0644") && warnings[0].contains("chmod 600"));
+    let error = Config::from_str(&config(true), Format::Toml).expect_err("strict refuses");
+    assert!(
+        error
+            .to_string()
+            .contains("connections.api.tls.key: private key file"),
+        "{error}"
+    );
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let tight = Config::from_str(&config(true), Format::Toml).expect("owner-only is fine");
+    assert!(tight.warnings().is_empty());
+}
+
 #[test]
 fn parse_errors_give_a_position_but_never_the_line() {
     let error = Config::from_str(

@@ -180,7 +180,7 @@ fn load_blocking(path: &Path, key: &str) -> Result<Option<StoredToken>, AuthErro
         Err(e) if matches!(e.kind(), NotFound | PermissionDenied | ReadOnlyFilesystem) => Ok(None),
         Err(e) => Err(e),
     }
-    .map_err(io_error("lock", &lock_path))?;
+    .map_err(lock_error(&lock_path))?;
     let Some(doc) = read_document(path)? else {
         return Ok(None);
     };
@@ -229,7 +229,7 @@ fn lock_exclusive(path: &Path) -> Result<Option<File>, AuthError> {
         Err(e) if e.kind() == NotFound && !parent_dir(path).is_dir() => Ok(None),
         Err(e) => Err(e),
     }
-    .map_err(io_error("lock", &lock_path))
+    .map_err(lock_error(&lock_path))
 }
 
 fn lock_path(path: &Path) -> PathBuf {
@@ -238,12 +238,34 @@ fn lock_path(path: &Path) -> PathBuf {
     PathBuf::from(lock)
 }
 
+/// Opens (creating it) the lock file. A symbolic link there is refused, not followed: whoever
+/// can write the directory could otherwise point it at any file the process may write.
 fn open_lock_file(lock_path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
     options.open(lock_path)
+}
+
+/// Maps a failure to open or take the lock: "cannot lock `path`", saying so when the lock file
+/// is a symbolic link (refused by `O_NOFOLLOW`).
+fn lock_error(lock_path: &Path) -> impl Fn(io::Error) -> AuthError + '_ {
+    move |e| {
+        if fs::symlink_metadata(lock_path).is_ok_and(|m| m.file_type().is_symlink()) {
+            store_error(format!(
+                "cannot lock {}: it is a symbolic link, which the token store refuses to follow \
+                 (remove it; the store creates its own lock file)",
+                lock_path.display()
+            ))
+            .with_source(e)
+        } else {
+            io_error("lock", lock_path)(e)
+        }
+    }
 }
 
 fn parent_dir(path: &Path) -> &Path {

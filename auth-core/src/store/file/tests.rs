@@ -279,3 +279,25 @@ async fn debug_never_shows_secrets() {
     assert!(!text.contains(CANARY), "{text}");
     assert!(text.contains("[redacted]"), "{text}");
 }
+
+#[tokio::test]
+async fn a_symlinked_lock_file_is_refused_and_its_target_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("victim");
+    fs::write(&target, "keep me").expect("write");
+    std::os::unix::fs::symlink(&target, dir.path().join("tokens.json.lock")).expect("symlink");
+    let store = store_in(&dir);
+    for error in [
+        store.save("api", &full_record()).await.expect_err("save"),
+        store.load("api").await.expect_err("load"),
+        store.remove("api").await.expect_err("remove"),
+    ] {
+        assert_eq!(error.kind(), ErrorKind::Store);
+        let text = format!("{error} {:?}", std::error::Error::source(&error));
+        assert!(text.contains("tokens.json.lock"), "{text}");
+        assert!(text.contains("symbolic link"), "{text}");
+        assert!(!text.contains(CANARY), "{text}");
+    }
+    assert_eq!(fs::read_to_string(&target).expect("target"), "keep me");
+    assert!(!dir.path().join("tokens.json").exists());
+}
