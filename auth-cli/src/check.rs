@@ -73,10 +73,7 @@ async fn check_one(
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let mut method = describe(&spec);
     if let Some(source) = layer.token_source() {
-        let token = source
-            .token()
-            .await
-            .map_err(|e| Failure::from_auth(Stage::Token, &e))?;
+        let token = client::token(&spec, source).await?;
         if let Some(at) = token.expires_at() {
             let left = at.saturating_duration_since(tokio::time::Instant::now());
             method.push_str(&format!(", token expires in {}", human(left)));

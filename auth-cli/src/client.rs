@@ -1,6 +1,6 @@
 //! The HTTP client the commands use, and a connection's authenticated stack around it.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -10,7 +10,12 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use tower::{ServiceBuilder, timeout::Timeout, timeout::TimeoutLayer};
-use tower_auth::config::{ConnectionLayer, ConnectionService, ConnectionSpec};
+use tower_auth::{
+    AccessToken, ErrorKind, TokenSource,
+    config::{ConnectionLayer, ConnectionService, ConnectionSpec},
+};
+
+use crate::diagnose::{Failure, Stage};
 
 /// hyper-util's client over rustls (platform roots), HTTP/1.1, http and https.
 pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -52,9 +57,36 @@ pub(crate) fn client_for(spec: &ConnectionSpec, shared: &HttpClient) -> Result<H
     }
 }
 
+/// The connection's `timeout`, else [`DEFAULT_TIMEOUT`]: it bounds the token fetch, the time
+/// to the response headers and (in `request`) the whole exchange, body included.
+pub(crate) fn timeout(spec: &ConnectionSpec) -> Duration {
+    spec.timeout.unwrap_or(DEFAULT_TIMEOUT)
+}
+
+/// A token from `source`, within the connection's timeout: a stalled token endpoint is a
+/// `token`-stage timeout, not a wait for the token client's own deadline.
+pub(crate) async fn token(
+    spec: &ConnectionSpec,
+    source: &Arc<dyn TokenSource>,
+) -> Result<AccessToken, Failure> {
+    let timeout = timeout(spec);
+    match tokio::time::timeout(timeout, source.token()).await {
+        Ok(token) => token.map_err(|e| Failure::from_auth(Stage::Token, &e)),
+        Err(_elapsed) => {
+            let mut failure = Failure::new(
+                Stage::Token,
+                format!("no token within the connection's timeout ({timeout:?})"),
+                ErrorKind::Timeout.hint(),
+            );
+            failure.kind = Some(ErrorKind::Timeout);
+            Err(failure)
+        }
+    }
+}
+
 pub(crate) fn stack(spec: &ConnectionSpec, layer: ConnectionLayer, client: HttpClient) -> Stack {
     ServiceBuilder::new()
-        .layer(TimeoutLayer::new(spec.timeout.unwrap_or(DEFAULT_TIMEOUT)))
+        .layer(TimeoutLayer::new(timeout(spec)))
         .layer(layer)
         .service(client)
 }

@@ -10,6 +10,7 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand, ValueEnum};
 use tower_auth::config::Config;
 
+mod body;
 mod check;
 mod client;
 mod diagnose;
@@ -67,6 +68,11 @@ enum Command {
         /// Print the status line and response headers too
         #[arg(short = 'i', long = "include")]
         include: bool,
+        /// The most response body bytes to write (bytes, or with KiB, MiB, GiB); a larger body
+        /// is an error after that many
+        #[arg(long, value_name = "BYTES", default_value = body::DEFAULT_MAX_BODY,
+              value_parser = body::parse_size)]
+        max_body: u64,
     },
     /// Sign in through the browser (authorization code + PKCE) and store the refresh token
     Login {
@@ -135,6 +141,7 @@ fn main() -> ExitCode {
                 headers,
                 data,
                 include,
+                max_body,
             } => {
                 let args = request::Args {
                     method,
@@ -142,6 +149,7 @@ fn main() -> ExitCode {
                     headers,
                     data,
                     include,
+                    max_body,
                 };
                 request::run(&config, env, &name, args).await
             }

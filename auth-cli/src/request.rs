@@ -4,12 +4,12 @@ use std::io::Write;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tower::ServiceExt;
 use tower_auth::{AuthError, config::Config};
 
 use crate::{
-    client,
+    body, client,
     diagnose::{self, Failure, Stage},
 };
 
@@ -20,6 +20,8 @@ pub(crate) struct Args {
     pub(crate) headers: Vec<String>,
     pub(crate) data: Option<String>,
     pub(crate) include: bool,
+    /// `--max-body`: the most response body bytes to write.
+    pub(crate) max_body: u64,
 }
 
 pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, args: Args) -> u8 {
@@ -55,34 +57,33 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
             "check the tls cert, key and ca files of the connection",
         )
     })?;
+    let timeout = client::timeout(&spec);
+    let limits = body::Limits {
+        max_body: args.max_body,
+        deadline: tokio::time::Instant::now() + timeout,
+        timeout,
+    };
     let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await
         .map_err(|e| Failure::from_request_error(&e))?;
     let status = response.status();
     let auth_error = response.extensions().get::<AuthError>().cloned();
+    let mut stdout = std::io::stdout();
     if args.include {
-        println!("{:?} {status}", response.version());
+        let mut head = format!("{:?} {status}\n", response.version());
         for (name, value) in response.headers() {
-            println!("{name}: {}", String::from_utf8_lossy(value.as_bytes()));
+            head.push_str(&format!(
+                "{name}: {}\n",
+                String::from_utf8_lossy(value.as_bytes())
+            ));
         }
-        println!();
+        head.push('\n');
+        let _ = stdout.write_all(head.as_bytes());
     }
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| {
-            Failure::new(
-                Stage::Request,
-                format!("reading the response body: {e}"),
-                "retry; the connection was cut",
-            )
-        })?
-        .to_bytes();
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(&body);
-    if !body.ends_with(b"\n") && !body.is_empty() {
+    let mut out = LastByte::new(&mut stdout);
+    body::copy(response.into_body(), &mut out, limits).await?;
+    if out.last.is_some_and(|last| last != b'\n') {
         let _ = writeln!(stdout);
     }
     if status.is_success() {
@@ -97,4 +98,30 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
         None => eprintln!("error: the server answered {status}"),
     }
     Ok(1)
+}
+
+/// A writer that remembers the last byte written through it, to end the output with a newline.
+struct LastByte<'a, W> {
+    inner: &'a mut W,
+    last: Option<u8>,
+}
+
+impl<'a, W: Write> LastByte<'a, W> {
+    fn new(inner: &'a mut W) -> Self {
+        Self { inner, last: None }
+    }
+}
+
+impl<W: Write> Write for LastByte<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(&last) = buf[..n].last() {
+            self.last = Some(last);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -4,6 +4,7 @@ use tower_auth::{ExposeSecret, config::Config};
 
 use crate::{
     check::{describe, human},
+    client,
     diagnose::{self, Failure, Stage},
 };
 
@@ -25,10 +26,7 @@ async fn obtain(config: &Config, env: Option<&str>, name: &str, show: bool) -> R
              `request` for the others",
         ));
     };
-    let token = source
-        .token()
-        .await
-        .map_err(|e| Failure::from_auth(Stage::Token, &e))?;
+    let token = client::token(&spec, source).await?;
     if show {
         // Explicitly asked for: the raw token alone, so scripts can capture it.
         println!("{}", token.secret().expose_secret());

@@ -39,13 +39,7 @@ pub async fn tower_auth(args: &[&str], envs: &[(&str, &str)]) -> Run {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let output = Command::new(env!("CARGO_BIN_EXE_tower-auth"))
-            .args(&args)
-            .env_remove("TOWER_AUTH_ENV")
-            .env_remove("TOWER_AUTH_CONFIG")
-            .envs(envs)
-            .output()
-            .expect("the binary runs");
+        let output = command(&args, &envs).output().expect("the binary runs");
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -54,6 +48,96 @@ pub async fn tower_auth(args: &[&str], envs: &[(&str, &str)]) -> Run {
     })
     .await
     .expect("join")
+}
+
+fn command(args: &[String], envs: &[(String, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tower-auth"));
+    command
+        .args(args)
+        .env_remove("TOWER_AUTH_ENV")
+        .env_remove("TOWER_AUTH_CONFIG")
+        .envs(envs.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+/// A run of [`tower_auth_within`]: the output, how long it took, and the child's peak memory.
+pub struct Timed {
+    pub run: Run,
+    pub elapsed: Duration,
+    /// The child's peak resident set (`VmHWM`, KiB), last sampled while it ran; Linux only.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Runs the binary like [`tower_auth`], but never longer than `limit`: past it the child is
+/// killed (and the exit code is -1, which fails any assertion on the code).
+pub async fn tower_auth_within(args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Timed {
+    use std::{io::Read, process::Stdio, time::Instant};
+
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut child = command(&args, &envs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        let status_path = format!("/proc/{}/status", child.id());
+        let mut peak_rss_kib = None;
+        let status = loop {
+            // Sampled before try_wait: once reaped, the child's /proc entry is gone.
+            if let Some(kib) = std::fs::read_to_string(&status_path)
+                .ok()
+                .as_deref()
+                .and_then(vm_hwm_kib)
+            {
+                peak_rss_kib = Some(kib);
+            }
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let elapsed = started.elapsed();
+        let stdout = stdout.join().expect("stdout reader");
+        let stderr = stderr.join().expect("stderr reader");
+        Timed {
+            run: Run {
+                code: status.and_then(|s| s.code()).unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            },
+            elapsed,
+            peak_rss_kib,
+        }
+    })
+    .await
+    .expect("join")
+}
+
+/// `VmHWM:   12345 kB` of a `/proc/PID/status`.
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub struct Fixture {
