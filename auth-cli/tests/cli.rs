@@ -192,6 +192,61 @@ auth = { type = "basic" }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_in_a_url_is_refused_and_never_shown() {
+    let fixture = Fixture::new().await;
+    let config = fixture.config(
+        "userinfo.toml",
+        r#"
+[connections.api]
+base_url = "http://user:hunter2secret@127.0.0.1:9/v1"
+auth = { type = "none" }
+[connections.oauth]
+base_url = "https://api.example.com"
+[connections.oauth.auth]
+type = "oauth2"
+grant = "client_credentials"
+token_url = "https://client:hunter2secret@auth.example.com/token"
+client_id = "c"
+client_secret = { env = "X" }
+"#,
+    );
+    let config = config.to_str().expect("utf8");
+    for args in [
+        vec!["check"],
+        vec!["check", "--format", "json"],
+        vec!["token", "oauth"],
+        vec!["request", "api", "GET", "/"],
+        vec!["config", "validate"],
+        vec!["config", "show"],
+    ] {
+        let mut all = vec!["-c", config];
+        all.extend(&args);
+        let run = tower_auth(&all, &[]).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(
+            !run.all().contains("hunter2secret"),
+            "{args:?}: {}",
+            run.all()
+        );
+        for path in [
+            "connections.api.base_url",
+            "connections.oauth.auth.token_url",
+        ] {
+            assert!(
+                run.all().contains(path),
+                "{args:?}: no {path} in {}",
+                run.all()
+            );
+        }
+        assert!(
+            run.all().contains("user information"),
+            "{args:?}: {}",
+            run.all()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environments_select_the_overlay_from_the_flag_or_the_variable() {
     let fixture = Fixture::new().await;
     let config = fixture.config(

@@ -291,22 +291,30 @@ impl fmt::Debug for TokenEndpoint {
     }
 }
 
-/// Parses an endpoint URL, naming `what` in errors: a URL without a fragment (RFC 6749 §3.1).
+/// Parses an endpoint URL, naming `what` in errors: a URL without a fragment (RFC 6749 §3.1)
+/// and without user information. Errors quote the text only when it has no `@`: what precedes
+/// one may be a password.
 pub(crate) fn parse_url(what: &str, text: &str) -> Result<Url, AuthError> {
-    let shown: String = text.chars().take(80).collect();
-    let url = Url::parse(text.trim()).map_err(|e| {
-        AuthError::config(
-            what,
-            format!("`{}` is not a URL ({e})", shown.escape_debug()),
-        )
-    })?;
+    let shown = if text.contains('@') {
+        "the URL (not shown: it contains `@`, which may be user information)".to_owned()
+    } else {
+        let shown: String = text.chars().take(80).collect();
+        format!("`{}`", shown.escape_debug())
+    };
+    let url = Url::parse(text.trim())
+        .map_err(|e| AuthError::config(what, format!("{shown} is not a URL ({e})")))?;
     if url.cannot_be_a_base() || url.host_str().is_none_or(str::is_empty) {
         return Err(AuthError::config(
             what,
-            format!(
-                "`{}` is not an http(s) URL with a host",
-                shown.escape_debug()
-            ),
+            format!("{shown} is not an http(s) URL with a host"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AuthError::config(
+            what,
+            "must not contain user information (`user:password@`): a password in a URL is \
+             shown wherever the URL is and is not sent as credentials; give them to the client \
+             authentication (client_id and client_secret) or to an auth layer",
         ));
     }
     if url.fragment().is_some() {
@@ -333,7 +341,16 @@ mod tests {
             ("not a url", "token_url: `not a url` is not a URL"),
             (
                 "mailto:a@b.c",
-                "token_url: `mailto:a@b.c` is not an http(s) URL",
+                "token_url: the URL (not shown: it contains `@`, which may be user information) \
+                 is not an http(s) URL",
+            ),
+            (
+                "https://client:hunter2secret@auth.example.com/token",
+                "token_url: must not contain user information",
+            ),
+            (
+                "https://client:hunter2secret@[auth.example.com/token",
+                "token_url: the URL (not shown",
             ),
             (
                 "http://auth.example.com/token",
@@ -348,6 +365,10 @@ mod tests {
             let err = build(url).expect_err(url);
             assert_eq!(err.kind(), ErrorKind::Config, "{url}");
             assert!(err.to_string().contains(expected), "{url}: {err}");
+            assert!(
+                !format!("{err} {err:?}").contains("hunter2"),
+                "{url}: {err}"
+            );
         }
         assert!(build("http://127.0.0.1:8080/token").is_ok());
         assert!(build("http://localhost/token").is_ok());

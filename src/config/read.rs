@@ -418,6 +418,13 @@ pub(crate) fn check_url(text: &str) -> Result<(), &'static str> {
         Some(_) => return Err("the scheme must be http or https"),
         None => return Err("relative URL: give the scheme and host, e.g. https://host/path"),
     }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(
+            "it contains user information (`user:password@`): credentials do not belong in a \
+             URL, where they are shown and not sent; give them to an auth method, e.g. \
+             `type = \"basic\"`",
+        );
+    }
     match uri.host() {
         Some(host) if !host.is_empty() => Ok(()),
         _ => Err("no host"),
@@ -446,6 +453,12 @@ mod tests {
         assert!(check_url("api.example.com/v2").is_err());
         assert!(check_url("ftp://example.com").is_err());
         assert!(check_url("not a url").is_err());
+        let why = check_url("https://user:hunter2secret@api.example.com").expect_err("userinfo");
+        assert!(
+            why.contains("user information") && !why.contains("hunter2"),
+            "{why}"
+        );
+        assert!(check_url("https://user@api.example.com").is_err());
     }
 
     #[test]
