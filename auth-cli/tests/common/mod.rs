@@ -33,13 +33,9 @@ pub fn write_config(dir: &Path, body: &str) -> String {
 
 /// Runs the binary with `args` and extra environment variables, off the async runtime.
 pub async fn tower_auth(args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let envs: Vec<(String, String)> = envs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let mut command = command(args, envs);
     tokio::task::spawn_blocking(move || {
-        let output = command(&args, &envs).output().expect("the binary runs");
+        let output = command.output().expect("the binary runs");
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -50,13 +46,13 @@ pub async fn tower_auth(args: &[&str], envs: &[(&str, &str)]) -> Run {
     .expect("join")
 }
 
-fn command(args: &[String], envs: &[(String, String)]) -> Command {
+fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tower-auth"));
     command
         .args(args)
         .env_remove("TOWER_AUTH_ENV")
         .env_remove("TOWER_AUTH_CONFIG")
-        .envs(envs.iter().map(|(k, v)| (k, v)));
+        .envs(envs.iter().copied());
     command
 }
 
@@ -73,14 +69,10 @@ pub struct Timed {
 pub async fn tower_auth_within(args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Timed {
     use std::{io::Read, process::Stdio, time::Instant};
 
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let envs: Vec<(String, String)> = envs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let mut command = command(args, envs);
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let mut child = command(&args, &envs)
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
