@@ -153,8 +153,12 @@ impl QueryParam {
 
     /// [`try_set`](Self::try_set), failing with an [`ErrorKind::Request`] error.
     pub(crate) fn set(&self, uri: &mut Uri, pair: &str) -> Result<(), AuthError> {
-        self.try_set(uri, pair)
-            .map_err(|why| Rejection::new(self.unusable_uri(), why).into_error())
+        self.try_set(uri, pair).map_err(|why| {
+            AuthError::new(
+                ErrorKind::Request,
+                format!("{}: {why}", self.unusable_uri()),
+            )
+        })
     }
 
     /// "cannot add the API key query parameter `api_key` to the request URI".
@@ -175,11 +179,8 @@ pub(crate) struct Rejection {
 }
 
 impl Rejection {
-    pub(crate) fn new(what: impl Into<Detail>, why: &'static str) -> Self {
-        Self {
-            what: what.into(),
-            why,
-        }
+    pub(crate) fn new(what: Detail, why: &'static str) -> Self {
+        Self { what, why }
     }
 
     /// An [`ErrorKind::Request`] error: "cannot add …: it has no path (…)".

@@ -189,12 +189,6 @@ impl Detail {
     }
 }
 
-impl From<String> for Detail {
-    fn from(text: String) -> Self {
-        Detail::new(text)
-    }
-}
-
 impl fmt::Debug for Detail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)

@@ -149,18 +149,6 @@ impl<B> Replay<B> {
         }
     }
 
-    /// The head of a buffered request, with `body`.
-    fn of_parts(head: &Parts, body: B) -> Self {
-        Self {
-            method: head.method.clone(),
-            uri: head.uri.clone(),
-            version: head.version,
-            headers: head.headers.clone(),
-            extensions: head.extensions.clone(),
-            body,
-        }
-    }
-
     /// The request to send again.
     fn into_request(self) -> Request<B> {
         let mut request = Request::new(self.body);
@@ -318,8 +306,9 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    let replay = Some(Replay::of_parts(&head, B::from_buffered(bytes.clone())));
-                    let fut = service.call(Request::from_parts(head, B::from_buffered(bytes)));
+                    let request = Request::from_parts(head, B::from_buffered(bytes.clone()));
+                    let replay = Some(Replay::copy(&request, B::from_buffered(bytes)));
+                    let fut = service.call(request);
                     this.state.set(State::Calling { fut, replay });
                 }
                 StateProj::Calling { fut, replay } => {
