@@ -235,6 +235,14 @@ fn canary_key_material_never_shows() {
         shown[0]
     );
 
+    // The key type of `auth_core::pem`, which `ClientTls` and the JWT signer read keys with.
+    let key = auth_core::pem::private_key(
+        key_pem.as_bytes(),
+        &auth_core::pem::PemSource::inline("client private key"),
+    )
+    .expect("key");
+    shown.push(format!("{key:?}"));
+
     let other_cert = ca.issue_client("other").cert_pem;
     let expired = ca
         .issue_client_for("old", &client.key, Validity::Expired)
