@@ -8,8 +8,13 @@ use std::fmt;
 
 use http::{HeaderMap, header::WWW_AUTHENTICATE};
 
+use crate::redact::{self, Redactor};
+
 /// The first usable challenge of a `WWW-Authenticate` header, preferring a `Bearer` one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The fields hold what the server wrote, which may echo a credential: `Display` and `Debug`
+/// redact long token-like runs, and [`WwwAuthenticate::redact`] cuts out known secrets by value.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct WwwAuthenticate {
     /// The auth scheme, e.g. `Bearer` or `Basic`.
     pub scheme: String,
@@ -48,31 +53,58 @@ impl WwwAuthenticate {
             .position(|c| c.scheme.eq_ignore_ascii_case("bearer"));
         all.into_iter().nth(bearer.unwrap_or(0))
     }
+
+    /// Cuts every secret `redactor` holds out of every field, by value.
+    pub fn redact(&mut self, redactor: &Redactor) {
+        for field in self.fields_mut() {
+            if let std::borrow::Cow::Owned(redacted) = redactor.redact(field) {
+                *field = redacted;
+            }
+        }
+    }
+
+    fn fields_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        std::iter::once(&mut self.scheme).chain(
+            [
+                &mut self.realm,
+                &mut self.error,
+                &mut self.error_description,
+                &mut self.scope,
+            ]
+            .into_iter()
+            .flatten(),
+        )
+    }
+
+    fn params(&self) -> [(&'static str, Option<&String>); 4] {
+        [
+            ("realm", self.realm.as_ref()),
+            ("error", self.error.as_ref()),
+            ("error_description", self.error_description.as_ref()),
+            ("scope", self.scope.as_ref()),
+        ]
+    }
+}
+
+impl fmt::Debug for WwwAuthenticate {
+    /// Server text, with long token-like runs redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("WwwAuthenticate");
+        debug.field("scheme", &redact::by_shape(&self.scheme));
+        for (name, value) in self.params() {
+            debug.field(name, &value.map(|v| redact::by_shape(v)));
+        }
+        debug.finish()
+    }
 }
 
 impl fmt::Display for WwwAuthenticate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Server-supplied text: keep it to one short printable line.
-        let scheme: String = self
-            .scheme
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(64)
-            .collect();
-        write!(f, "challenge {scheme}")?;
-        for (name, value) in [
-            ("realm", &self.realm),
-            ("error", &self.error),
-            ("error_description", &self.error_description),
-            ("scope", &self.scope),
-        ] {
+        // Server-supplied text: one short printable line, token-like runs redacted.
+        write!(f, "challenge {}", redact::shown(&self.scheme, 64))?;
+        for (name, value) in self.params() {
             if let Some(value) = value {
-                let value: String = value
-                    .chars()
-                    .filter(|c| !c.is_control())
-                    .take(200)
-                    .collect();
-                write!(f, " {name}=\"{value}\"")?;
+                write!(f, " {name}=\"{}\"", redact::shown(value, 200))?;
             }
         }
         Ok(())

@@ -1,15 +1,20 @@
 //! One error type for every failure, with a `kind()` for code and a `hint()` for people.
 //!
 //! [`AuthError`] is cheap to clone (an `Arc` inside) because a single failed token fetch is
-//! handed to every caller that was waiting for it. It never holds a secret: messages are written
-//! by this library, provider descriptions come from the server, and the source chain is only ever
-//! a transport or parse error.
+//! handed to every caller that was waiting for it. It never shows a secret: messages are written
+//! by this library, the source chain is only ever a transport or parse error, and what came from
+//! a server (a provider's description, a challenge, an excerpt) may echo a credential, so it is
+//! redacted by value where the secrets are known ([`AuthError::redact`], applied by the token
+//! endpoint, the token layer and the CLI) and by shape whenever it is shown.
 
 use std::{error::Error as StdError, fmt, sync::Arc, time::Duration};
 
 use http::StatusCode;
 
-use crate::challenge::WwwAuthenticate;
+use crate::{
+    challenge::WwwAuthenticate,
+    redact::{self, Redactor},
+};
 
 mod kind;
 
@@ -177,6 +182,66 @@ impl AuthError {
         self.map(|i| i.retry_after = Some(delay))
     }
 
+    /// Cuts every secret `redactor` holds out of every text of the error, by value: the detail,
+    /// the provider's code, description and URI, the challenge and the source's text. Server
+    /// text is kept whole until shown, so this works before any truncation.
+    ///
+    /// ```
+    /// use auth_core::{AuthError, Redactor};
+    ///
+    /// let redactor = Redactor::new();
+    /// redactor.add("hunter2pass");
+    /// let err = AuthError::from_oauth("invalid_client", Some("secret hunter2pass is wrong"), None);
+    /// let shown = err.redact(&redactor).to_string();
+    /// assert!(shown.contains("secret [redacted] is wrong"));
+    /// ```
+    #[must_use]
+    pub fn redact(self, redactor: &Redactor) -> Self {
+        let changes = |text: &str| matches!(redactor.redact(text), std::borrow::Cow::Owned(_));
+        let inner = &*self.inner;
+        let source_text = inner.source.as_ref().map(|s| s.to_string());
+        let texts = inner
+            .detail
+            .iter()
+            .chain(inner.provider.iter().flat_map(|p| {
+                std::iter::once(&p.code)
+                    .chain(p.description.as_ref())
+                    .chain(p.uri.as_ref())
+            }))
+            .chain(source_text.as_ref());
+        let challenge_changes = inner.challenge.as_ref().is_some_and(|c| {
+            let mut copy = c.clone();
+            copy.redact(redactor);
+            copy != *c
+        });
+        if !challenge_changes && !texts.into_iter().any(|t| changes(t)) {
+            return self;
+        }
+        let in_place = |text: &mut String| {
+            if let std::borrow::Cow::Owned(redacted) = redactor.redact(text) {
+                *text = redacted;
+            }
+        };
+        self.map(|i| {
+            if let Some(detail) = &mut i.detail {
+                in_place(detail);
+            }
+            if let Some(p) = &mut i.provider {
+                in_place(&mut p.code);
+                p.description.as_mut().map(in_place);
+                p.uri.as_mut().map(in_place);
+            }
+            if let Some(c) = &mut i.challenge {
+                c.redact(redactor);
+            }
+            if let Some(text) = source_text
+                && let std::borrow::Cow::Owned(redacted) = redactor.redact(&text)
+            {
+                i.source = Some(redacted.into());
+            }
+        })
+    }
+
     /// Attaches the underlying cause. It must not contain secrets.
     pub fn with_source(self, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         let source = source.into();
@@ -257,9 +322,9 @@ impl AuthError {
             write!(f, ": {detail}")?;
         }
         if let Some(p) = &inner.provider {
-            write!(f, " (error `{}`", p.code)?;
+            write!(f, " (error `{}`", redact::shown(&p.code, MAX_CODE_CHARS))?;
             if let Some(d) = &p.description {
-                write!(f, ": {}", scrub(d))?;
+                write!(f, ": {}", redact::shown(d, MAX_DESCRIPTION_CHARS))?;
             }
             f.write_str(")")?;
         }
@@ -279,19 +344,10 @@ impl AuthError {
     }
 }
 
-/// Keeps provider-supplied text to one short printable line.
-fn scrub(text: &str) -> String {
-    const MAX: usize = 200;
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
-        .collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out
-}
+/// The most characters of a provider's error code shown.
+const MAX_CODE_CHARS: usize = 64;
+/// The most characters of a provider's description shown.
+const MAX_DESCRIPTION_CHARS: usize = 200;
 
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -307,10 +363,27 @@ impl fmt::Debug for AuthError {
             .field("kind", &inner.kind)
             .field("detail", &inner.detail)
             .field("status", &inner.status)
-            .field("provider", &inner.provider)
+            .field("provider", &inner.provider.as_ref().map(ShapedProvider))
             .field("challenge", &inner.challenge)
             .field("retry_after", &inner.retry_after)
             .field("source", &inner.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+/// A provider error's `Debug` with long token-like runs redacted (it is server text).
+struct ShapedProvider<'a>(&'a ProviderError);
+
+impl fmt::Debug for ShapedProvider<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        f.debug_struct("ProviderError")
+            .field("code", &redact::by_shape(&p.code))
+            .field(
+                "description",
+                &p.description.as_deref().map(redact::by_shape),
+            )
+            .field("uri", &p.uri.as_deref().map(redact::by_shape))
             .finish()
     }
 }

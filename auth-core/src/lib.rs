@@ -12,6 +12,7 @@
 //! | [`store`] | [`TokenStore`], [`MemoryTokenStore`], [`FileTokenStore`] |
 //! | [`error`] | [`AuthError`], [`ErrorKind`] |
 //! | [`challenge`] | `WWW-Authenticate` parsing |
+//! | [`redact`] | [`Redactor`]: secrets cut out of server text by value, then by shape |
 //! | `pem` | private keys and certificates from PEM or DER, with errors that name the file (feature `pem`) |
 //!
 //! # Feature flags
@@ -30,6 +31,7 @@ pub mod error;
 #[cfg(feature = "pem")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
 pub mod pem;
+pub mod redact;
 pub mod source;
 pub mod store;
 pub mod token;
@@ -37,6 +39,7 @@ pub mod token;
 pub use cache::{CacheConfig, CachedTokenSource};
 pub use challenge::WwwAuthenticate;
 pub use error::{AuthError, ErrorKind, ProviderError};
+pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use source::{FnTokenSource, StaticTokenSource, TokenFuture, TokenSource};
 pub use store::{FileTokenStore, MemoryTokenStore, StoreFuture, StoredToken, TokenStore};

@@ -65,7 +65,7 @@ fn response_401_carries_the_parsed_challenge_and_a_refined_hint() {
 
 #[test]
 fn long_provider_descriptions_are_scrubbed_to_one_short_line() {
-    let long = format!("line1\nline2{}", "x".repeat(500));
+    let long = format!("line one\nline two {}", "word ".repeat(100));
     let err = AuthError::from_oauth("invalid_grant", Some(&long), None);
     let text = err.to_string();
     assert!(!text.contains('\n'));
@@ -81,4 +81,69 @@ fn builders_keep_every_field_when_shared() {
     assert_eq!(err.status(), Some(StatusCode::BAD_GATEWAY));
     assert!(err.to_string().contains("connection refused"));
     assert!(shared.status().is_none());
+}
+
+#[test]
+fn redact_cuts_known_secrets_out_of_every_server_text_before_any_cut() {
+    let redactor = Redactor::new();
+    let long = "correcthorsebatterystaple-".repeat(4);
+    redactor.add(&long);
+    redactor.add("hunter2pass");
+    // The long secret starts where the 200-character display cut falls.
+    let description = format!("{}{long} was sent", "x".repeat(190));
+    let challenge = http::HeaderMap::from_iter([(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static(
+            r#"Bearer error="invalid_token", error_description="token hunter2pass expired""#,
+        ),
+    )]);
+    let errors = [
+        AuthError::from_oauth("invalid_client", Some(&description), None),
+        AuthError::from_oauth("hunter2pass", None, None),
+        AuthError::from_status_and_headers(StatusCode::UNAUTHORIZED, &challenge)
+            .expect("a 401 is an error"),
+        AuthError::new(ErrorKind::TokenEndpoint, "excerpt: hunter2pass")
+            .with_source(std::io::Error::other("peer said hunter2pass"))
+            .with_provider_uri("https://x.example/?s=hunter2pass"),
+    ];
+    for error in errors {
+        let shown = error.clone().redact(&redactor);
+        let all = format!("{shown} {shown:?}");
+        assert!(!all.contains("hunter2pass"), "{all}");
+        assert!(!all.contains("correcthorse"), "{all}");
+        assert!(all.contains("[redacted]"), "{all}");
+        assert_eq!(shown.kind(), error.kind());
+    }
+}
+
+#[test]
+fn redact_without_a_match_keeps_the_error_as_it_is() {
+    let redactor = Redactor::new();
+    redactor.add("hunter2pass");
+    let err = AuthError::new(ErrorKind::Transport, "connection refused")
+        .with_source(std::io::Error::other("refused"));
+    let same = err.clone().redact(&redactor);
+    assert!(Arc::ptr_eq(&err.inner, &same.inner), "nothing was copied");
+    assert!(same.source().is_some(), "the source chain is kept");
+}
+
+#[test]
+fn server_text_is_redacted_by_shape_whenever_it_is_shown() {
+    let token = "eyJhbGciOiJSUzI1NiJ9abcdef0123456789";
+    let err = AuthError::from_oauth(
+        "invalid_token",
+        Some(&format!("token {token} expired")),
+        None,
+    );
+    let challenge = http::HeaderMap::from_iter([(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::try_from(format!(r#"Bearer error_description="{token}""#))
+            .expect("header value"),
+    )]);
+    let rejected =
+        AuthError::from_status_and_headers(StatusCode::UNAUTHORIZED, &challenge).expect("401");
+    for err in [err, rejected] {
+        let all = format!("{err} {err:?}");
+        assert!(!all.contains(token), "{all}");
+    }
 }
