@@ -127,6 +127,7 @@ pub struct Config {
     strict_secrets: bool,
     connections: Map<String, Value>,
     warnings: Vec<Problem>,
+    redactor: auth_core::Redactor,
 }
 
 impl fmt::Debug for Config {
@@ -201,6 +202,7 @@ impl Config {
             strict_secrets,
             connections,
             warnings: Vec::new(),
+            redactor: auth_core::Redactor::new(),
         };
         config.check_all(&mut reader);
         if !problems.errors.is_empty() {
@@ -273,6 +275,12 @@ impl Config {
         &self.warnings
     }
 
+    /// The redactor every secret resolved for this configuration's connections joins; see
+    /// [`ConnectionSpec::redactor`].
+    pub fn redactor(&self) -> &auth_core::Redactor {
+        &self.redactor
+    }
+
     /// Where the configuration came from.
     pub fn source_name(&self) -> &str {
         &self.source_name
@@ -311,7 +319,10 @@ impl Config {
         let spec = merged
             .and_then(|merged| connection::read_connection(&mut reader, name, env, path, &merged));
         match spec {
-            Some(spec) if problems.errors.is_empty() => Ok(spec),
+            Some(mut spec) if problems.errors.is_empty() => {
+                spec.redactor = self.redactor.clone();
+                Ok(spec)
+            }
             _ => Err(ConfigError::new(self.source_name.clone(), problems.errors)),
         }
     }

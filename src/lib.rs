@@ -61,8 +61,8 @@ pub use auth_oauth::{ClientAuth, OAuth2Layer};
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,
-    FileTokenStore, FnTokenSource, MemoryTokenStore, ProviderError, SecretString,
-    StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate,
+    FileTokenStore, FnTokenSource, MemoryTokenStore, ProviderError, Redactor, SecretString,
+    StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate, redact,
 };
 pub use auth_layers::{
     AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::time::Instant;
-use tower_auth::ErrorKind;
+use tower_auth::{ErrorKind, Redactor, redact::StreamRedactor};
 
 use crate::diagnose::{Failure, Stage};
 
@@ -57,18 +57,33 @@ pub(crate) struct Limits {
 /// A body over `limits.max_body` is an error after its first `max_body` bytes are written; a
 /// body still arriving at `limits.deadline` is an [`ErrorKind::Timeout`] error. An `out` closed
 /// by its reader (`| head`) ends the copy quietly.
-pub(crate) async fn copy<B>(body: B, out: &mut impl Write, limits: Limits) -> Result<u64, Failure>
+///
+/// Every secret `redactor` holds is cut out of what is written, even one split across frames
+/// (the last few bytes of a frame wait for the next one); the counts are of the bytes received.
+pub(crate) async fn copy<B>(
+    body: B,
+    out: &mut impl Write,
+    limits: Limits,
+    redactor: &Redactor,
+) -> Result<u64, Failure>
 where
     B: Body<Data = Bytes>,
     B::Error: std::fmt::Display,
 {
     let mut written = 0u64;
+    let mut out = Redacting {
+        out,
+        stream: (!redactor.is_empty()).then(|| redactor.stream()),
+        buffer: Vec::new(),
+    };
     let copied = tokio::time::timeout_at(
         limits.deadline,
-        copy_frames(body, out, limits.max_body, &mut written),
+        copy_frames(body, &mut out, limits.max_body, &mut written),
     )
     .await;
-    let _ = out.flush();
+    let cut = !matches!(copied, Ok(Ok(())));
+    // What was held back is written whatever happened: a cut one loses a secret's prefix too.
+    let _ = out.finish(cut);
     match copied {
         Ok(result) => result.map(|()| written),
         Err(_elapsed) => {
@@ -84,6 +99,45 @@ where
             failure.kind = Some(ErrorKind::Timeout);
             Err(failure)
         }
+    }
+}
+
+/// A writer that redacts what passes through it.
+struct Redacting<'a, W> {
+    out: &'a mut W,
+    /// `None` when there is nothing to redact: bytes pass straight through.
+    stream: Option<StreamRedactor>,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> Redacting<'_, W> {
+    fn finish(mut self, cut: bool) -> std::io::Result<()> {
+        if let Some(stream) = self.stream.take() {
+            self.buffer.clear();
+            if cut {
+                stream.finish_cut(&mut self.buffer);
+            } else {
+                stream.finish(&mut self.buffer);
+            }
+            self.out.write_all(&self.buffer)?;
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Write for Redacting<'_, W> {
+    fn write(&mut self, chunk: &[u8]) -> std::io::Result<usize> {
+        let Some(stream) = &mut self.stream else {
+            return self.out.write(chunk);
+        };
+        self.buffer.clear();
+        stream.push(chunk, &mut self.buffer);
+        self.out.write_all(&self.buffer)?;
+        Ok(chunk.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -145,6 +199,8 @@ mod tests {
     use http_body_util::Full;
     use tokio::time::Instant;
 
+    use tower_auth::Redactor;
+
     use super::{DEFAULT_MAX_BODY, Limits, copy, parse_size};
 
     #[test]
@@ -181,7 +237,8 @@ mod tests {
     async fn a_body_within_the_cap_is_copied_whole() {
         let mut out = Vec::new();
         let body = Full::new(Bytes::from_static(b"hello"));
-        assert_eq!(copy(body, &mut out, limits(5)).await.ok(), Some(5));
+        let none = Redactor::new();
+        assert_eq!(copy(body, &mut out, limits(5), &none).await.ok(), Some(5));
         assert_eq!(out, b"hello");
     }
 
@@ -189,7 +246,7 @@ mod tests {
     async fn a_body_over_the_cap_is_cut_at_the_cap_and_fails() {
         let mut out = Vec::new();
         let body = Full::new(Bytes::from_static(b"hello, world"));
-        let failure = copy(body, &mut out, limits(5))
+        let failure = copy(body, &mut out, limits(5), &Redactor::new())
             .await
             .expect_err("over the cap");
         assert_eq!(out, b"hello");
@@ -197,5 +254,58 @@ mod tests {
             failure.error,
             "the response body exceeded --max-body (5 bytes); wrote the first 5 bytes"
         );
+    }
+}
+
+#[cfg(test)]
+mod redaction {
+    use std::{convert::Infallible, time::Duration};
+
+    use bytes::Bytes;
+    use futures_util::stream;
+    use http_body_util::StreamBody;
+    use http_body::Frame;
+    use tokio::time::Instant;
+    use tower_auth::Redactor;
+
+    use super::{Limits, copy};
+
+    fn framed(chunks: &[&'static [u8]]) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>>> {
+        let frames: Vec<_> = chunks
+            .iter()
+            .map(|c| Ok(Frame::data(Bytes::from_static(c))))
+            .collect();
+        StreamBody::new(stream::iter(frames))
+    }
+
+    fn limits(max_body: u64) -> Limits {
+        Limits {
+            max_body,
+            deadline: Instant::now() + Duration::from_secs(10),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_split_across_frames_is_cut_out() {
+        let redactor = Redactor::new();
+        redactor.add("hunter2pass");
+        let mut out = Vec::new();
+        let body = framed(&[b"{\"echo\":\"hun", b"ter2", b"pass\"}"]);
+        let n = copy(body, &mut out, limits(1024), &redactor).await.ok();
+        assert_eq!(n, Some(24), "the count is of the bytes received");
+        assert_eq!(out, br#"{"echo":"[redacted]"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_by_the_cap_inside_a_secret_shows_no_prefix_of_it() {
+        let redactor = Redactor::new();
+        redactor.add("hunter2pass");
+        let mut out = Vec::new();
+        let body = framed(&[b"echo: hunter2pass"]);
+        copy(body, &mut out, limits(12), &redactor)
+            .await
+            .expect_err("over the cap");
+        assert_eq!(out, b"echo: [redacted]");
     }
 }

@@ -102,7 +102,7 @@ async fn check_one(
     let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await
-        .map_err(|e| Failure::from_request_error(&e))?;
+        .map_err(|e| Failure::from_request_error(&e, spec.redactor()))?;
     let status = response.status();
     let expected = if spec.check.expect_status.is_empty() {
         status.is_success()
@@ -131,7 +131,7 @@ fn unexpected_status(
     target: &str,
 ) -> Failure {
     if let Some(error) = auth_error {
-        let mut failure = Failure::from_auth(Stage::Check, error);
+        let mut failure = Failure::from_auth(Stage::Check, error, spec.redactor());
         failure.error = format!("{target} → {}: {}", status.as_u16(), failure.error);
         return failure;
     }

@@ -71,7 +71,12 @@ pub(crate) async fn token(
 ) -> Result<AccessToken, Failure> {
     let timeout = timeout(spec);
     match tokio::time::timeout(timeout, source.token()).await {
-        Ok(token) => token.map_err(|e| Failure::from_auth(Stage::Token, &e)),
+        Ok(Ok(token)) => {
+            // The server may echo it back (in a challenge, an error page): never shown.
+            spec.redactor().add_token(&token);
+            Ok(token)
+        }
+        Ok(Err(e)) => Err(Failure::from_auth(Stage::Token, &e, spec.redactor())),
         Err(_elapsed) => {
             let mut failure = Failure::new(
                 Stage::Token,

@@ -4,7 +4,8 @@ use std::{error::Error as StdError, fmt};
 
 use tower::BoxError;
 use tower_auth::{
-    AuthError, ErrorKind,
+    AuthError, ErrorKind, Redactor,
+    redact,
     config::{Config, ConfigError, ConnectionSpec},
 };
 
@@ -71,36 +72,41 @@ impl Failure {
         }
     }
 
-    /// From an [`AuthError`]: its sentence (without the hint) and its hint.
-    pub(crate) fn from_auth(stage: Stage, error: &AuthError) -> Self {
+    /// From an [`AuthError`]: its sentence (without the hint) and its hint. Every secret
+    /// `redactor` holds is cut out of the server's text first, before anything is shortened.
+    pub(crate) fn from_auth(stage: Stage, error: &AuthError, redactor: &Redactor) -> Self {
+        let error = error.clone().redact(redactor);
         let sentence = error.message();
         let sentence = match error.provider() {
             // `invalid_client (client authentication failed)`: the code first, as providers
             // document it.
-            Some(p) if stage == Stage::Token => match &p.description {
-                Some(d) => format!("{} ({d})", p.code),
-                None => format!("{} ({sentence})", p.code),
-            },
+            Some(p) if stage == Stage::Token => {
+                let code = redact::shown(&p.code, 64);
+                match &p.description {
+                    Some(d) => format!("{code} ({})", redact::shown(d, 200)),
+                    None => format!("{code} ({sentence})"),
+                }
+            }
             _ => sentence,
         };
         Self {
             stage,
             kind: Some(error.kind()),
-            error: sentence,
+            error: redactor.redact(&sentence).into_owned(),
             hint: error.hint().to_owned(),
         }
     }
 
     /// From an error of the request stack: an [`AuthError`] inside it, a timeout, or a
     /// transport error (connection refused, TLS, DNS).
-    pub(crate) fn from_request_error(error: &BoxError) -> Self {
+    pub(crate) fn from_request_error(error: &BoxError, redactor: &Redactor) -> Self {
         if let Some(auth) = error.downcast_ref::<AuthError>() {
             let stage = if is_token_kind(auth.kind()) {
                 Stage::Token
             } else {
                 Stage::Request
             };
-            return Self::from_auth(stage, auth);
+            return Self::from_auth(stage, auth, redactor);
         }
         if error.is::<tower::timeout::error::Elapsed>() {
             let mut failure = Self::new(
@@ -111,7 +117,7 @@ impl Failure {
             failure.kind = Some(ErrorKind::Timeout);
             return failure;
         }
-        let chain = error_chain(&**error);
+        let chain = redactor.redact(&error_chain(&**error)).into_owned();
         let lower = chain.to_ascii_lowercase();
         let hint = if lower.contains("connection refused") {
             "nothing is listening there: check the URL's host and port, and that the server is running"

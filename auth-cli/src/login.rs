@@ -48,7 +48,7 @@ async fn login(
         spinner.abort();
         eprint!("\r\x1b[K");
     }
-    let token = result.map_err(|e| Failure::from_auth(Stage::Token, &e))?;
+    let token = result.map_err(|e| Failure::from_auth(Stage::Token, &e, spec.redactor()))?;
     let expires = token
         .expires_at()
         .map(|at| {

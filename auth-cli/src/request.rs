@@ -63,26 +63,30 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
         deadline: tokio::time::Instant::now() + timeout,
         timeout,
     };
+    let source = layer.token_source().cloned();
     let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await
-        .map_err(|e| Failure::from_request_error(&e))?;
+        .map_err(|e| Failure::from_request_error(&e, spec.redactor()))?;
+    // The API may echo the token it was sent (in a challenge, a body): never shown.
+    let redactor = spec.redactor();
+    if let Some(token) = source.as_ref().and_then(|s| s.current()) {
+        redactor.add_token(&token);
+    }
     let status = response.status();
     let auth_error = response.extensions().get::<AuthError>().cloned();
     let mut stdout = std::io::stdout();
     if args.include {
         let mut head = format!("{:?} {status}\n", response.version());
         for (name, value) in response.headers() {
-            head.push_str(&format!(
-                "{name}: {}\n",
-                String::from_utf8_lossy(value.as_bytes())
-            ));
+            let value = String::from_utf8_lossy(value.as_bytes());
+            head.push_str(&format!("{name}: {}\n", redactor.redact(&value)));
         }
         head.push('\n');
         let _ = stdout.write_all(head.as_bytes());
     }
     let mut out = LastByte::new(&mut stdout);
-    body::copy(response.into_body(), &mut out, limits).await?;
+    body::copy(response.into_body(), &mut out, limits, redactor).await?;
     if out.last.is_some_and(|last| last != b'\n') {
         let _ = writeln!(stdout);
     }
@@ -91,7 +95,7 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
     }
     match auth_error {
         Some(error) => {
-            let failure = Failure::from_auth(Stage::Check, &error);
+            let failure = Failure::from_auth(Stage::Check, &error, redactor);
             eprintln!("error: {}", failure.error);
             eprintln!("hint: {}", failure.hint);
         }

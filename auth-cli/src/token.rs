@@ -1,6 +1,6 @@
 //! `tower-auth token NAME [--show]`: obtain a token and describe it (or print it for scripts).
 
-use tower_auth::{ExposeSecret, config::Config};
+use tower_auth::{ExposeSecret, config::Config, redact};
 
 use crate::{
     check::{describe, human},
@@ -32,8 +32,10 @@ async fn obtain(config: &Config, env: Option<&str>, name: &str, show: bool) -> R
         println!("{}", token.secret().expose_secret());
         return Ok(());
     }
+    // The type and scopes are the server's words: held secrets and token-like runs are cut.
+    let server_text = |text: &str| redact::shown(&spec.redactor().redact(text), 1000);
     println!("connection: {name}");
-    println!("type:       {}", token.token_type());
+    println!("type:       {}", server_text(token.token_type()));
     match token.expires_at() {
         Some(at) => println!(
             "expires in: {}",
@@ -44,7 +46,7 @@ async fn obtain(config: &Config, env: Option<&str>, name: &str, show: bool) -> R
     if token.scopes().is_empty() {
         println!("scopes:     (not reported)");
     } else {
-        println!("scopes:     {}", token.scopes().join(" "));
+        println!("scopes:     {}", server_text(&token.scopes().join(" ")));
     }
     println!(
         "refresh:    {}",

@@ -112,6 +112,14 @@ impl Redactor {
         self.add(&encoded);
     }
 
+    /// Adds an access token's value and its refresh token, if any.
+    pub fn add_token(&self, token: &crate::AccessToken) {
+        self.add(token.secret().expose_secret());
+        if let Some(refresh) = token.refresh_token() {
+            self.add(refresh.expose_secret());
+        }
+    }
+
     /// Adds a PEM document (a private key): the whole text and each line of its base64 body.
     pub fn add_pem(&self, pem: &str) {
         self.add(pem.trim());
@@ -271,6 +279,13 @@ impl StreamRedactor {
     /// Appends what was held back, redacted, to `out`.
     pub fn finish(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.redactor.redact_bytes(&self.carry));
+    }
+
+    /// [`StreamRedactor::finish`] for a stream that was cut short: a trailing prefix of a
+    /// secret is redacted too (see [`Redactor::redact_cut`]).
+    pub fn finish_cut(self, out: &mut Vec<u8>) {
+        let ranges = self.redactor.ranges(&self.carry, true);
+        out.extend_from_slice(&replace(&self.carry, &ranges));
     }
 }
 

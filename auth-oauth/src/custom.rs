@@ -46,13 +46,15 @@
 
 use std::{fmt, sync::Arc};
 
-use auth_core::{AccessToken, AuthError, CachedTokenSource, ErrorKind, TokenFuture, TokenSource};
+use auth_core::{
+    AccessToken, AuthError, CachedTokenSource, ErrorKind, Redactor, TokenFuture, TokenSource,
+};
 use auth_layers::TokenLayer;
 use http::{HeaderName, HeaderValue, Method, Request, header};
 use oauth2::{HttpRequest, url::Url};
 use serde_json::{Map, Value};
 
-use crate::{KeyMap, TokenHttpClient, normalize::normalize};
+use crate::{KeyMap, TokenHttpClient, normalize::normalize_with};
 
 mod builder;
 mod placement;
@@ -80,6 +82,8 @@ struct Inner {
     key_map: KeyMap,
     placement: TokenPlacement,
     http: TokenHttpClient,
+    /// Every secret the request sends, to cut out of the server's answers.
+    redactor: Redactor,
 }
 
 #[derive(Debug)]
@@ -144,21 +148,26 @@ impl CustomTokenRequest {
             method = %inner.method,
             "requesting a token (custom request)"
         );
-        let response = inner.http.send(request).await?;
+        let response = inner
+            .http
+            .send(request)
+            .await
+            .map_err(|e| e.redact(&inner.redactor))?;
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let token = normalize(
+        // A login endpoint may echo the request (a password under a name the excerpts'
+        // scrubbing does not know): every secret the request sent is cut out by value.
+        let token = normalize_with(
             response.status(),
             content_type,
             response.body(),
             &inner.key_map,
+            &inner.redactor,
         )
         .map_err(|error| {
-            let error =
-                crate::normalize::with_retry_after(error, response.status(), response.headers());
-            inner.scrub(error)
+            crate::normalize::with_retry_after(error, response.status(), response.headers())
         })?;
         token.to_access_token(inner.placement.token_prefix(), &[])
     }
@@ -199,39 +208,6 @@ impl Inner {
         match &self.body {
             Body::Empty => &[],
             Body::Json(fields) | Body::Form(fields) => fields,
-        }
-    }
-
-    /// `error` without any of this request's secrets: a login endpoint may echo the request
-    /// (a password under a name the generic scrubbing does not know) in its error answer.
-    fn scrub(&self, error: AuthError) -> AuthError {
-        let leaks = |text: &str| self.secrets().any(|s| text.contains(s));
-        let redact = |text: &str| {
-            self.secrets()
-                .fold(text.to_owned(), |text, s| text.replace(s, "[redacted]"))
-        };
-        let mut error = error;
-        if let Some(provider) = error.provider()
-            && provider.description.as_deref().is_some_and(leaks)
-        {
-            let description = provider.description.as_deref().map(redact);
-            let uri = provider.uri.clone();
-            let mut rebuilt =
-                AuthError::from_oauth(&provider.code, description.as_deref(), error.status());
-            if let Some(detail) = error.detail() {
-                rebuilt = rebuilt.with_detail(detail);
-            }
-            if let Some(uri) = uri {
-                rebuilt = rebuilt.with_provider_uri(uri);
-            }
-            error = rebuilt;
-        }
-        match error.detail() {
-            Some(detail) if leaks(detail) => {
-                let detail = redact(detail);
-                error.with_detail(detail)
-            }
-            _ => error,
         }
     }
 

@@ -41,7 +41,7 @@ use std::{
     time::Duration,
 };
 
-use auth_core::{AuthError, ErrorKind};
+use auth_core::{AuthError, ErrorKind, Redactor};
 use http::{Method, Request, header};
 use serde_json::Value;
 use tokio::{sync::OnceCell, time::Instant};
@@ -73,6 +73,7 @@ pub struct Discovery {
     http: TokenHttpClient,
     ttl: Duration,
     cache: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
+    redactor: Redactor,
 }
 
 /// One issuer's metadata: fetched once by whoever comes first, awaited by the others.
@@ -93,7 +94,16 @@ impl Discovery {
             http,
             ttl: DEFAULT_TTL,
             cache: Arc::default(),
+            redactor: Redactor::new(),
         }
+    }
+
+    /// The secrets to cut out of the excerpts of bad metadata documents (a server's error page
+    /// may echo anything it has seen). Defaults to an empty redactor: discovery sends no
+    /// secret, but a configuration shares the one holding all of its secrets.
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// How long metadata is reused before it is read again. Defaults to 1 hour; zero reads it
@@ -129,7 +139,9 @@ impl Discovery {
         let (_, metadata) = slot
             .cell
             .get_or_try_init(|| async {
-                let metadata = fetch(&self.http, issuer, &url).await?;
+                let metadata = fetch(&self.http, issuer, &url, &self.redactor)
+                    .await
+                    .map_err(|e| e.redact(&self.redactor))?;
                 Ok::<_, AuthError>((Instant::now(), Arc::new(metadata)))
             })
             .await?;
@@ -214,6 +226,7 @@ async fn fetch(
     http: &TokenHttpClient,
     issuer: &str,
     issuer_url: &Url,
+    redactor: &Redactor,
 ) -> Result<AuthServerMetadata, AuthError> {
     let mut tried = Vec::new();
     let mut worst = Miss::NotFound;
@@ -248,7 +261,7 @@ async fn fetch(
                             .get(header::CONTENT_TYPE)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("none"),
-                        excerpt(response.body())
+                        excerpt(response.body(), redactor)
                     ),
                 ),
             }
@@ -284,17 +297,24 @@ async fn fetch(
     })
 }
 
-/// The start of a body, on one line: metadata is public, but an HTML error page is long.
-fn excerpt(body: &[u8]) -> String {
+/// The start of a body, on one line: metadata is public, but an HTML error page is long (and
+/// may echo what the server has seen: cut out by value, then by shape, before the cut).
+fn excerpt(body: &[u8], redactor: &Redactor) -> String {
     const MAX: usize = 80;
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text
+    let head = &body[..body.len().min(4 * MAX + redactor.longest())];
+    let text = String::from_utf8_lossy(head);
+    let text = if head.len() < body.len() {
+        redactor.redact_cut(&text)
+    } else {
+        redactor.redact(&text)
+    };
+    let one_line: String = text
         .trim()
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX)
         .collect();
-    if text.trim().chars().count() > MAX {
+    let mut out = auth_core::redact::shown(&one_line, MAX);
+    if head.len() < body.len() && !out.ends_with('…') {
         out.push('…');
     }
     if out.is_empty() {
@@ -335,8 +355,18 @@ mod tests {
 
     #[test]
     fn excerpts_are_one_short_line() {
-        assert_eq!(excerpt(b"  <html>\n<body>"), "<html> <body>");
-        assert_eq!(excerpt(b""), "(empty)");
-        assert!(excerpt(&[b'x'; 500]).ends_with('…'));
+        let none = Redactor::new();
+        assert_eq!(excerpt(b"  <html>\n<body>", &none), "<html> <body>");
+        assert_eq!(excerpt(b"", &none), "(empty)");
+        assert!(excerpt(&[b'x'; 500], &none).ends_with('…'));
+    }
+
+    #[test]
+    fn excerpts_lose_held_secrets_and_token_like_runs() {
+        let redactor = Redactor::new();
+        redactor.add("hunter2pass");
+        let page = b"<p>seen: hunter2pass and eyJhbGciOiJSUzI1NiJ9abcdef0123456789</p>";
+        let shown = excerpt(page, &redactor);
+        assert_eq!(shown, "<p>seen: [redacted] and [redacted]</p>");
     }
 }

@@ -23,14 +23,14 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use auth_core::{AuthError, ExposeSecret, SecretString};
+use auth_core::{AuthError, ExposeSecret, Redactor, SecretString};
 use http::{Method as HttpMethod, Request, header};
 use oauth2::url::Url;
 
 use crate::{
     ClientAuth, KeyMap, TokenHttpClient, TokenParams, TokenResponse,
     client_auth::{ClientIdentity, Method, rejected_client},
-    normalize::normalize,
+    normalize::normalize_with,
 };
 
 mod binding;
@@ -64,7 +64,25 @@ struct Inner {
     certificate_thumbprint: Option<String>,
     /// The `cnf` `x5t#S256` of the latest token that carried one.
     bound_certificate: Mutex<Option<String>>,
+    /// The client secret and whatever the builder was given to share.
+    redactor: Redactor,
 }
+
+/// Form fields whose values are never secret: kept in the server's text, since an error that
+/// names the scope or redirect URI at fault must show it. Every other field a request sends
+/// (password, refresh token, code, verifier, assertion, extras) is redacted where echoed.
+const PUBLIC_FIELDS: [&str; 10] = [
+    "grant_type",
+    "client_id",
+    "scope",
+    "redirect_uri",
+    "audience",
+    "resource",
+    "client_assertion_type",
+    "subject_token_type",
+    "actor_token_type",
+    "requested_token_type",
+];
 
 /// How one request differs from a plain one; grants other than the RFC 6749 ones need this.
 #[derive(Clone, Copy)]
@@ -124,6 +142,11 @@ impl TokenEndpoint {
     /// The HTTP client requests go through.
     pub fn http_client(&self) -> &TokenHttpClient {
         &self.inner.http
+    }
+
+    /// The redactor errors are cleaned with; see [`TokenEndpointBuilder::redactor`].
+    pub fn redactor(&self) -> &Redactor {
+        &self.inner.redactor
     }
 
     /// The `x5t#S256` thumbprint (base64url SHA-256 of the DER) of the client certificate the
@@ -245,6 +268,13 @@ impl TokenEndpoint {
             }
             form.finish()
         };
+        // The secrets this request sends, as the server may echo them.
+        let redactor = self.inner.redactor.child();
+        for (name, value) in form_urlencoded::parse(body.as_bytes()) {
+            if !PUBLIC_FIELDS.contains(&name.as_ref()) {
+                redactor.add(&value);
+            }
+        }
         *request.body_mut() = body.into_bytes();
         event!(
             debug,
@@ -252,16 +282,22 @@ impl TokenEndpoint {
             client_auth = ?method,
             "requesting a token"
         );
-        let response = self.inner.http.send(request).await?;
+        let response = self
+            .inner
+            .http
+            .send(request)
+            .await
+            .map_err(|e| e.redact(&redactor))?;
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let token = normalize(
+        let token = normalize_with(
             response.status(),
             content_type,
             response.body(),
             &self.inner.key_map,
+            &redactor,
         )
         .map_err(|e| {
             crate::normalize::with_retry_after(e, response.status(), response.headers())

@@ -92,7 +92,7 @@ pub use grant::{
 pub use http_client::TokenHttpClient;
 pub use layer::{OAuth2Layer, OAuth2LayerBuilder};
 pub use loopback::LoopbackListener;
-pub use normalize::{KeyMap, TokenResponse, normalize};
+pub use normalize::{KeyMap, TokenResponse, normalize, normalize_with};
 pub use params::{Scopes, TokenParams};
 
 /// The URL type of this API (the `url` crate's, through `oauth2`).

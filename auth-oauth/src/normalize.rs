@@ -20,7 +20,9 @@
 //! | a body that is neither JSON nor a form (an HTML page) | [`ErrorKind::MalformedResponse`] with the status and a scrubbed excerpt ([`ErrorKind::TokenEndpoint`] for a 5xx: the server failed); a binary body (an image) is described by its content type and size instead of an excerpt |
 //! | JSON labelled with another content type (`text/html`, `text/plain`) | read it: providers mislabel JSON, and only the body decides |
 //!
-//! Error messages never contain a token: excerpts redact the values of secret-looking fields
+//! Error messages never contain a token: [`normalize_with`] first cuts the secrets a
+//! [`Redactor`] holds (what the request sent) out of every text the server wrote, by value, and
+//! before any of it is cut to length; then excerpts redact the values of secret-looking fields
 //! and long token-like strings.
 //!
 //! ```
@@ -42,7 +44,7 @@
 
 use std::{fmt, time::Duration};
 
-use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, SecretString};
+use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, Redactor, SecretString};
 use http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -194,7 +196,30 @@ pub fn normalize(
     body: &[u8],
     key_map: &KeyMap,
 ) -> Result<TokenResponse, AuthError> {
-    let excerpt = || scrub::snippet(body, &key_map.secret_names());
+    normalize_with(status, content_type, body, key_map, &Redactor::new())
+}
+
+/// [`normalize`], cutting every secret `redactor` holds (the client secret, the password or
+/// refresh token the request sent, …) out of the server's text in errors, by value, before the
+/// text is cut to length; the error as a whole is redacted with it too.
+pub fn normalize_with(
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+    key_map: &KeyMap,
+    redactor: &Redactor,
+) -> Result<TokenResponse, AuthError> {
+    read(status, content_type, body, key_map, redactor).map_err(|e| e.redact(redactor))
+}
+
+fn read(
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+    key_map: &KeyMap,
+    redactor: &Redactor,
+) -> Result<TokenResponse, AuthError> {
+    let excerpt = || scrub::snippet(body, &key_map.secret_names(), redactor);
     let Some(object) = parse_body(content_type, body) else {
         let kind = if status.is_server_error() {
             ErrorKind::TokenEndpoint
@@ -221,7 +246,7 @@ pub fn normalize(
         return Err(AuthError::new(kind, what).with_status(status));
     };
 
-    if let Some(error) = provider_error(&object, key_map, status) {
+    if let Some(error) = provider_error(&object, key_map, status, redactor) {
         return Err(error);
     }
     if !status.is_success() {
@@ -251,7 +276,7 @@ pub fn normalize(
             return malformed(format!(
                 "no `{}` in the token response (fields present: {})",
                 key_map.access_token,
-                field_names(&object)
+                field_names(&object, redactor)
             ));
         }
     };
@@ -348,6 +373,7 @@ fn provider_error(
     object: &Map<String, Value>,
     key_map: &KeyMap,
     status: StatusCode,
+    redactor: &Redactor,
 ) -> Option<AuthError> {
     let code = match key_map.error.find(object)? {
         Value::String(code) if !code.trim().is_empty() => code.trim(),
@@ -368,7 +394,7 @@ fn provider_error(
     };
     // What the provider wrote is shown to people: scrubbed like an excerpt, since a server may
     // echo a token or a secret in its error.
-    let code: String = scrub::provider_text(code, usize::MAX)
+    let code: String = scrub::provider_text(code, usize::MAX, redactor)
         .chars()
         .take(MAX_CODE_LEN)
         .collect();
@@ -376,7 +402,7 @@ fn provider_error(
         .error_description
         .find(object)
         .and_then(Value::as_str)
-        .map(|d| scrub::provider_text(d, MAX_DESCRIPTION_LEN));
+        .map(|d| scrub::provider_text(d, MAX_DESCRIPTION_LEN, redactor));
     let mut error = AuthError::from_oauth(&code, description.as_deref(), Some(status));
     if let Some(uri) = key_map.error_uri.find(object).and_then(Value::as_str) {
         error = error.with_provider_uri(uri);
@@ -422,14 +448,14 @@ fn quoted_token_type(token_type: &str) -> String {
 
 /// The top-level field names, for "did you mean to map this?" messages. Names only: values
 /// may be secrets.
-fn field_names(object: &Map<String, Value>) -> String {
+fn field_names(object: &Map<String, Value>, redactor: &Redactor) -> String {
     if object.is_empty() {
         return "none".to_owned();
     }
     let mut names: Vec<String> = object
         .keys()
         .take(12)
-        .map(|k| scrub::field_name(k))
+        .map(|k| scrub::field_name(k, redactor))
         .collect();
     if object.len() > 12 {
         names.push("…".to_owned());

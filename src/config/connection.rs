@@ -69,6 +69,7 @@ pub(crate) fn read_connection(
         auth: auth?,
         tls,
         timeout,
+        redactor: auth_core::Redactor::new(),
     })
 }
 

@@ -32,7 +32,7 @@ pub(crate) fn token_layer(
             TemplateValue::Text(text) => Template::text(text.clone()),
             TemplateValue::Secret(secret) => Template::secret(
                 secret
-                    .resolve(&format!("{path}.{key}"))
+                    .resolve_for(&format!("{path}.{key}"), &spec.redactor)
                     .map_err(ConfigError::secret)?,
             ),
         })
@@ -62,7 +62,7 @@ pub(crate) fn token_layer(
             TemplateValue::Secret(secret) => builder.secret_value(
                 name.clone(),
                 secret
-                    .resolve(&format!("{path}.values.{name}"))
+                    .resolve_for(&format!("{path}.values.{name}"), &spec.redactor)
                     .map_err(ConfigError::secret)?,
             ),
         };

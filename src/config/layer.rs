@@ -85,7 +85,7 @@ impl ConnectionSpec {
         };
         let resolve = |key: &str, secret: &super::SecretRef| {
             secret
-                .resolve(&format!("{path}.{key}"))
+                .resolve_for(&format!("{path}.{key}"), &self.redactor)
                 .map_err(ConfigError::secret)
         };
         let inner = match &self.auth {

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use auth_core::{AuthError, CachedTokenSource, ErrorKind, ExposeSecret, SecretString, TokenSource};
+use auth_core::{
+    AuthError, CachedTokenSource, ErrorKind, ExposeSecret, Redactor, SecretString, TokenSource,
+};
 use auth_oauth::{
     ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, TokenHttpClient,
     assertion::{Algorithm, SigningKey},
@@ -27,12 +29,15 @@ use store::store;
 /// Resolves secrets and names problems under `connections.NAME.auth`.
 struct Resolver {
     path: String,
+    /// Every secret resolved joins it; the token endpoint and discovery share it.
+    redactor: Redactor,
 }
 
 impl Resolver {
     fn new(spec: &ConnectionSpec) -> Self {
         Self {
             path: format!("connections.{}.auth", spec.name),
+            redactor: spec.redactor.clone(),
         }
     }
 
@@ -48,7 +53,7 @@ impl Resolver {
 
     fn secret(&self, key: &str, secret: &SecretRef) -> Result<SecretString, ConfigError> {
         secret
-            .resolve(&format!("{}.{key}", self.path))
+            .resolve_for(&format!("{}.{key}", self.path), &self.redactor)
             .map_err(ConfigError::secret)
     }
 
@@ -165,8 +170,10 @@ fn missing_token_url(r: &Resolver) -> ConfigError {
 /// The discovery client: through the token endpoint's TLS settings when `auth.tls` is set.
 fn discovery(r: &Resolver, o: &OAuth2Spec) -> Result<Discovery, ConfigError> {
     match token_http_client(r, o)? {
-        Some(http) => Ok(Discovery::with_http_client(http)),
-        None => Discovery::new().map_err(|e| r.build_error(e)),
+        Some(http) => Ok(Discovery::with_http_client(http).redactor(r.redactor.clone())),
+        None => Discovery::new()
+            .map(|d| d.redactor(r.redactor.clone()))
+            .map_err(|e| r.build_error(e)),
     }
 }
 
@@ -268,6 +275,7 @@ pub(crate) fn jwt_bearer_source(
             OAuth2Layer::jwt_bearer(token_url, issuer, key)
         }
     };
+    builder = builder.redactor(r.redactor.clone());
     if let Some(subject) = &j.subject {
         builder = builder.subject(subject.clone());
     }
@@ -343,6 +351,7 @@ fn common<G: LayerGrant>(
     endpoints: &Endpoints,
     mut builder: OAuth2LayerBuilder<G>,
 ) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
+    builder = builder.redactor(r.redactor.clone());
     match o.client_auth.as_str() {
         "private_key_jwt" => {
             let pem = r.required(
@@ -461,7 +470,7 @@ fn client_tls(
     r: &Resolver,
     tls: Option<&TlsSpec>,
 ) -> Result<Option<auth_layers::tls::ClientTls>, ConfigError> {
-    tls.map(|tls| super::tls::build(&format!("{}.tls", r.path), tls))
+    tls.map(|tls| super::tls::build(&format!("{}.tls", r.path), tls, &r.redactor))
         .transpose()
 }
 

@@ -2,7 +2,7 @@
 
 use std::{fmt, path::PathBuf};
 
-use auth_core::{ExposeSecret, SecretString};
+use auth_core::{ExposeSecret, Redactor, SecretString};
 
 use super::error::Problem;
 
@@ -82,6 +82,19 @@ impl SecretRef {
                 SecretRef::Literal(_) => "the literal value".to_owned(),
             };
             return Err(problem(format!("{source} is empty")));
+        }
+        Ok(value)
+    }
+
+    /// [`SecretRef::resolve`], adding the value to `redactor` (a PEM document with each line of
+    /// its body), so that a server echoing it is never shown.
+    pub fn resolve_for(&self, path: &str, redactor: &Redactor) -> Result<SecretString, Problem> {
+        let value = self.resolve(path)?;
+        let text = value.expose_secret();
+        if text.trim_start().starts_with("-----BEGIN") {
+            redactor.add_pem(text);
+        } else {
+            redactor.add(text);
         }
         Ok(value)
     }
@@ -190,6 +203,22 @@ mod tests {
             .resolve("p")
             .expect_err("missing");
         assert!(err.message.contains("/nonexistent/secret"));
+    }
+
+    #[test]
+    fn resolved_secrets_join_the_redactor_and_pem_keys_line_by_line() {
+        let redactor = Redactor::new();
+        SecretRef::Literal("hunter2pass".into())
+            .resolve_for("a.b", &redactor)
+            .expect("resolves");
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAbcdefghijklmnop\nqrstuvwx\n-----END PRIVATE KEY-----\n";
+        SecretRef::Literal(pem.into())
+            .resolve_for("a.key", &redactor)
+            .expect("resolves");
+        assert_eq!(
+            redactor.redact("hunter2pass / MC4CAQAwBQYDK2VwBCIEIAbcdefghijklmnop / qrstuvwx"),
+            "[redacted] / [redacted] / [redacted]"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
+use auth_core::Redactor;
 use http::Method;
 
 use super::secret::SecretRef;
@@ -24,6 +25,18 @@ pub struct ConnectionSpec {
     pub tls: Option<TlsSpec>,
     /// Timeout for requests on this connection.
     pub timeout: Option<Duration>,
+    /// Every secret resolved for the configuration, shared by its connections.
+    pub(crate) redactor: Redactor,
+}
+
+impl ConnectionSpec {
+    /// The redactor that holds every secret resolved for this configuration (by
+    /// [`ConnectionSpec::layer`] and the like, of any of its connections): the layers built
+    /// from it cut those secrets out of the server text in their errors, and a program showing
+    /// server text (as the CLI does) passes it through [`Redactor::redact`] too.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
 }
 
 /// The check request: `GET base_url` expecting any 2xx by default.

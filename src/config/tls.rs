@@ -18,13 +18,22 @@ impl ConnectionSpec {
     /// that does not match the certificate, an expired certificate, a bad CA file.
     pub fn client_tls(&self) -> Result<Option<ClientTls>, ConfigError> {
         match &self.tls {
-            Some(tls) => build(&format!("connections.{}.tls", self.name), tls).map(Some),
+            Some(tls) => build(
+                &format!("connections.{}.tls", self.name),
+                tls,
+                &self.redactor,
+            )
+            .map(Some),
             None => Ok(None),
         }
     }
 }
 
-pub(crate) fn build(path: &str, tls: &TlsSpec) -> Result<ClientTls, ConfigError> {
+pub(crate) fn build(
+    path: &str,
+    tls: &TlsSpec,
+    redactor: &auth_core::Redactor,
+) -> Result<ClientTls, ConfigError> {
     let problem =
         |key: &str, error: AuthError| ConfigError::from_auth(format!("{path}.{key}"), &error);
     let mut client = match (&tls.cert, &tls.key) {
@@ -39,7 +48,7 @@ pub(crate) fn build(path: &str, tls: &TlsSpec) -> Result<ClientTls, ConfigError>
                 )
             })?;
             let key = key
-                .resolve(&format!("{path}.key"))
+                .resolve_for(&format!("{path}.key"), redactor)
                 .map_err(ConfigError::secret)?;
             let key = SecretSlice::from(key.expose_secret().as_bytes().to_vec());
             ClientTls::from_pem(&cert, &key).map_err(|e| problem("key", e))?

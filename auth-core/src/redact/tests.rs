@@ -116,6 +116,16 @@ fn a_stream_redacts_secrets_split_across_chunks() {
 }
 
 #[test]
+fn a_stream_cut_short_loses_a_trailing_prefix_of_a_secret() {
+    let r = redactor(&["split-me-secret"]);
+    let mut stream = r.stream();
+    let mut out = Vec::new();
+    stream.push(b"head split-me", &mut out);
+    stream.finish_cut(&mut out);
+    assert_eq!(out, b"head [redacted]");
+}
+
+#[test]
 fn a_stream_without_secrets_passes_bytes_through() {
     let r = Redactor::new();
     let mut stream = r.stream();

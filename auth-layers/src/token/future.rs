@@ -9,7 +9,9 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
+use auth_core::{
+    AccessToken, AuthError, ExposeSecret, Redactor, SecretString, TokenFuture, TokenSource,
+};
 use http::{
     Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version, request::Parts,
 };
@@ -360,7 +362,8 @@ where
                         (Decision::GiveUp | Decision::Retry, _) => {
                             this.state.set(State::Done);
                             let why = give_up_reason(response.status(), *this.retried, can_retry);
-                            return Poll::Ready(Ok(attach_error(response, carried, why)));
+                            let sent = [this.token.as_ref()];
+                            return Poll::Ready(Ok(attach_error(response, carried, why, &sent)));
                         }
                     }
                 }
@@ -382,6 +385,7 @@ where
                                 carried,
                                 "the token source has no other token to offer, so it was not \
                                  retried",
+                                &[this.token.as_ref(), Some(&token)],
                             ))),
                             _ => Poll::Ready(Err(polled_after_completion())),
                         };
@@ -442,9 +446,22 @@ fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'sta
     }
 }
 
-fn attach_error<ResB>(mut response: Response<ResB>, carried: Detail, why: &str) -> Response<ResB> {
+/// Attaches the 401/403 as an [`AuthError`] to the response, with every token the request sent
+/// cut out of the server's challenge (an API may echo the token it rejected).
+fn attach_error<ResB>(
+    mut response: Response<ResB>,
+    carried: Detail,
+    why: &str,
+    sent: &[Option<&AccessToken>],
+) -> Response<ResB> {
     if let Some(error) = AuthError::from_response(&response) {
-        let error = error.with_detail(format!("{}; {why}", carried.as_str()));
+        let redactor = Redactor::new();
+        for token in sent.iter().flatten() {
+            redactor.add_token(token);
+        }
+        let error = error
+            .with_detail(format!("{}; {why}", carried.as_str()))
+            .redact(&redactor);
         response.extensions_mut().insert(error);
     }
     response

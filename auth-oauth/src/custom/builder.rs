@@ -202,7 +202,11 @@ impl CustomTokenRequestBuilder {
             key_map: self.key_map,
             placement,
             http,
+            redactor: auth_core::Redactor::new(),
         };
+        for secret in inner.secrets() {
+            inner.redactor.add(secret);
+        }
         // Render once now, so every remaining problem (a header value, the JSON shape) is a
         // build error rather than a failure on every fetch.
         inner.render()?;

@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use auth_core::{AuthError, SecretString};
+use auth_core::{AuthError, ExposeSecret, Redactor, SecretString};
 use http::HeaderValue;
 
 #[cfg(feature = "mtls")]
@@ -36,6 +36,7 @@ pub struct TokenEndpointBuilder {
     client_assertion_lifetime: Option<Duration>,
     #[cfg(feature = "mtls")]
     client_tls: Option<auth_layers::tls::ClientTls>,
+    redactor: Option<Redactor>,
 }
 
 impl TokenEndpointBuilder {
@@ -54,7 +55,17 @@ impl TokenEndpointBuilder {
             client_assertion_lifetime: None,
             #[cfg(feature = "mtls")]
             client_tls: None,
+            redactor: None,
         }
+    }
+
+    /// The [`Redactor`] the endpoint shares: it adds its client secret to it (as sent: alone
+    /// and as Basic credentials), and cuts everything it holds, plus each request's own secrets
+    /// (password, refresh token, code, assertion), out of the server's text in errors. Defaults
+    /// to a redactor of its own; give one to share it with your other layers and your logs.
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// The client secret (confidential clients).
@@ -256,6 +267,10 @@ impl TokenEndpointBuilder {
                 .client_assertion_lifetime
                 .unwrap_or(DEFAULT_CLIENT_ASSERTION_LIFETIME),
         });
+        let redactor = self.redactor.unwrap_or_default();
+        if let Some(secret) = &self.client_secret {
+            redactor.add_basic(&self.client_id, secret.expose_secret());
+        }
         let client = ClientIdentity::with_assertion(
             self.client_id,
             self.client_secret,
@@ -280,6 +295,7 @@ impl TokenEndpointBuilder {
                 http,
                 certificate_thumbprint,
                 bound_certificate: Mutex::new(None),
+                redactor,
             }),
         })
     }

@@ -170,6 +170,12 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
         self.endpoint(|e| e.header_prefix(prefix))
     }
 
+    /// The [`Redactor`](auth_core::Redactor) to share; see
+    /// [`TokenEndpointBuilder::redactor`].
+    pub fn redactor(self, redactor: auth_core::Redactor) -> Self {
+        self.endpoint(|e| e.redactor(redactor))
+    }
+
     /// The HTTP client for token requests. Defaults to [`TokenHttpClient::new`].
     pub fn http_client(self, client: TokenHttpClient) -> Self {
         self.endpoint(|e| e.http_client(client))

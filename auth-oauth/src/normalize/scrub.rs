@@ -1,9 +1,13 @@
 //! Short, secret-free excerpts of response bodies for error messages.
 //!
-//! A body that failed to parse may still hold a token (a provider's HTML error page echoing the
-//! request, a JSON body with a bad field next to a good `access_token`), so the excerpt redacts
-//! the value after any secret-looking name (`access_token=…`, `"refresh_token": "…"`) and any
-//! long token-like run of characters, then keeps one short line.
+//! A body that failed to parse may still hold a token or echo what the request sent (a
+//! provider's HTML error page echoing the request, a JSON body with a bad field next to a good
+//! `access_token`), so the excerpt first cuts out every secret the [`Redactor`] holds, by value,
+//! then redacts the value after any secret-looking name (`access_token=…`,
+//! `"refresh_token": "…"`) and any long token-like run of characters, and only then keeps one
+//! short line.
+
+use auth_core::redact::{self, Redactor};
 
 /// The longest excerpt, in characters (an ellipsis marks a cut).
 pub(crate) const SNIPPET_CHARS: usize = 120;
@@ -22,19 +26,22 @@ const SECRET_NAMES: [&str; 10] = [
     "secret",
 ];
 
-/// Runs of token-like characters at least this long are redacted wherever they appear.
-const LONG_RUN: usize = 24;
-
 const REDACTED: &str = "[redacted]";
 
 /// A one-line excerpt of `body` with secrets redacted; `extra_names` are further field names
 /// whose values are secret (the key map's renamed token fields).
-pub(crate) fn snippet(body: &[u8], extra_names: &[&str]) -> String {
-    // Look at a bounded prefix: enough context, and scrubbing stays cheap on a 1 MiB body.
-    let head = &body[..body.len().min(4 * SNIPPET_CHARS)];
+pub(crate) fn snippet(body: &[u8], extra_names: &[&str], redactor: &Redactor) -> String {
+    // Look at a bounded prefix: enough context, and scrubbing stays cheap on a 1 MiB body. It
+    // reaches a secret's length past what can be shown, so one that starts in view is whole.
+    let head = &body[..body.len().min(4 * SNIPPET_CHARS + redactor.longest())];
     let text = String::from_utf8_lossy(head);
+    let text = if head.len() < body.len() {
+        redactor.redact_cut(&text)
+    } else {
+        redactor.redact(&text)
+    };
     let text = redact_named_values(&text, extra_names);
-    let text = redact_long_runs(&text);
+    let text = redact::by_shape(&text);
     let mut out = String::with_capacity(SNIPPET_CHARS + 3);
     let mut last_space = true;
     let mut count = 0;
@@ -129,51 +136,28 @@ fn value_after(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
 
 /// A response's field name as shown in an error: control characters dropped, at most 40
 /// characters, and a long token-like name (a provider keying a map by token) redacted.
-pub(crate) fn field_name(name: &str) -> String {
-    provider_text(name, 40)
+pub(crate) fn field_name(name: &str, redactor: &Redactor) -> String {
+    provider_text(name, 40, redactor)
 }
 
-/// Text the provider chose (a field name, an error code or description) as shown in an error:
-/// control characters dropped first (so they cannot split a token-like run and hide it), long
-/// token-like runs redacted, at most `max_chars` characters (an ellipsis marks a cut).
-pub(crate) fn provider_text(text: &str, max_chars: usize) -> String {
-    let printable: String = text.chars().filter(|c| !c.is_control()).collect();
-    let mut shown = redact_long_runs(&printable);
-    if shown.chars().count() > max_chars {
-        shown = shown.chars().take(max_chars).collect();
-        shown.push('…');
-    }
-    shown
-}
-
-fn redact_long_runs(text: &str) -> String {
-    let is_token_char =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=');
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= LONG_RUN && run.chars().any(|c| c.is_ascii_digit()) {
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if is_token_char(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
+/// Text the provider chose (a field name, an error code or description) as kept in an error:
+/// the held secrets cut out by value, then [`redact::shown`] (control characters dropped, long
+/// token-like runs redacted, at most `max_chars` characters).
+pub(crate) fn provider_text(text: &str, max_chars: usize, redactor: &Redactor) -> String {
+    redact::shown(&redactor.redact(text), max_chars)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn snippet(body: &[u8], extra_names: &[&str]) -> String {
+        super::snippet(body, extra_names, &Redactor::new())
+    }
+
+    fn field_name(name: &str) -> String {
+        super::field_name(name, &Redactor::new())
+    }
 
     #[test]
     fn values_after_secret_names_are_redacted_in_json_form_and_html() {
@@ -216,7 +200,8 @@ mod tests {
         assert_eq!(
             provider_text(
                 "token eyJhbGci\u{1e}OiJSUzI1NiJ9abcdef0123456789 expired",
-                200
+                200,
+                &Redactor::new(),
             ),
             "token [redacted] expired",
             "a control character cannot hide a token-like run"
@@ -236,5 +221,39 @@ mod tests {
     fn invalid_utf8_does_not_panic() {
         let s = snippet(&[0xff, 0xfe, b'a', 0xc3], &[]);
         assert!(s.contains('a'));
+    }
+}
+
+#[cfg(test)]
+mod by_value {
+    use super::*;
+
+    #[test]
+    fn held_secrets_are_cut_out_before_the_excerpt_is_cut() {
+        let secret = "correcthorsebatterystaple-".repeat(3);
+        let redactor = Redactor::new();
+        redactor.add(&secret);
+        redactor.add("hunter2pass");
+        // The long secret starts just before the 120-character cut.
+        let body = format!("<html>{}{secret} and hunter2pass</html>", "word ".repeat(22));
+        let s = snippet(body.as_bytes(), &[], &redactor);
+        assert!(!s.contains("correct") && !s.contains("hunter2pass"), "{s}");
+        assert!(s.contains("[redacted]"), "{s}");
+        // A secret straddling the end of the scrubbed prefix leaves no prefix either.
+        // (Whitespace collapses, so the secret's first bytes would be in view.)
+        let pad = " ".repeat(4 * SNIPPET_CHARS + redactor.longest() - 5);
+        let s = snippet(format!("{pad}{secret}").as_bytes(), &[], &redactor);
+        assert!(!s.contains("corr"), "{s}");
+        assert!(s.contains("[redacted]"), "{s}");
+    }
+
+    #[test]
+    fn provider_text_is_redacted_by_value_then_cut() {
+        let redactor = Redactor::new();
+        redactor.add("hunter2pass");
+        assert_eq!(
+            provider_text("client secret hunter2pass is wrong", 25, &redactor),
+            "client secret [redacted] …"
+        );
     }
 }
