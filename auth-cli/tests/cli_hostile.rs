@@ -41,6 +41,8 @@ const BASIC_USER: &str = "alice";
 const BASIC_PASSWORD: &str = "basicpass42";
 const BASIC_PAIR: &str = "alice:basicpass42";
 const REFRESH_TOKEN: &str = "refresh-me-please";
+/// A passphrase whose JSON escaping (`say \"friend\"\\enter`) differs from its value.
+const PASSPHRASE: &str = r#"say "friend"\enter"#;
 
 /// 103 characters without a digit: prose to the heuristic, and longer than what a cut leaves.
 fn long_secret() -> String {
@@ -58,6 +60,7 @@ fn envs(long: &str) -> Vec<(&'static str, String)> {
         ("BASIC_PASSWORD", BASIC_PASSWORD),
         ("REFRESH_TOKEN", REFRESH_TOKEN),
         ("LONG_SECRET", long),
+        ("PASSPHRASE", PASSPHRASE),
     ]
     .into_iter()
     .map(|(name, value)| (name, value.to_owned()))
@@ -88,6 +91,11 @@ client_id = "{CLIENT_ID}"
 [connections.bearer]
 base_url = "{base}"
 check = {{ path = "/api/json" }}
+auth = {{ type = "bearer", token = {{ env = "BEARER" }} }}
+
+[connections.bearer_forbidden]
+base_url = "{base}"
+check = {{ path = "/api/forbidden" }}
 auth = {{ type = "bearer", token = {{ env = "BEARER" }} }}
 
 [connections.long_bearer]
@@ -123,6 +131,13 @@ check = {{ path = "/api/json" }}
 [connections.custom_json.auth]
 type = "custom"
 request = {{ url = "{base}/custom/json", json = {{ username = "bot", password = {{ env = "LONG_SECRET" }} }} }}
+
+[connections.custom_echo]
+base_url = "{base}"
+check = {{ path = "/api/json" }}
+[connections.custom_echo.auth]
+type = "custom"
+request = {{ url = "{base}/custom/echo", json = {{ user = "bot", passphrase = {{ env = "PASSPHRASE" }} }} }}
 "#
     );
     for section in [
@@ -289,6 +304,23 @@ async fn a_long_token_echoed_across_the_challenge_cut_leaves_no_fragment() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_challenge_echoing_the_token_in_realm_and_scope_never_shows_it() {
+    let setup = Setup::new().await;
+    let mut findings = Findings::default();
+    for args in [
+        vec!["check", "bearer_forbidden"],
+        vec!["check", "bearer_forbidden", "--format", "json"],
+        vec!["request", "bearer_forbidden", "GET", "/api/forbidden"],
+        vec!["request", "bearer_forbidden", "GET", "/api/forbidden", "-i"],
+    ] {
+        let run = setup.run(&args).await;
+        let says = ["403", "insufficient_scope", "[redacted]"];
+        findings.run(&args, &run, 1, &[BEARER], &says);
+    }
+    findings.assert_none();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_secret_echoed_by_the_token_endpoint_is_never_shown() {
     let setup = Setup::new().await;
     let says = ["invalid_client", "[redacted]"];
@@ -358,6 +390,15 @@ async fn a_custom_request_secret_echoed_across_the_description_cut_leaves_no_fra
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_request_secret_echoed_json_escaped_is_never_shown() {
+    let setup = Setup::new().await;
+    // The login echoes its raw JSON body: the passphrase appears only in its escaped form.
+    setup
+        .token_runs("custom_echo", &[PASSPHRASE], &["400", "[redacted]"])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_of_every_connection_at_once_shows_no_secret() {
     let setup = Setup::new().await;
     let long = long_secret();
@@ -372,6 +413,7 @@ async fn check_of_every_connection_at_once_shows_no_secret() {
         PASSWORD,
         FORM_PASSWORD,
         REFRESH_TOKEN,
+        PASSPHRASE,
         &long,
     ];
     for format in ["text", "json"] {

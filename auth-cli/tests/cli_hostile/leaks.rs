@@ -53,11 +53,29 @@ fn fragments(secret: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every string in `json`, depth first.
+fn strings(json: &serde_json::Value) -> Vec<String> {
+    match json {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(items) => items.iter().flat_map(strings).collect(),
+        serde_json::Value::Object(map) => map.values().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// What of `secrets` the run's output shows, one line per finding; empty when nothing leaked.
 /// Give a Basic credential as `id:secret` too: its Base64 is checked as a whole.
 pub(crate) fn leaks(run: &Run, secrets: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
-    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+    // JSON output is also read as its strings decoded, where JSON escapes are undone once.
+    let decoded = serde_json::from_str::<serde_json::Value>(&run.stdout)
+        .map(|json| strings(&json).join("\n"))
+        .unwrap_or_default();
+    for (stream, text) in [
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+        ("stdout's JSON strings", &decoded),
+    ] {
         for secret in secrets {
             if let Some(shown) = encodings(secret).into_iter().find(|e| text.contains(e)) {
                 found.push(format!("{stream} shows {shown:?} (the secret {secret:?})"));

@@ -47,6 +47,7 @@ impl Hostile {
     /// - `/api/json`, `/api/html`, `/api/padded`: 401 with a challenge whose
     ///   `error_description` echoes the credential (after [`PAD_200`] on `/api/padded`), and a
     ///   JSON body `{"error", "received"}` or an HTML page of the request line and headers;
+    /// - `/api/forbidden`: 403 with a challenge echoing the credential in `realm` and `scope`;
     /// - `/token/ok`: issues [`ACCESS_TOKEN`];
     /// - `/token/json`: an RFC 6749 error naming the client secret, the password or the
     ///   refresh token it received, by grant type;
@@ -54,6 +55,7 @@ impl Hostile {
     ///   headers and the form body;
     /// - `/custom/text`, `/custom/json`: a custom login rejecting the JSON body's `password`,
     ///   echoed where the excerpt (120 characters) or the description (300) is cut;
+    /// - `/custom/echo`: a custom login answering 400 with the raw JSON body it received;
     /// - discovery for the issuer at the root, whose `token_endpoint` has a password in it
     ///   ([`URL_PASSWORD`]), and for the issuer `/evil`, whose document names another issuer
     ///   with a password in it.
@@ -81,11 +83,13 @@ impl Hostile {
             .route("/api/json", any(api_json))
             .route("/api/html", any(api_html))
             .route("/api/padded", any(api_padded))
+            .route("/api/forbidden", any(api_forbidden))
             .route("/token/ok", post(token_ok))
             .route("/token/json", post(token_json))
             .route("/token/html", post(token_html))
             .route("/custom/text", post(custom_text))
-            .route("/custom/json", post(custom_json));
+            .route("/custom/json", post(custom_json))
+            .route("/custom/echo", post(custom_echo));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
         });
@@ -174,6 +178,23 @@ async fn api_padded(headers: HeaderMap, uri: Uri) -> Response {
     let description = format!("{PAD_200} {credential} is not valid here");
     let body = json!({ "error": "invalid_token", "received": credential }).to_string();
     unauthorized(&description, "application/json", body)
+}
+
+async fn api_forbidden(headers: HeaderMap, uri: Uri) -> Response {
+    let credential = received(&headers, &uri);
+    let challenge = format!(
+        r#"Bearer realm="{credential}", error="insufficient_scope", scope="admin {credential}""#
+    );
+    let body = json!({ "error": "insufficient_scope", "received": credential }).to_string();
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (header::WWW_AUTHENTICATE.as_str(), challenge),
+            (header::CONTENT_TYPE.as_str(), "application/json".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The request line and headers, `authorization` first, then `body`: what a careless error page
@@ -352,4 +373,15 @@ async fn custom_text(body: String) -> Response {
 async fn custom_json(body: String) -> Response {
     let description = format!("{PAD_300} {} (try again later)", json_password(&body));
     oauth_error(StatusCode::BAD_REQUEST, "access_denied", &description)
+}
+
+/// Like a login page that shows what it was sent: the body as it arrived, JSON escapes and all.
+async fn custom_echo(body: String) -> Response {
+    let text = format!("rejected {body}");
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain")],
+        text,
+    )
+        .into_response()
 }
