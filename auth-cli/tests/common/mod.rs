@@ -10,6 +10,8 @@ use std::{
 
 use auth_test_support::demo::DemoProvider;
 
+// Not every test file uses it.
+#[allow(unused_imports)]
 pub use auth_test_support::canary::CANARY;
 
 pub struct Run {
