@@ -263,14 +263,16 @@ mod redaction {
 
     use bytes::Bytes;
     use futures_util::stream;
-    use http_body_util::StreamBody;
     use http_body::Frame;
+    use http_body_util::StreamBody;
     use tokio::time::Instant;
     use tower_auth::Redactor;
 
     use super::{Limits, copy};
 
-    fn framed(chunks: &[&'static [u8]]) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>>> {
+    fn framed(
+        chunks: &[&'static [u8]],
+    ) -> StreamBody<impl futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>>> {
         let frames: Vec<_> = chunks
             .iter()
             .map(|c| Ok(Frame::data(Bytes::from_static(c))))

@@ -100,8 +100,9 @@ pub(crate) fn stack(spec: &ConnectionSpec, layer: ConnectionLayer, client: HttpC
 pub(crate) fn join(base_url: &str, path: &str) -> Result<String, String> {
     if path.contains("://") {
         return Err(format!(
-            "`{path}` is an absolute URL: give a path relative to the connection's base_url, so \
-             its credential cannot go to another host"
+            "`{}` is an absolute URL: give a path relative to the connection's base_url, so \
+             its credential cannot go to another host",
+            tower_auth::redact::hide_userinfo(path)
         ));
     }
     if path.is_empty() {

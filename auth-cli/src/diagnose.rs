@@ -5,8 +5,8 @@ use std::{error::Error as StdError, fmt};
 use tower::BoxError;
 use tower_auth::{
     AuthError, ErrorKind, Redactor,
-    redact,
     config::{Config, ConfigError, ConnectionSpec},
+    redact,
 };
 
 /// Where a check failed.

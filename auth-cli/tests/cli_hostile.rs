@@ -383,7 +383,7 @@ async fn a_custom_request_secret_echoed_across_the_excerpt_cut_leaves_no_fragmen
 async fn a_custom_request_secret_echoed_across_the_description_cut_leaves_no_fragment() {
     let setup = Setup::new().await;
     let long = long_secret();
-    // An `error_description` cut at 300 characters, inside the echoed secret.
+    // An `error_description` shown cut at 200 characters, inside the echoed secret.
     setup
         .token_runs("custom_json", &[&long], &["access_denied", "[redacted]"])
         .await;

@@ -137,7 +137,8 @@ impl Redactor {
         empty
     }
 
-    /// `text` with every held secret replaced by [`REDACTED`].
+    /// `text` with every held secret replaced by [`REDACTED`], and the user information of
+    /// every URL hidden ([`hide_userinfo`]).
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         self.redact_text(text, false)
     }
@@ -151,7 +152,7 @@ impl Redactor {
     fn redact_text<'t>(&self, text: &'t str, cut: bool) -> Cow<'t, str> {
         let ranges = self.ranges(text.as_bytes(), cut);
         if ranges.is_empty() {
-            return Cow::Borrowed(text);
+            return hide_userinfo(text);
         }
         // A range may start or end inside a multi-byte character when a secret's bytes match
         // there: widen it to whole characters (ranges stay sorted; they may now touch).
@@ -372,6 +373,43 @@ fn html_escape(text: &str) -> String {
     out
 }
 
+/// `text` with the user information of every URL in it (`https://user:password@host`) shown as
+/// `***` (`https://***@host`): a password in a URL is never shown, whoever wrote the URL.
+pub fn hide_userinfo(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut ranges = Vec::new();
+    for scheme_end in memchr::memmem::find_iter(bytes, b"://") {
+        let start = scheme_end + 3;
+        // The authority ends at a path, query or fragment, or where the URL ends in prose.
+        let end = bytes[start..]
+            .iter()
+            .position(|b| {
+                matches!(
+                    b,
+                    b'/' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>' | b'\\'
+                ) || b.is_ascii_whitespace()
+                    || b.is_ascii_control()
+            })
+            .map_or(bytes.len(), |n| start + n);
+        if let Some(at) = memchr::memrchr(b'@', &bytes[start..end]) {
+            ranges.push((start, start + at));
+        }
+    }
+    if ranges.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in ranges {
+        // `://` and `@` are ASCII, so both ends are character boundaries.
+        out.push_str(&text[copied..start]);
+        out.push_str("***");
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
 /// `text` with every run of at least [`LONG_RUN`] token-like characters (letters, digits,
 /// `-._~+/=`) that contains a digit replaced by [`REDACTED`]: the second net, for tokens the
 /// process never held. Long words without digits are kept: they are prose.
@@ -415,10 +453,11 @@ pub fn by_shape(text: &str) -> Cow<'_, str> {
 }
 
 /// Server text as shown to people: control characters dropped (so they cannot split a
-/// token-like run and hide it), [`by_shape`] applied, then at most `max_chars` characters (an
+/// token-like run and hide it), [`hide_userinfo`] and [`by_shape`] applied, then at most `max_chars` characters (an
 /// ellipsis marks a cut). Redact by value with a [`Redactor`] before this.
 pub fn shown(text: &str, max_chars: usize) -> String {
     let printable: String = text.chars().filter(|c| !c.is_control()).collect();
+    let printable = hide_userinfo(&printable);
     let shaped = by_shape(&printable);
     let mut chars = shaped.chars();
     let mut out: String = chars.by_ref().take(max_chars).collect();

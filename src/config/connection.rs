@@ -92,6 +92,15 @@ fn read_check(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CheckSpec> {
         },
     };
     let path = r.string(&c, "path").unwrap_or_default();
+    if path.contains("://") {
+        // Not quoted: a URL may carry a password.
+        r.problems.error(
+            &c.key_path("path"),
+            "is a URL: give a path relative to base_url (e.g. `/me`), so the credential cannot \
+             go to another host",
+        );
+        return None;
+    }
     let mut expect_status = Vec::new();
     match c.get("expect_status") {
         None => {}

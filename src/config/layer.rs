@@ -10,7 +10,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use auth_core::TokenSource;
+use auth_core::{ExposeSecret, TokenSource};
 use auth_layers::{
     AddCredential, AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError,
     NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
@@ -124,11 +124,16 @@ impl ConnectionSpec {
                         .restrict_to_origin(origin),
                 )
             }
-            AuthSpec::Basic { username, password } => Inner::Static(
-                BasicAuthLayer::new(username, resolve("password", password)?)
-                    .map_err(|e| fail("username", e.to_string()))?
-                    .restrict_to_origin(origin),
-            ),
+            AuthSpec::Basic { username, password } => {
+                let password = resolve("password", password)?;
+                // As sent: the base64 of `username:password`.
+                self.redactor.add_basic(username, password.expose_secret());
+                Inner::Static(
+                    BasicAuthLayer::new(username, password)
+                        .map_err(|e| fail("username", e.to_string()))?
+                        .restrict_to_origin(origin),
+                )
+            }
             #[cfg(feature = "oauth2")]
             AuthSpec::OAuth2(o) => Inner::Token(
                 TokenLayer::new(super::oauth::token_source(self, o)?).restrict_to_origin(origin),

@@ -29,12 +29,11 @@ const PAD_200: &str = "The access token you sent has expired. The access token y
 const PAD_120: &str =
     "Login refused by the vendor gateway. Please check the account and the value sent:";
 
-/// Prose before an echoed secret in an `error_description`, so that its 300-character cut falls
-/// inside a 100-character secret (240 characters).
-const PAD_300: &str = "Login refused by the vendor gateway after checking the account. \
-                       Login refused by the vendor gateway after checking the account. \
-                       Login refused by the vendor gateway after checking the account. \
-                       The rejected value was:";
+/// Prose before an echoed secret in an `error_description`, so that the 200-character cut of
+/// the description as shown falls inside a 100-character secret (176 characters).
+const PAD_DESCRIPTION: &str = "Login refused by the vendor gateway after checking the account. \
+                               Login refused by the vendor gateway after checking the account. \
+                               The rejected value was:";
 
 /// The servers, started by [`Hostile::start`] and stopped when dropped.
 pub(crate) struct Hostile {
@@ -54,7 +53,7 @@ impl Hostile {
     /// - `/token/html`: a 400 HTML page echoing the password (decoded and as sent), the request
     ///   headers and the form body;
     /// - `/custom/text`, `/custom/json`: a custom login rejecting the JSON body's `password`,
-    ///   echoed where the excerpt (120 characters) or the description (300) is cut;
+    ///   echoed where the excerpt (120 characters) or the description (200) is cut;
     /// - `/custom/echo`: a custom login answering 400 with the raw JSON body it received;
     /// - discovery for the issuer at the root, whose `token_endpoint` has a password in it
     ///   ([`URL_PASSWORD`]), and for the issuer `/evil`, whose document names another issuer
@@ -371,7 +370,10 @@ async fn custom_text(body: String) -> Response {
 }
 
 async fn custom_json(body: String) -> Response {
-    let description = format!("{PAD_300} {} (try again later)", json_password(&body));
+    let description = format!(
+        "{PAD_DESCRIPTION} {} (try again later)",
+        json_password(&body)
+    );
     oauth_error(StatusCode::BAD_REQUEST, "access_denied", &description)
 }
 

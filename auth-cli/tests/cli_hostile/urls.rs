@@ -91,8 +91,21 @@ base_url = "http://user:{URL_PASSWORD}@127.0.0.1:1/"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_in_a_url_on_the_command_line_or_in_a_check_path_is_never_echoed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = write_config(
-        dir.path(),
+    let usable = dir.path().join("usable");
+    let refused = dir.path().join("refused");
+    std::fs::create_dir_all(&usable).expect("mkdir");
+    std::fs::create_dir_all(&refused).expect("mkdir");
+    let usable = write_config(
+        &usable,
+        r#"
+[connections.api]
+base_url = "http://127.0.0.1:1"
+auth = { type = "none" }
+"#,
+    );
+    // A check path that is a URL is refused when the file is read, without quoting it.
+    let refused = write_config(
+        &refused,
         &format!(
             r#"
 [connections.api]
@@ -104,19 +117,23 @@ check = {{ path = "http://user:{URL_PASSWORD}@127.0.0.1:1/whoami" }}
     );
     let mut findings = Findings::default();
     let url = format!("http://user:{URL_PASSWORD}@127.0.0.1:1/");
-    for (args, code) in [
-        (vec!["request", "api", "GET", url.as_str()], 2),
-        (vec!["check", "api"], 1),
-        (vec!["check", "api", "--format", "json"], 1),
-        (vec!["config", "show"], 0),
+    let request = vec!["request", "api", "GET", url.as_str()];
+    let run_ = run(&usable, &request).await;
+    findings.run(
+        &request,
+        &run_,
+        2,
+        &[URL_PASSWORD],
+        &["absolute URL", "***@"],
+    );
+    for args in [
+        vec!["check", "api"],
+        vec!["check", "api", "--format", "json"],
+        vec!["config", "show"],
+        vec!["config", "validate"],
     ] {
-        let run = run(&config, &args).await;
-        let says: &[&str] = if args[0] == "config" {
-            &[]
-        } else {
-            &["absolute URL"]
-        };
-        findings.run(&args, &run, code, &[URL_PASSWORD], says);
+        let run = run(&refused, &args).await;
+        findings.run(&args, &run, 2, &[URL_PASSWORD], &["check.path: is a URL"]);
     }
     findings.assert_none();
 }

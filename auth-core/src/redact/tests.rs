@@ -168,3 +168,24 @@ fn shown_text_is_printable_shaped_and_cut() {
     assert_eq!(shown("abcdef", 3), "abc…");
     assert_eq!(shown("abc", 3), "abc");
 }
+
+#[test]
+fn urls_are_shown_without_user_information() {
+    assert_eq!(
+        hide_userinfo("issuer `http://user:hunter2secret@127.0.0.1:8080/evil`, not x"),
+        "issuer `http://***@127.0.0.1:8080/evil`, not x"
+    );
+    assert_eq!(
+        hide_userinfo("https://ghp_token@github.com and https://a.example/?q=x@y"),
+        "https://***@github.com and https://a.example/?q=x@y",
+        "an @ after the authority is not user information"
+    );
+    assert!(matches!(
+        hide_userinfo("https://a.example/"),
+        Cow::Borrowed(_)
+    ));
+    // Every by-value redaction hides it too, with or without a held secret in the text.
+    let r = Redactor::new();
+    assert_eq!(r.redact("see http://u:p@h/"), "see http://***@h/");
+    assert_eq!(shown("see http://u:p@h/", 100), "see http://***@h/");
+}

@@ -235,7 +235,10 @@ mod by_value {
         redactor.add(&secret);
         redactor.add("hunter2pass");
         // The long secret starts just before the 120-character cut.
-        let body = format!("<html>{}{secret} and hunter2pass</html>", "word ".repeat(22));
+        let body = format!(
+            "<html>{}{secret} and hunter2pass</html>",
+            "word ".repeat(22)
+        );
         let s = snippet(body.as_bytes(), &[], &redactor);
         assert!(!s.contains("correct") && !s.contains("hunter2pass"), "{s}");
         assert!(s.contains("[redacted]"), "{s}");
