@@ -67,6 +67,14 @@ fn core_types_never_show_the_secret() {
     stored.access_token = Some(CANARY.into());
     assert_debug_clean("StoredToken", &stored);
     assert_debug_clean("SecretString", &tower_auth::SecretString::from(CANARY));
+    let redactor = tower_auth::Redactor::new();
+    redactor.add(CANARY);
+    redactor.add_basic("user", CANARY);
+    assert_debug_clean("Redactor", &redactor);
+    assert_debug_clean("Redactor::child", &redactor.child());
+    let mut stream = redactor.stream();
+    stream.push(&CANARY.as_bytes()[..10], &mut Vec::new());
+    assert_debug_clean("StreamRedactor holding part of a secret", &stream);
 }
 
 #[test]
@@ -350,4 +358,122 @@ async fn oauth_layers_flows_and_errors_never_show_the_secret() {
 
     let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
     assert_clean("TRACE logs of OAuth flows", &logs);
+}
+
+/// Servers echo what they receive: a token endpoint that repeats the client secret, the
+/// password or the Basic header in its error (JSON description, HTML page, JSON body, form),
+/// and an API that repeats the token in its challenge and realm. The echoed canary has no
+/// digit, so only redaction by value can hide it; errors and TRACE logs must not show it.
+#[tokio::test]
+async fn secrets_echoed_back_by_servers_are_never_shown() {
+    use auth_test_support::{
+        canary::{ECHO_CANARY, assert_echo_clean, assert_echo_error_clean, basic_of},
+        token_server::{AcceptAuth, Fault, TokenServer},
+    };
+    use tower_auth::{ClientAuth, OAuth2Layer};
+
+    let logs = log_buffer();
+    let server = TokenServer::builder()
+        .client("echo-client", Some("not-the-canary"))
+        .accept(AcceptAuth::Any)
+        .start()
+        .await;
+    let url = server.token_url();
+    let basic = basic_of("echo-client", ECHO_CANARY);
+    // Each with whether the echo falls within what is shown (a `[redacted]` marks it): the
+    // second one echoes the password past the 200 characters of a description that are shown.
+    let long = format!("{} the password {ECHO_CANARY}", "word ".repeat(39));
+    let echoes = [
+        (
+            true,
+            Fault::json(
+                401,
+                serde_json::json!({
+                    "error": "invalid_client",
+                    "error_description": format!("client secret {ECHO_CANARY} is wrong"),
+                }),
+            ),
+        ),
+        (
+            false,
+            Fault::json(
+                400,
+                serde_json::json!({ "error": "invalid_grant", "error_description": long }),
+            ),
+        ),
+        (
+            true,
+            Fault::raw(
+                400,
+                Some("text/html"),
+                format!(
+                    "<pre>POST /token\nauthorization: Basic {basic}\n\npassword={ECHO_CANARY}</pre>"
+                ),
+            ),
+        ),
+        (
+            true,
+            Fault::json(
+                500,
+                serde_json::json!({ "message": format!("you sent {ECHO_CANARY}") }),
+            ),
+        ),
+        (
+            true,
+            Fault::raw(400, None, format!("echo={ECHO_CANARY}&x=1")),
+        ),
+    ];
+    for (marked, echo) in echoes {
+        server.push_fault(echo.clone());
+        let cc = OAuth2Layer::client_credentials(&url, "echo-client", ECHO_CANARY)
+            .build()
+            .expect("layer");
+        let error = cc.source().token().await.expect_err("the server refuses");
+        assert_echo_error_clean("client credentials", &error, "echo-client");
+        assert_eq!(error.to_string().contains("[redacted]"), marked, "{error}");
+
+        server.push_fault(echo);
+        let password = OAuth2Layer::password(&url, "echo-client", "alice", ECHO_CANARY)
+            .client_auth(ClientAuth::None)
+            .build()
+            .expect("layer");
+        let error = password
+            .source()
+            .token()
+            .await
+            .expect_err("the server refuses");
+        assert_echo_error_clean("password grant", &error, "echo-client");
+        assert_eq!(error.to_string().contains("[redacted]"), marked, "{error}");
+    }
+
+    // An API that repeats the token it rejects, in every field of its challenge.
+    let token = AccessToken::bearer(ECHO_CANARY).expect("token");
+    let api = service_fn(|_: Request<Full<Bytes>>| async {
+        let challenge = format!(
+            r#"Bearer realm="{ECHO_CANARY}", error="invalid_token", error_description="token {ECHO_CANARY} expired", scope="{ECHO_CANARY}""#
+        );
+        let response = Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(http::header::WWW_AUTHENTICATE, challenge)
+            .body(())
+            .expect("response");
+        Ok::<_, Infallible>(response)
+    });
+    let service = ServiceBuilder::new()
+        .layer(TokenLayer::new(StaticTokenSource::new(token)))
+        .service(api);
+    let response = service
+        .oneshot(Request::new(Full::default()))
+        .await
+        .expect("response");
+    let error = response
+        .extensions()
+        .get::<AuthError>()
+        .expect("a 401 carries an AuthError");
+    assert_eq!(error.kind(), ErrorKind::Unauthorized);
+    assert_echo_error_clean("TokenLayer challenge", error, "echo-client");
+    assert!(error.to_string().contains("[redacted]"), "{error}");
+
+    let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
+    assert_echo_clean("TRACE logs of echoing servers", &logs, "echo-client");
 }

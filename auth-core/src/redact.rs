@@ -462,6 +462,12 @@ pub fn shown(text: &str, max_chars: usize) -> String {
     let mut chars = shaped.chars();
     let mut out: String = chars.by_ref().take(max_chars).collect();
     if chars.next().is_some() {
+        // A cut inside a marker finishes it: `[red…` would read as a secret's start.
+        if let Some(open) = out.rfind('[')
+            && let Some(rest) = REDACTED.strip_prefix(&out[open..])
+        {
+            out.push_str(rest);
+        }
         out.push('…');
     }
     out

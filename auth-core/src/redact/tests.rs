@@ -166,6 +166,11 @@ fn shown_text_is_printable_shaped_and_cut() {
         "a control character cannot hide a token-like run"
     );
     assert_eq!(shown("abcdef", 3), "abc…");
+    assert_eq!(
+        shown("a [redacted] b", 5),
+        "a [redacted]…",
+        "a cut marker is finished"
+    );
     assert_eq!(shown("abc", 3), "abc");
 }
 
