@@ -107,3 +107,47 @@ scopes = "read,write"
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(provider.token_fetches(), 1);
 }
+
+/// A connection's `timeout` bounds its token requests too (the token client's own default is
+/// 30 s): a token endpoint that never answers fails after it, not after 30 s.
+#[tokio::test]
+async fn the_connection_timeout_bounds_token_requests() {
+    use auth_test_support::token_server::{Fault, TokenServer};
+    use std::time::Duration;
+    use tower_auth::ErrorKind;
+
+    let server = TokenServer::builder()
+        .client("c1", Some("s3cret-value"))
+        .start()
+        .await;
+    server.push_fault(Fault::Hang);
+    let config = Config::from_str(
+        &format!(
+            r#"
+[connections.slow]
+base_url = "http://127.0.0.1:1"
+timeout = "500ms"
+[connections.slow.auth]
+type = "oauth2"
+grant = "client_credentials"
+token_url = "{token_url}"
+client_id = "c1"
+client_secret = "s3cret-value"
+"#,
+            token_url = server.token_url(),
+        ),
+        Format::Toml,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let layer = config
+        .connection("slow", None)
+        .expect("spec")
+        .layer()
+        .expect("layer");
+    let source = layer.token_source().expect("a token connection").clone();
+    let error = tokio::time::timeout(Duration::from_secs(20), source.token())
+        .await
+        .expect("the token request ends well before the token client's own 30 s")
+        .expect_err("the endpoint never answers");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+}

@@ -68,6 +68,10 @@ pub(crate) fn token_layer(
         };
     }
     builder = builder.key_map(key_map_from(&c.key_map).map_err(|e| problem("key_map", e))?);
+    if let Some(timeout) = spec.timeout {
+        // The connection's timeout bounds its token request too.
+        builder = builder.timeout(timeout);
+    }
     builder = match c.location {
         Location::Header => builder.send_in_header(&c.header, &c.prefix),
         Location::Query => builder.send_in_query(&c.header),

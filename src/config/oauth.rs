@@ -31,6 +31,8 @@ struct Resolver {
     path: String,
     /// Every secret resolved joins it; the token endpoint and discovery share it.
     redactor: Redactor,
+    /// The connection's `timeout`: it bounds each token request too.
+    timeout: Option<std::time::Duration>,
 }
 
 impl Resolver {
@@ -38,6 +40,7 @@ impl Resolver {
         Self {
             path: format!("connections.{}.auth", spec.name),
             redactor: spec.redactor.clone(),
+            timeout: spec.timeout,
         }
     }
 
@@ -276,6 +279,9 @@ pub(crate) fn jwt_bearer_source(
         }
     };
     builder = builder.redactor(r.redactor.clone());
+    if let Some(timeout) = r.timeout {
+        builder = builder.timeout(timeout);
+    }
     if let Some(subject) = &j.subject {
         builder = builder.subject(subject.clone());
     }
@@ -352,6 +358,9 @@ fn common<G: LayerGrant>(
     mut builder: OAuth2LayerBuilder<G>,
 ) -> Result<OAuth2LayerBuilder<G>, ConfigError> {
     builder = builder.redactor(r.redactor.clone());
+    if let Some(timeout) = r.timeout {
+        builder = builder.timeout(timeout);
+    }
     match o.client_auth.as_str() {
         "private_key_jwt" => {
             let pem = r.required(
