@@ -193,12 +193,13 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::{convert::Infallible, time::Duration};
 
     use bytes::Bytes;
-    use http_body_util::Full;
+    use futures_util::stream;
+    use http_body::Frame;
+    use http_body_util::{Full, StreamBody};
     use tokio::time::Instant;
-
     use tower_auth::Redactor;
 
     use super::{DEFAULT_MAX_BODY, Limits, copy, parse_size};
@@ -255,20 +256,6 @@ mod tests {
             "the response body exceeded --max-body (5 bytes); wrote the first 5 bytes"
         );
     }
-}
-
-#[cfg(test)]
-mod redaction {
-    use std::{convert::Infallible, time::Duration};
-
-    use bytes::Bytes;
-    use futures_util::stream;
-    use http_body::Frame;
-    use http_body_util::StreamBody;
-    use tokio::time::Instant;
-    use tower_auth::Redactor;
-
-    use super::{Limits, copy};
 
     fn framed(
         chunks: &[&'static [u8]],
@@ -278,14 +265,6 @@ mod redaction {
             .map(|c| Ok(Frame::data(Bytes::from_static(c))))
             .collect();
         StreamBody::new(stream::iter(frames))
-    }
-
-    fn limits(max_body: u64) -> Limits {
-        Limits {
-            max_body,
-            deadline: Instant::now() + Duration::from_secs(10),
-            timeout: Duration::from_secs(10),
-        }
     }
 
     #[tokio::test]

@@ -175,6 +175,20 @@ impl Redactor {
         )
     }
 
+    /// The start of `body` as text, for an excerpt: at least its first `len` bytes (more, so a
+    /// secret that starts within them is read whole), with every held secret cut out, and a
+    /// trailing prefix of one too when the body goes on. Shorten it only after this.
+    pub fn redact_head(&self, body: &[u8], len: usize) -> String {
+        let head = &body[..body.len().min(len.saturating_add(self.longest()))];
+        let text = String::from_utf8_lossy(head);
+        let redacted = if head.len() < body.len() {
+            self.redact_cut(&text)
+        } else {
+            self.redact(&text)
+        };
+        redacted.into_owned()
+    }
+
     /// `bytes` with every held secret replaced by [`REDACTED`].
     pub fn redact_bytes<'b>(&self, bytes: &'b [u8]) -> Cow<'b, [u8]> {
         let ranges = self.ranges(bytes, false);

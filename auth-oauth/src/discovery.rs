@@ -301,20 +301,14 @@ async fn fetch(
 /// may echo what the server has seen: cut out by value, then by shape, before the cut).
 fn excerpt(body: &[u8], redactor: &Redactor) -> String {
     const MAX: usize = 80;
-    let head = &body[..body.len().min(4 * MAX + redactor.longest())];
-    let text = String::from_utf8_lossy(head);
-    let text = if head.len() < body.len() {
-        redactor.redact_cut(&text)
-    } else {
-        redactor.redact(&text)
-    };
+    let text = redactor.redact_head(body, 4 * MAX);
     let one_line: String = text
         .trim()
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let mut out = auth_core::redact::shown(&one_line, MAX);
-    if head.len() < body.len() && !out.ends_with('…') {
+    if body.len() > 4 * MAX && !out.ends_with('…') {
         out.push('…');
     }
     if out.is_empty() {

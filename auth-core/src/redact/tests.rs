@@ -71,6 +71,17 @@ fn a_cut_text_loses_a_trailing_prefix_of_a_secret() {
 }
 
 #[test]
+fn the_head_of_a_body_reaches_past_its_length_to_take_a_whole_secret() {
+    let r = redactor(&["hunter2pass"]);
+    let body = b"0123456789 hunter2pass and more after it";
+    // A head of 14 bytes reads on (by the longest secret) past the end of the secret in it.
+    assert_eq!(r.redact_head(body, 14), "0123456789 [redacted] an");
+    // A head that ends inside a secret loses the part of it that it holds.
+    assert_eq!(r.redact_head(body, 5), "0123456789 [redacted]");
+    assert_eq!(r.redact_head(b"short", 100), "short");
+}
+
+#[test]
 fn multibyte_characters_around_a_match_stay_whole() {
     let r = redactor(&["\u{e9}t\u{e9}-secret"]);
     assert_eq!(r.redact("é\u{e9}t\u{e9}-secret!"), "é[redacted]!");

@@ -31,15 +31,9 @@ const REDACTED: &str = "[redacted]";
 /// A one-line excerpt of `body` with secrets redacted; `extra_names` are further field names
 /// whose values are secret (the key map's renamed token fields).
 pub(crate) fn snippet(body: &[u8], extra_names: &[&str], redactor: &Redactor) -> String {
-    // Look at a bounded prefix: enough context, and scrubbing stays cheap on a 1 MiB body. It
-    // reaches a secret's length past what can be shown, so one that starts in view is whole.
-    let head = &body[..body.len().min(4 * SNIPPET_CHARS + redactor.longest())];
-    let text = String::from_utf8_lossy(head);
-    let text = if head.len() < body.len() {
-        redactor.redact_cut(&text)
-    } else {
-        redactor.redact(&text)
-    };
+    // Look at a bounded prefix: enough context, and scrubbing stays cheap on a 1 MiB body.
+    let head_len = 4 * SNIPPET_CHARS;
+    let text = redactor.redact_head(body, head_len);
     let text = redact_named_values(&text, extra_names);
     let text = redact::by_shape(&text);
     let mut out = String::with_capacity(SNIPPET_CHARS + 3);
@@ -63,7 +57,7 @@ pub(crate) fn snippet(body: &[u8], extra_names: &[&str], redactor: &Redactor) ->
         out.push(c);
         count += 1;
     }
-    if body.len() > head.len() {
+    if body.len() > head_len + redactor.longest() {
         out.push('…');
     }
     out.trim().to_owned()
