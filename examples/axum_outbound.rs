@@ -5,6 +5,10 @@
 //! Everything runs on 127.0.0.1: the third-party API and its token endpoint are the embedded
 //! demo provider, and the example calls its own app to show the result, then exits.
 //!
+//! `GET /healthz` reports the token cache's state (`CachedTokenSource::snapshot`: token age and
+//! expiry, fetch and failure counts, the latest error kind; never a secret), 503 while the app
+//! has no usable token.
+//!
 //! Run it with `cargo run --example axum_outbound`.
 #![allow(clippy::print_stdout)]
 
@@ -31,6 +35,35 @@ type ApiClient = Timeout<
 struct AppState {
     api: ApiClient,
     api_base: String,
+    /// The client's token cache (clones share it), for `/healthz`.
+    tokens: tower_auth::CachedTokenSource<ClientCredentials>,
+}
+
+/// `GET /healthz`: 200 while a usable token is cached (or none was needed yet and nothing
+/// failed), 503 otherwise, with the cache's snapshot.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let snapshot = state.tokens.snapshot();
+    let healthy = snapshot.fresh || (snapshot.fetches == 0 && snapshot.last_error.is_none());
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let seconds = |d: Option<Duration>| d.map(|d| d.as_secs());
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "token": {
+            "fresh": snapshot.fresh,
+            "age_seconds": seconds(snapshot.token_age),
+            "expires_in_seconds": seconds(snapshot.expires_in),
+            "fetches": snapshot.fetches,
+            "failures": snapshot.failures,
+            "consecutive_failures": snapshot.consecutive_failures,
+            "last_error": snapshot.last_error.map(|k| k.as_str()),
+            "fetching": snapshot.fetching,
+        },
+    });
+    (status, Json(body))
 }
 
 /// `GET /profile`: asks the third-party API who we are and passes the answer on.
@@ -73,24 +106,23 @@ async fn profile(
 async fn main() -> Result<(), BoxError> {
     let provider = DemoProvider::start(Duration::from_secs(3600)).await?;
 
+    let oauth =
+        OAuth2Layer::client_credentials(provider.token_url(), demo::CLIENT_ID, demo::CLIENT_SECRET)
+            .scopes(["profile"])
+            .build()?;
+    let tokens = oauth.source().clone();
     let api = ServiceBuilder::new()
         .layer(TimeoutLayer::new(Duration::from_secs(10)))
-        .layer(
-            OAuth2Layer::client_credentials(
-                provider.token_url(),
-                demo::CLIENT_ID,
-                demo::CLIENT_SECRET,
-            )
-            .scopes(["profile"])
-            .build()?,
-        )
+        .layer(oauth)
         .service(Client::builder(TokioExecutor::new()).build_http());
     let state = AppState {
         api,
         api_base: provider.url(""),
+        tokens,
     };
     let app = Router::new()
         .route("/profile", get(profile))
+        .route("/healthz", get(healthz))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -120,8 +152,16 @@ async fn main() -> Result<(), BoxError> {
         "{ok}/20 requests to /profile succeeded; the token endpoint was called {} time(s)",
         provider.token_fetches()
     );
+    let request = Request::get(format!("http://{addr}/healthz")).body(Full::default())?;
+    let response = client.request(request).await?;
+    let health_status = response.status();
+    let health = response.into_body().collect().await?.to_bytes();
+    println!(
+        "/healthz → {health_status}: {}",
+        String::from_utf8_lossy(&health)
+    );
     server.abort();
-    if ok != 20 || provider.token_fetches() != 1 {
+    if ok != 20 || provider.token_fetches() != 1 || health_status != StatusCode::OK {
         std::process::exit(1);
     }
     Ok(())

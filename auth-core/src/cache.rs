@@ -40,8 +40,10 @@ use tokio::{sync::watch, time::Instant};
 use crate::{AccessToken, AuthError, ErrorKind, TokenFuture, TokenSource};
 
 pub mod config;
+pub mod telemetry;
 
 pub use config::CacheConfig;
+pub use telemetry::{CacheSnapshot, FetchTrigger};
 
 /// Emits a tracing event when the `tracing` feature is on; nothing otherwise.
 macro_rules! event {
@@ -92,6 +94,7 @@ struct Flight {
     /// The last failure and when the next attempt is allowed.
     failure: Option<(AuthError, Instant)>,
     consecutive_failures: u32,
+    counts: telemetry::Counts,
 }
 
 impl<S: TokenSource> CachedTokenSource<S> {
@@ -102,6 +105,8 @@ impl<S: TokenSource> CachedTokenSource<S> {
 
     /// Caches `source` with `config`.
     pub fn with_config(source: S, config: CacheConfig) -> Self {
+        #[cfg(feature = "metrics")]
+        telemetry::describe();
         Self {
             shared: Arc::new(Shared {
                 source,
@@ -130,10 +135,36 @@ impl<S: TokenSource> CachedTokenSource<S> {
             let mut flight = self.shared.lock();
             match &flight.inflight {
                 Some(rx) => rx.clone(),
-                None => Shared::start_fetch(&self.shared, &mut flight)?,
+                None => Shared::start_fetch(&self.shared, &mut flight, FetchTrigger::Forced)?,
             }
         };
         wait(rx).await
+    }
+
+    /// The cache's state now (token age and expiry, fetch and failure counts, the latest error
+    /// kind), for health endpoints; it never holds a secret. With the `metrics` feature it also
+    /// updates the [`TOKEN_EXPIRES_IN`](telemetry::TOKEN_EXPIRES_IN) gauge.
+    pub fn snapshot(&self) -> CacheSnapshot {
+        let now = Instant::now();
+        let entry = self.shared.entry.load();
+        let flight = self.shared.lock();
+        let token = entry.as_ref().map(|e| &e.token);
+        if let Some(token) = token {
+            telemetry::expiry(self.shared.config.label(), token);
+        }
+        CacheSnapshot {
+            token_age: token.map(|t| now.saturating_duration_since(t.issued_at())),
+            expires_in: token
+                .and_then(AccessToken::expires_at)
+                .map(|at| at.saturating_duration_since(now)),
+            fresh: entry.as_ref().is_some_and(|e| now < e.stale_at),
+            fetches: flight.counts.fetches,
+            failures: flight.counts.failures,
+            consecutive_failures: flight.consecutive_failures,
+            last_error: flight.failure.as_ref().map(|(e, _)| e.kind()),
+            last_trigger: flight.counts.last_trigger,
+            fetching: flight.inflight.is_some(),
+        }
     }
 
     /// Puts a token obtained elsewhere into the cache (e.g. restored from a store, or from an
@@ -161,7 +192,7 @@ impl<S: TokenSource> CachedTokenSource<S> {
                     {
                         return Err(error.clone());
                     }
-                    Shared::start_fetch(&self.shared, &mut flight)?
+                    Shared::start_fetch(&self.shared, &mut flight, FetchTrigger::OnDemand)?
                 }
             }
         };
@@ -211,13 +242,14 @@ impl<S: TokenSource> Shared<S> {
             debug,
             "token enters its refresh window; refreshing in the background"
         );
-        let _ = Shared::start_fetch(self, &mut flight);
+        let _ = Shared::start_fetch(self, &mut flight, FetchTrigger::Background);
     }
 
     /// Starts the one fetch; the caller holds the flight lock and no fetch is in flight.
     fn start_fetch(
         this: &Arc<Self>,
         flight: &mut Flight,
+        trigger: FetchTrigger,
     ) -> Result<watch::Receiver<FetchResult>, AuthError> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(AuthError::new(
@@ -227,6 +259,8 @@ impl<S: TokenSource> Shared<S> {
         };
         let (tx, rx) = watch::channel(None);
         flight.inflight = Some(rx.clone());
+        flight.counts.fetches = flight.counts.fetches.saturating_add(1);
+        flight.counts.last_trigger = Some(trigger);
         this.fetching.store(true, Ordering::Release);
         let guard = FetchGuard {
             shared: Some(this.clone()),
@@ -236,13 +270,21 @@ impl<S: TokenSource> Shared<S> {
             let Some(shared) = guard.shared.as_ref() else {
                 return;
             };
-            event!(debug, "fetching a token");
-            let result = match tokio::time::timeout(
-                shared.config.fetch_timeout,
-                shared.source.token(),
-            )
-            .await
-            {
+            event!(debug, trigger = trigger.as_str(), "fetching a token");
+            let started = Instant::now();
+            let fetch = tokio::time::timeout(shared.config.fetch_timeout, shared.source.token());
+            // One span per fetch (the token request's own span nests in it); never a secret.
+            #[cfg(feature = "tracing")]
+            let fetch = tracing::Instrument::instrument(
+                fetch,
+                tracing::info_span!(
+                    target: "tower_auth::cache",
+                    "token_fetch",
+                    connection = shared.config.label(),
+                    trigger = trigger.as_str(),
+                ),
+            );
+            let result = match fetch.await {
                 Ok(result) => result,
                 Err(_) => Err(AuthError::new(
                     ErrorKind::Timeout,
@@ -252,6 +294,7 @@ impl<S: TokenSource> Shared<S> {
                     ),
                 )),
             };
+            telemetry::fetched(shared.config.label(), trigger, &result, started.elapsed());
             if let Some(shared) = guard.shared.take() {
                 shared.complete(&result);
             }
@@ -274,6 +317,7 @@ impl<S: TokenSource> Shared<S> {
             }
             Err(error) => {
                 flight.consecutive_failures = flight.consecutive_failures.saturating_add(1);
+                flight.counts.failures = flight.counts.failures.saturating_add(1);
                 let delay = self
                     .config
                     .backoff_delay(error, flight.consecutive_failures);
@@ -353,8 +397,10 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
         {
             event!(
                 debug,
+                connection = self.shared.config.label(),
                 "token rejected by the server; dropping it from the cache"
             );
+            telemetry::invalidated(self.shared.config.label());
             self.shared.entry.compare_and_swap(&*current, None);
         }
     }

@@ -60,6 +60,10 @@ mod replay;
 mod retry;
 
 pub use future::ResponseFuture;
+
+/// The counter (feature `metrics`) of requests retried with a fresh token after a 401, labelled
+/// `status`.
+pub const RETRIES: &str = "tower_auth.request.retries";
 pub use replay::ReplayableBody;
 
 /// Default cap on a body buffered for replay: 64 KiB.

@@ -282,12 +282,55 @@ impl TokenEndpoint {
             client_auth = ?method,
             "requesting a token"
         );
+        #[cfg(feature = "tracing")]
+        {
+            // One span per token request: grant, host, client authentication, then outcome and
+            // duration. Never a secret: the grant type and host are configuration.
+            let grant = fields
+                .iter()
+                .find(|(name, _)| *name == "grant_type")
+                .map_or("", |(_, value)| *value);
+            let span = tracing::info_span!(
+                target: "tower_auth::oauth",
+                "token_request",
+                grant,
+                host = self.inner.url.host_str().unwrap_or_default(),
+                client_auth = ?method,
+                outcome = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+            );
+            let started = std::time::Instant::now();
+            let result =
+                tracing::Instrument::instrument(self.exchange(request, &redactor), span.clone())
+                    .await;
+            let outcome = match &result {
+                Ok(_) => "success",
+                Err(error) => error.kind().as_str(),
+            };
+            span.record("outcome", outcome);
+            span.record(
+                "duration_ms",
+                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            );
+            result
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.exchange(request, &redactor).await
+    }
+
+    /// Sends a built token request and reads the answer, cutting `redactor`'s secrets out of
+    /// its errors.
+    async fn exchange(
+        &self,
+        request: Request<Vec<u8>>,
+        redactor: &Redactor,
+    ) -> Result<TokenResponse, AuthError> {
         let response = self
             .inner
             .http
             .send(request)
             .await
-            .map_err(|e| e.redact(&redactor))?;
+            .map_err(|e| e.redact(redactor))?;
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
@@ -297,7 +340,7 @@ impl TokenEndpoint {
             content_type,
             response.body(),
             &self.inner.key_map,
-            &redactor,
+            redactor,
         )
         .map_err(|e| {
             crate::normalize::with_retry_after(e, response.status(), response.headers())

@@ -78,6 +78,7 @@ pub(crate) fn token_layer(
     };
     let request = builder.build().map_err(|e| problem("request", e))?;
     let placement = request.placement().clone();
-    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::new(request));
+    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(request, cache));
     placement.layer(source).map_err(|e| problem("location", e))
 }

@@ -160,7 +160,8 @@ pub(crate) fn token_source(
         }
         (None, None) => return Err(missing_token_url(&r)),
     };
-    Ok(Arc::new(CachedTokenSource::new(grant)))
+    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
 }
 
 fn missing_token_url(r: &Resolver) -> ConfigError {
@@ -278,7 +279,9 @@ pub(crate) fn jwt_bearer_source(
             OAuth2Layer::jwt_bearer(token_url, issuer, key)
         }
     };
-    builder = builder.redactor(r.redactor.clone());
+    builder = builder
+        .redactor(r.redactor.clone())
+        .cache_config(auth_core::CacheConfig::default().name(spec.name.clone()));
     if let Some(timeout) = r.timeout {
         builder = builder.timeout(timeout);
     }

@@ -1,6 +1,6 @@
 //! The tunables of [`CachedTokenSource`](super::CachedTokenSource), each with its default.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 
@@ -51,6 +51,7 @@ pub struct CacheConfig {
     pub(crate) backoff_max: Duration,
     pub(crate) permanent_failure_delay: Duration,
     pub(crate) max_retry_after: Duration,
+    pub(crate) name: Option<Arc<str>>,
 }
 
 impl Default for CacheConfig {
@@ -67,11 +68,25 @@ impl Default for CacheConfig {
             backoff_max: DEFAULT_BACKOFF_MAX,
             permanent_failure_delay: DEFAULT_PERMANENT_FAILURE_DELAY,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            name: None,
         }
     }
 }
 
 impl CacheConfig {
+    /// The name metrics and tracing report this cache under (their `connection` label): the
+    /// connection's name, never a secret. Unset by default (reported as `unnamed`); a
+    /// configuration's connections are named after their key.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The name given with [`name`](Self::name), or `unnamed`.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(super::telemetry::UNNAMED)
+    }
+
     /// A token is not handed out within `skew` of its expiry. Defaults to 30 seconds.
     ///
     /// For tokens that live less than twice the skew, half their lifetime is used instead, so

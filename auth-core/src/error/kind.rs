@@ -143,6 +143,30 @@ impl ErrorKind {
         }
     }
 
+    /// A stable snake_case name (`invalid_client`, `timeout`, …), for metrics labels and
+    /// machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::InvalidClient => "invalid_client",
+            ErrorKind::InvalidGrant => "invalid_grant",
+            ErrorKind::InvalidScope => "invalid_scope",
+            ErrorKind::InvalidTarget => "invalid_target",
+            ErrorKind::UnauthorizedClient => "unauthorized_client",
+            ErrorKind::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::TokenEndpoint => "token_endpoint",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::MalformedResponse => "malformed_response",
+            ErrorKind::UnsupportedTokenType => "unsupported_token_type",
+            ErrorKind::Config => "config",
+            ErrorKind::Store => "store",
+            ErrorKind::Request => "request",
+        }
+    }
+
     pub(super) fn summary(self) -> &'static str {
         match self {
             ErrorKind::InvalidRequest => "the token endpoint rejected the request as invalid",

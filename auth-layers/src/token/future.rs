@@ -346,6 +346,8 @@ where
                                 target: "tower_auth::token_layer",
                                 "401 for a token; invalidating it and retrying once"
                             );
+                            #[cfg(feature = "metrics")]
+                            metrics::counter!(super::RETRIES, "status" => "401").increment(1);
                             later.bound.shared.source.invalidate(token);
                             let fut = fetch_owned(&later.bound.shared);
                             let replay = replay.take();
