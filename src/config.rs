@@ -64,6 +64,7 @@ mod layer;
 mod oauth;
 mod read;
 mod secret;
+mod sign_in;
 mod spec;
 #[cfg(feature = "tls")]
 mod tls;

@@ -102,7 +102,7 @@ async fn check_one(
     let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await
-        .map_err(|e| Failure::from_request_error(&e, spec.redactor()))?;
+        .map_err(|e| Failure::from_request_error(&e, spec.redactor()).in_connection(&spec))?;
     let status = response.status();
     let expected = if spec.check.expect_status.is_empty() {
         status.is_success()

@@ -76,7 +76,9 @@ pub(crate) async fn token(
             spec.redactor().add_token(&token);
             Ok(token)
         }
-        Ok(Err(e)) => Err(Failure::from_auth(Stage::Token, &e, spec.redactor())),
+        Ok(Err(e)) => {
+            Err(Failure::from_auth(Stage::Token, &e, spec.redactor()).in_connection(spec))
+        }
         Err(_elapsed) => {
             let mut failure = Failure::new(
                 Stage::Token,

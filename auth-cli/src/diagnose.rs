@@ -5,7 +5,7 @@ use std::{error::Error as StdError, fmt};
 use tower::BoxError;
 use tower_auth::{
     AuthError, ErrorKind, Redactor,
-    config::{Config, ConfigError, ConnectionSpec},
+    config::{AuthSpec, Config, ConfigError, ConnectionSpec},
     redact,
 };
 
@@ -18,6 +18,8 @@ pub(crate) enum Stage {
     Secret,
     /// The token could not be obtained.
     Token,
+    /// Nobody signed in to the connection yet (`tower-auth login`).
+    SignIn,
     /// The request could not be sent or answered.
     Request,
     /// The response was not the expected one.
@@ -30,6 +32,7 @@ impl Stage {
             Stage::Config => "config",
             Stage::Secret => "secret",
             Stage::Token => "token",
+            Stage::SignIn => "sign_in",
             Stage::Request => "request",
             Stage::Check => "check",
         }
@@ -41,6 +44,7 @@ impl Stage {
             Stage::Config => "config",
             Stage::Secret => "secret",
             Stage::Token => "token endpoint",
+            Stage::SignIn => "sign-in",
             Stage::Request => "request",
             Stage::Check => "check",
         }
@@ -58,7 +62,11 @@ pub(crate) struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.stage.label(), self.error)
+        match self.stage {
+            // The error says it all: `not signed in: run …`.
+            Stage::SignIn => f.write_str(&self.error),
+            stage => write!(f, "{}: {}", stage.label(), self.error),
+        }
     }
 }
 
@@ -94,6 +102,27 @@ impl Failure {
             kind: Some(error.kind()),
             error: redactor.redact(&sentence).into_owned(),
             hint: error.hint().to_owned(),
+        }
+    }
+
+    /// The failure in `spec`'s words: an `authorization_code` connection nobody signed in to
+    /// ([`ErrorKind::NotSignedIn`]) says which `login` to run; anything else is unchanged.
+    pub(crate) fn in_connection(self, spec: &ConnectionSpec) -> Self {
+        let code_grant =
+            matches!(&spec.auth, AuthSpec::OAuth2(o) if o.grant == "authorization_code");
+        if self.kind != Some(ErrorKind::NotSignedIn) || !code_grant {
+            return self;
+        }
+        let name = &spec.name;
+        Self {
+            stage: Stage::SignIn,
+            kind: self.kind,
+            error: format!("not signed in: run `tower-auth login {name}`"),
+            hint: format!(
+                "the token store holds no refresh token for `{name}` yet: `tower-auth login \
+                 {name}` (with this command's `-c` and `--env`) signs in through the browser and \
+                 stores one"
+            ),
         }
     }
 

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use tower_auth::config::Config;
+use tower_auth::config::{AuthSpec, Config, ConnectionSpec};
 
 use crate::{
     check::human,
@@ -61,10 +61,43 @@ async fn login(
     let stored = if token.refresh_token().is_some() {
         "refresh token stored"
     } else {
-        "no refresh token returned: sign in again when the token expires (request `offline_access` or `access_type=offline`)"
+        "no refresh token stored"
     };
     println!("✓ {name}  signed in ({stored}{expires})");
+    if token.refresh_token().is_none() {
+        eprintln!("warning: {}", no_refresh_token(&spec));
+    }
     Ok(())
+}
+
+/// One line for a sign-in that returned no refresh token: the connection stops working when
+/// this token expires, and the settings that ask the provider for one, less those already set.
+fn no_refresh_token(spec: &ConnectionSpec) -> String {
+    let name = &spec.name;
+    let mut fixes = Vec::new();
+    if let AuthSpec::OAuth2(o) = &spec.auth {
+        if !o.offline_access {
+            fixes.push("`offline_access = true` (Google-style providers)");
+        }
+        if o.prompt.as_deref() != Some("consent") {
+            fixes.push("`prompt = \"consent\"`");
+        }
+        let mut scopes = o.scopes.iter().flat_map(|s| s.split([' ', ',']));
+        if !scopes.any(|s| s == "offline_access") {
+            fixes.push("`offline_access` in `scopes` (OpenID providers)");
+        }
+    }
+    let fix = if fixes.is_empty() {
+        "offline access, `prompt = \"consent\"` and the `offline_access` scope are all set: \
+         check at the provider that this client may get refresh tokens"
+            .to_owned()
+    } else {
+        format!("add {} to connections.{name}.auth", fixes.join(" or "))
+    };
+    format!(
+        "the provider returned no refresh token, so `{name}` stops working when this token \
+         expires; {fix}, then run `tower-auth login {name}` again"
+    )
 }
 
 /// Best effort: the URL is printed anyway.

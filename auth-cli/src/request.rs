@@ -67,7 +67,7 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
     let response = client::stack(&spec, layer, client)
         .oneshot(request)
         .await
-        .map_err(|e| Failure::from_request_error(&e, spec.redactor()))?;
+        .map_err(|e| Failure::from_request_error(&e, spec.redactor()).in_connection(&spec))?;
     // The API may echo the token it was sent (in a challenge, a body): never shown.
     let redactor = spec.redactor();
     if let Some(token) = source.as_ref().and_then(|s| s.current()) {

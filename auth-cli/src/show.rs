@@ -145,6 +145,15 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             if !o.extra_params.is_empty() {
                 field("extra_params", format!("{:?}", o.extra_params));
             }
+            if !o.auth_params.is_empty() {
+                field("auth_params", format!("{:?}", o.auth_params));
+            }
+            if let Some(prompt) = &o.prompt {
+                field("prompt", quote(prompt));
+            }
+            if o.offline_access {
+                field("offline_access", "true".to_owned());
+            }
             if let Some(store) = &o.token_store {
                 field("token_store", quote(&store.display().to_string()));
             }

@@ -333,6 +333,91 @@ async fn without_a_sign_in_the_grant_says_so() {
     let server = TokenServer::builder().client("cli", None).start().await;
     let grant = public_grant(&server, Arc::new(MemoryTokenStore::new()));
     let err = grant.token().await.expect_err("not signed in");
-    assert_eq!(err.kind(), ErrorKind::InvalidGrant);
+    assert_eq!(err.kind(), ErrorKind::NotSignedIn);
+    assert!(!err.is_transient());
     assert!(err.to_string().contains("sign in"), "{err}");
+}
+
+fn query_of(url: &Url) -> Vec<(String, String)> {
+    url.query_pairs()
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[test]
+fn extra_parameters_go_to_the_authorization_url_and_the_token_requests() {
+    let endpoint = TokenEndpoint::builder("http://127.0.0.1:1/token", "cli")
+        .build()
+        .expect("endpoint");
+    let grant = AuthorizationCode::builder(
+        endpoint,
+        "http://127.0.0.1:1/authorize",
+        "http://127.0.0.1:0/callback",
+    )
+    .params(TokenParams::new().param("prompt", "consent"))
+    .auth_param("login_hint", "alice@example.com")
+    .build()
+    .expect("grant");
+    let request = grant.authorize();
+    let query = query_of(request.url());
+    assert_eq!(field(&query, "prompt"), Some("consent"));
+    assert_eq!(field(&query, "login_hint"), Some("alice@example.com"));
+    assert_eq!(query.iter().filter(|(n, _)| n == "prompt").count(), 1);
+}
+
+#[test]
+fn parameters_that_override_the_grants_own_are_refused_by_name() {
+    for name in AuthorizationCode::SET_BY_GRANT {
+        let build = |layer: bool| {
+            if layer {
+                OAuth2Layer::authorization_code(
+                    "http://127.0.0.1:1/token",
+                    "cli",
+                    "http://127.0.0.1:1/authorize",
+                    "http://127.0.0.1:0/callback",
+                )
+                .auth_param(name, "mine")
+                .build()
+                .map(|_| ())
+            } else {
+                let endpoint = TokenEndpoint::builder("http://127.0.0.1:1/token", "cli")
+                    .build()
+                    .expect("endpoint");
+                AuthorizationCode::builder(
+                    endpoint,
+                    "http://127.0.0.1:1/authorize",
+                    "http://127.0.0.1:0/callback",
+                )
+                .auth_param(name, "mine")
+                .build()
+                .map(|_| ())
+            }
+        };
+        for layer in [false, true] {
+            let err = build(layer).expect_err(name);
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(
+                err.detail()
+                    .is_some_and(|d| d.starts_with(&format!("auth_params.{name}: "))),
+                "{err}"
+            );
+        }
+    }
+    // An extra parameter lands in the URL too, so the grant's own names are refused there.
+    let endpoint = TokenEndpoint::builder("http://127.0.0.1:1/token", "cli")
+        .build()
+        .expect("endpoint");
+    let err = AuthorizationCode::builder(
+        endpoint,
+        "http://127.0.0.1:1/authorize",
+        "http://127.0.0.1:0/callback",
+    )
+    .params(TokenParams::new().param("state", "fixed"))
+    .build()
+    .expect_err("state");
+    assert!(
+        err.detail()
+            .is_some_and(|d| d.starts_with("params.state: ")),
+        "{err}"
+    );
 }

@@ -177,7 +177,7 @@ async fn no_stored_refresh_token_is_an_error_naming_the_key() {
     let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
     let grant = RefreshToken::new(endpoint, store, "carol", TokenParams::new()).expect("grant");
     let err = grant.fetch().await.expect_err("nothing stored");
-    assert_eq!(err.kind(), ErrorKind::InvalidGrant);
+    assert_eq!(err.kind(), ErrorKind::NotSignedIn);
     assert!(err.to_string().contains("`carol`"), "{err}");
     assert_eq!(server.fetches(), 0);
 }

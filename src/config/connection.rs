@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{
     read::{Reader, Table},
+    sign_in,
     spec::{
         AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
         OAuth2Spec, TlsSpec,
@@ -301,6 +302,9 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "key_id",
             "token_store",
             "tls",
+            "auth_params",
+            "prompt",
+            "offline_access",
         ],
     );
     let grant = one_of(r, t, "grant", GRANTS);
@@ -382,6 +386,8 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         }
         _ => {}
     }
+    let extra_params = r.string_map(t, "extra_params");
+    let sign_in = sign_in::read(r, t, grant.as_deref(), &extra_params);
     let spec = OAuth2Spec {
         grant: grant?,
         token_url,
@@ -399,7 +405,10 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         refresh_token,
         redirect_uri,
         pkce: r.bool(t, "pkce", true),
-        extra_params: r.string_map(t, "extra_params"),
+        extra_params,
+        auth_params: sign_in.auth_params,
+        prompt: sign_in.prompt,
+        offline_access: sign_in.offline_access,
         key_map: read_key_map(r, t),
         private_key,
         key_id: r.string(t, "key_id"),

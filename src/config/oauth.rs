@@ -342,14 +342,21 @@ fn authorization_code_builder(
         .redirect_uri
         .clone()
         .ok_or_else(|| r.problem("redirect_uri", "missing"))?;
-    let builder = OAuth2Layer::authorization_code(
+    let mut builder = OAuth2Layer::authorization_code(
         endpoints.token_url.clone(),
         o.client_id.clone(),
         auth_url,
         redirect_uri,
     )
     .pkce(o.pkce)
+    .offline_access(o.offline_access)
     .store(store(r, &spec.name, o)?, spec.name.clone());
+    if let Some(prompt) = &o.prompt {
+        builder = builder.prompt(prompt.clone());
+    }
+    for (name, value) in &o.auth_params {
+        builder = builder.auth_param(name.clone(), value.clone());
+    }
     common(r, o, endpoints, builder)
 }
 

@@ -200,8 +200,16 @@ pub struct OAuth2Spec {
     pub redirect_uri: Option<String>,
     /// PKCE for the authorization code grant; default on.
     pub pkce: bool,
-    /// Extra token-request parameters.
+    /// Extra token-request parameters; an `authorization_code` connection's authorization
+    /// request carries them too.
     pub extra_params: BTreeMap<String, String>,
+    /// Parameters of the authorization request only (`authorization_code`), e.g. `login_hint`.
+    pub auth_params: BTreeMap<String, String>,
+    /// The authorization request's `prompt` (`authorization_code`), e.g. `consent`.
+    pub prompt: Option<String>,
+    /// Adds `access_type=offline` to the authorization request (`authorization_code`; Google's
+    /// way to ask for a refresh token). Default `false`.
+    pub offline_access: bool,
     /// Renamed response fields.
     pub key_map: KeyMapSpec,
     /// Private key for `private_key_jwt`.

@@ -6,7 +6,10 @@
 //!   authentication (Basic with form-urlencoded id and secret, body, or none, as configured).
 //!   Every request is recorded as a [`TokenRequest`] so tests can check it exactly.
 //! - `GET /authorize`: records the query and redirects (302) to `redirect_uri` with a fresh
-//!   `code` and the `state`, like a provider after a successful sign-in.
+//!   `code` and the `state`, like a provider after a successful sign-in. Like Google
+//!   (`access_type=offline`) or an OpenID provider (`prompt=consent`), it can be told to issue a
+//!   refresh token for the code only when the request asked for one
+//!   ([`TokenServerBuilder::refresh_token_requires`]).
 //! - `GET /api`: 200 with a valid issued access token, 401 with a Bearer challenge otherwise.
 //! - JWT assertions (RFC 7523), checked strictly with the registered public keys (see
 //!   [`jwt`]): the JWT bearer grant for the issuers given with
@@ -148,6 +151,8 @@ pub struct TokenServerBuilder {
     rotate: bool,
     jwt_issuers: Vec<JwtIssuer>,
     client_key: Option<PublicKey>,
+    /// Authorization-request parameters a code needs for its exchange to return a refresh token.
+    offline_requires: Vec<(String, String)>,
 }
 
 /// An issuer whose JWT bearer assertions the server accepts.
@@ -226,6 +231,16 @@ impl TokenServerBuilder {
         self
     }
 
+    /// A code exchange returns a refresh token only when the authorization request carried
+    /// `name=value` (repeatable: every one of them), as Google does with
+    /// `access_type=offline` and many OpenID providers with `prompt=consent`. Without a call
+    /// every code exchange returns one.
+    pub fn refresh_token_requires(mut self, name: &str, value: &str) -> Self {
+        self.offline_requires
+            .push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Starts the server on an ephemeral port of 127.0.0.1.
     ///
     /// # Panics
@@ -298,6 +313,8 @@ struct CodeGrant {
     redirect_uri: String,
     challenge: Option<(String, String)>,
     scope: Option<String>,
+    /// Whether the authorization request asked for what a refresh token needs.
+    offline: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -317,6 +334,7 @@ impl TokenServer {
             rotate: true,
             jwt_issuers: Vec::new(),
             client_key: None,
+            offline_requires: Vec::new(),
         }
     }
 

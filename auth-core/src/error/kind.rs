@@ -39,6 +39,10 @@ pub enum ErrorKind {
     Config,
     /// Reading or writing a [`TokenStore`](crate::TokenStore) failed.
     Store,
+    /// Nobody signed in yet: the grant refreshes from a stored refresh token and the store
+    /// holds none (the authorization code flow has not been run, or its provider returned no
+    /// refresh token).
+    NotSignedIn,
     /// A request could not be prepared (for example its URI could not take a query parameter).
     Request,
 }
@@ -140,6 +144,11 @@ impl ErrorKind {
                 "check the token store's path, its permissions (owner-only, 0600) and free space"
             }
             ErrorKind::Request => "check the request URI",
+            ErrorKind::NotSignedIn => {
+                "sign in first: run the authorization code flow (`tower-auth login NAME` for a \
+                 configured connection) so a refresh token is stored, or give the grant an \
+                 initial refresh token"
+            }
         }
     }
 
@@ -186,6 +195,7 @@ impl ErrorKind {
             ErrorKind::Config => "invalid configuration",
             ErrorKind::Store => "the token store failed",
             ErrorKind::Request => "the request could not be prepared",
+            ErrorKind::NotSignedIn => "not signed in",
         }
     }
 }

@@ -41,6 +41,7 @@ fn non_healing_kinds_are_not_transient() {
     assert!(!ErrorKind::InvalidGrant.is_transient());
     assert!(!ErrorKind::Config.is_transient());
     assert!(!ErrorKind::UnsupportedTokenType.is_transient());
+    assert!(!ErrorKind::NotSignedIn.is_transient());
     assert!(ErrorKind::Transport.is_transient());
     assert!(ErrorKind::Timeout.is_transient());
 }

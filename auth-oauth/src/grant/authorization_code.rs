@@ -1,8 +1,10 @@
 //! The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636, S256) and `state`.
 //!
 //! 1. [`AuthorizationCode::authorize`] builds the authorization URL (scopes, `prompt`,
-//!    `access_type=offline`, audience, resources, extra parameters) with a fresh `state` and
-//!    PKCE challenge, and returns an [`AuthorizationRequest`] that remembers them.
+//!    `access_type=offline`, audience, resources, extra parameters, authorization-only
+//!    parameters) with a fresh `state` and PKCE challenge, and returns an
+//!    [`AuthorizationRequest`] that remembers them. Added parameters may not override or repeat
+//!    the grant's own ([`AuthorizationCode::SET_BY_GRANT`]): `build()` refuses them by name.
 //! 2. The user signs in; the provider redirects to the redirect URI with `code` and `state`.
 //!    A command-line program catches that with a [`LoopbackListener`];
 //!    [`AuthorizationCode::login`] does steps 1–3 in one call.
@@ -32,6 +34,7 @@ use crate::{
 };
 
 mod callback;
+mod request_params;
 
 pub use callback::{AuthorizationRequest, Callback};
 
@@ -73,6 +76,11 @@ pub struct AuthorizationCode {
 }
 
 impl AuthorizationCode {
+    /// The parameters the grant writes into every authorization URL itself; an extra or
+    /// authorization parameter of one of these names is refused by `build()` (`scope` comes
+    /// from the scopes).
+    pub const SET_BY_GRANT: [&'static str; 7] = request_params::SET_BY_GRANT;
+
     /// Starts configuring the grant: `auth_url` is the provider's authorization endpoint,
     /// `redirect_uri` the exact URI registered for the client.
     pub fn builder(
@@ -162,6 +170,11 @@ impl AuthorizationCode {
         }
         for resource in self.params.requested_resources() {
             request = request.add_extra_param("resource", resource.as_str());
+        }
+        // RFC 6749 §3.1 and §3.2: servers ignore what they do not know, so the extra parameters
+        // (a `prompt` or `access_type` a provider wants) go to both endpoints.
+        for (name, value) in self.params.extra_params() {
+            request = request.add_extra_param(name.as_str(), value.as_str());
         }
         for (name, value) in &self.auth_params {
             request = request.add_extra_param(name.as_str(), value.as_str());
@@ -282,7 +295,8 @@ pub struct AuthorizationCodeBuilder {
 
 impl AuthorizationCodeBuilder {
     /// Scopes, audience and resources go into the authorization URL; extra parameters into
-    /// the token requests (code exchange and refreshes). Defaults to none.
+    /// the authorization URL and the token requests (code exchange and refreshes). Defaults to
+    /// none.
     pub fn params(mut self, params: TokenParams) -> Self {
         self.params = params;
         self
@@ -307,7 +321,10 @@ impl AuthorizationCodeBuilder {
         self
     }
 
-    /// Adds a parameter to the authorization URL only (e.g. `login_hint`).
+    /// Adds a parameter to the authorization URL only (e.g. `login_hint`). A name the grant
+    /// sets itself ([`AuthorizationCode::SET_BY_GRANT`]) or a setting already sends (`prompt`,
+    /// `access_type` with offline access, `audience`, `resource`, an extra parameter) is
+    /// refused by `build()`.
     pub fn auth_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.auth_params.push((name.into(), value.into()));
         self
@@ -322,7 +339,8 @@ impl AuthorizationCodeBuilder {
 
     /// Checks every setting and builds the grant. Errors name the setting: `auth_url` not a
     /// URL or plain `http://` off loopback, `redirect_uri` not a URL or with a fragment,
-    /// invalid params.
+    /// invalid params, an authorization parameter that overrides or repeats the grant's own
+    /// (`auth_params.state`, `params.response_type`, …).
     pub fn build(self) -> Result<AuthorizationCode, AuthError> {
         let auth_url = parse_url("auth_url", &self.auth_url)?;
         self.endpoint
@@ -344,6 +362,12 @@ impl AuthorizationCodeBuilder {
         if self.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
             return Err(AuthError::config("prompt", "is empty"));
         }
+        request_params::check(
+            &self.params,
+            self.prompt.is_some(),
+            self.offline,
+            &self.auth_params,
+        )?;
         let mut refresh_params = TokenParams::new();
         for (name, value) in self.params.extra_params() {
             refresh_params = refresh_params.param(name.clone(), value.clone());

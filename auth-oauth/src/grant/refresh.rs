@@ -136,7 +136,7 @@ impl Rotation {
         let from_store = stored.as_ref().and_then(|s| s.refresh_token.clone());
         let Some(refresh_token) = from_store.clone().or_else(|| initial.cloned()) else {
             return Err(AuthError::new(
-                ErrorKind::InvalidGrant,
+                ErrorKind::NotSignedIn,
                 format!(
                     "no refresh token is stored under `{}`: sign in (run the authorization flow) \
                      first",

@@ -155,7 +155,8 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
         self.params(|p| p.resource(resource))
     }
 
-    /// Adds an extra token-request parameter.
+    /// Adds an extra token-request parameter; for the authorization code grant the
+    /// authorization URL carries it too.
     pub fn param(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params(|p| p.param(name, value))
     }
@@ -329,7 +330,9 @@ impl OAuth2LayerBuilder<AuthorizationCode> {
         self
     }
 
-    /// Adds a parameter to the authorization URL only.
+    /// Adds a parameter to the authorization URL only (e.g. `login_hint`); one the grant sets
+    /// itself or another setting already sends is refused by `build()` (see
+    /// [`AuthorizationCodeBuilder::auth_param`](crate::grant::AuthorizationCodeBuilder::auth_param)).
     pub fn auth_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.inputs.auth_params.push((name.into(), value.into()));
         self

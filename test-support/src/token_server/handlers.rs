@@ -371,7 +371,7 @@ fn exchange_code(shared: &Shared, request: &TokenRequest) -> Response<Body> {
             );
         }
     }
-    shared.issue(grant.scope.as_deref(), true)
+    shared.issue(grant.scope.as_deref(), grant.offline)
 }
 
 pub(super) async fn authorize(
@@ -406,6 +406,11 @@ pub(super) async fn authorize(
             redirect_uri: redirect_uri.clone(),
             challenge,
             scope: field("scope"),
+            offline: shared
+                .config
+                .offline_requires
+                .iter()
+                .all(|(name, value)| query.iter().any(|(n, v)| n == name && v == value)),
         },
     );
     let mut location = form_urlencoded::Serializer::new(String::new());
