@@ -173,6 +173,7 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Store => "store",
             ErrorKind::Request => "request",
+            ErrorKind::NotSignedIn => "not_signed_in",
         }
     }
 
