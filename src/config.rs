@@ -63,6 +63,7 @@ mod layer;
 #[cfg(feature = "oauth2")]
 mod oauth;
 mod read;
+mod rotation;
 mod secret;
 mod sign_in;
 mod spec;
@@ -71,6 +72,7 @@ mod tls;
 
 pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
+pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
 pub use spec::{
     AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,

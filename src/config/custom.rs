@@ -18,6 +18,30 @@ pub(crate) fn token_layer(
     spec: &ConnectionSpec,
     c: &CustomSpec,
 ) -> Result<TokenLayer<Arc<dyn TokenSource>>, ConfigError> {
+    let first = request(spec, c)?;
+    let placement = first.placement().clone();
+    let mut source: Arc<dyn TokenSource> = Arc::new(first);
+    // Secret files rotate: the request is built again when one changed.
+    let files = super::rotation::secret_files(&spec.auth);
+    if !files.is_empty() {
+        let (spec, c) = (spec.clone(), c.clone());
+        let build: super::rotation::BuildSource = Box::new(move || {
+            request(&spec, &c)
+                .map(|r| Arc::new(r) as Arc<dyn TokenSource>)
+                .map_err(|e| AuthError::new(auth_core::ErrorKind::Config, e.to_string()))
+        });
+        source = Arc::new(super::rotation::Rebuilt::new(files, source, build));
+    }
+    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(source, cache));
+    let path = format!("connections.{}.auth.location", spec.name);
+    placement
+        .layer(source)
+        .map_err(|e| ConfigError::from_auth(path, &e))
+}
+
+/// The connection's custom token request, its secrets resolved now.
+fn request(spec: &ConnectionSpec, c: &CustomSpec) -> Result<CustomTokenRequest, ConfigError> {
     let path = format!("connections.{}.auth", spec.name);
     let problem = |key: &str, error: AuthError| {
         let at = if key.is_empty() {
@@ -76,9 +100,5 @@ pub(crate) fn token_layer(
         Location::Header => builder.send_in_header(&c.header, &c.prefix),
         Location::Query => builder.send_in_query(&c.header),
     };
-    let request = builder.build().map_err(|e| problem("request", e))?;
-    let placement = request.placement().clone();
-    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
-    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(request, cache));
-    placement.layer(source).map_err(|e| problem("location", e))
+    builder.build().map_err(|e| problem("request", e))
 }

@@ -88,6 +88,12 @@ impl ConnectionSpec {
                 .resolve_for(&format!("{path}.{key}"), &self.redactor)
                 .map_err(ConfigError::secret)
         };
+        // A credential in a file rotates: served from the file, re-read when it changes.
+        if let Some(layer) = super::rotation::static_layer(self)? {
+            return Ok(ConnectionLayer {
+                inner: Inner::Token(layer.restrict_to_origin(origin)),
+            });
+        }
         let inner = match &self.auth {
             AuthSpec::None => Inner::Static(NoAuthLayer::new()),
             AuthSpec::Bearer {

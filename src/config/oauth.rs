@@ -141,6 +141,27 @@ pub(crate) fn token_source(
     spec: &ConnectionSpec,
     o: &OAuth2Spec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
+    let source = uncached_source(spec, o)?;
+    // Secret files rotate: the grant is built again when one changed.
+    let files = super::rotation::secret_files(&spec.auth);
+    let source: Arc<dyn TokenSource> = if files.is_empty() {
+        source
+    } else {
+        let (spec, o) = (spec.clone(), o.clone());
+        let build: super::rotation::BuildSource = Box::new(move || {
+            uncached_source(&spec, &o).map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
+        });
+        Arc::new(super::rotation::Rebuilt::new(files, source, build))
+    };
+    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    Ok(Arc::new(CachedTokenSource::with_config(source, cache)))
+}
+
+/// The grant (or the discovery in front of it), without the cache.
+fn uncached_source(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+) -> Result<Arc<dyn TokenSource>, ConfigError> {
     let r = Resolver::new(spec);
     let grant = match (&o.token_url, &o.issuer) {
         (Some(token_url), _) => grant(spec, o, &r, &Endpoints::given(token_url, o))?,
@@ -160,8 +181,7 @@ pub(crate) fn token_source(
         }
         (None, None) => return Err(missing_token_url(&r)),
     };
-    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
-    Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
+    Ok(grant)
 }
 
 fn missing_token_url(r: &Resolver) -> ConfigError {
@@ -247,6 +267,28 @@ pub(crate) fn jwt_bearer_source(
     spec: &ConnectionSpec,
     j: &JwtBearerSpec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
+    let grant = jwt_bearer_grant(spec, j)?;
+    // Secret files (the key, the service-account file) rotate: rebuilt when one changed.
+    let files = super::rotation::secret_files(&spec.auth);
+    let grant: Arc<dyn TokenSource> = if files.is_empty() {
+        grant
+    } else {
+        let (spec, j) = (spec.clone(), j.clone());
+        let build: super::rotation::BuildSource = Box::new(move || {
+            jwt_bearer_grant(&spec, &j)
+                .map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
+        });
+        Arc::new(super::rotation::Rebuilt::new(files, grant, build))
+    };
+    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
+}
+
+/// The JWT bearer grant, without the cache.
+fn jwt_bearer_grant(
+    spec: &ConnectionSpec,
+    j: &JwtBearerSpec,
+) -> Result<Arc<dyn TokenSource>, ConfigError> {
     let r = Resolver::new(spec);
     let mut builder = match &j.service_account_file {
         Some(file) => OAuth2Layer::service_account(expand_home(file)),
@@ -279,9 +321,7 @@ pub(crate) fn jwt_bearer_source(
             OAuth2Layer::jwt_bearer(token_url, issuer, key)
         }
     };
-    builder = builder
-        .redactor(r.redactor.clone())
-        .cache_config(auth_core::CacheConfig::default().name(spec.name.clone()));
+    builder = builder.redactor(r.redactor.clone());
     if let Some(timeout) = r.timeout {
         builder = builder.timeout(timeout);
     }
@@ -297,8 +337,8 @@ pub(crate) fn jwt_bearer_source(
     if let Some(http) = tls_http_client(&r, j.tls.as_ref())? {
         builder = builder.http_client(http);
     }
-    let layer = builder.build().map_err(|e| r.build_error(e))?;
-    Ok(Arc::new(layer.source().clone()))
+    let grant = builder.build_grant().map_err(|e| r.build_error(e))?;
+    Ok(Arc::new(grant))
 }
 
 /// The `OAuth2Layer` of an authorization-code connection, for `tower-auth login`; with

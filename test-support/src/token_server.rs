@@ -255,6 +255,7 @@ impl TokenServerBuilder {
             audiences: vec![format!("http://{addr}/token"), format!("http://{addr}")],
             jtis: Mutex::new(HashSet::new()),
             assertions: Mutex::new(Vec::new()),
+            client_secret: Mutex::new(self.client_secret.clone()),
             config: self,
             fetches: AtomicUsize::new(0),
             counter: AtomicU64::new(0),
@@ -290,6 +291,8 @@ pub struct TokenServer {
 #[derive(Debug)]
 struct Shared {
     config: TokenServerBuilder,
+    /// The client secret accepted now (rotated by [`TokenServer::set_client_secret`]).
+    client_secret: Mutex<Option<String>>,
     /// What an assertion's `aud` may be: the token URL or the base URL (the issuer).
     audiences: Vec<String>,
     /// Every `jti` accepted so far.
@@ -393,6 +396,12 @@ impl TokenServer {
     /// Delays every token answer by `delay`.
     pub fn set_delay(&self, delay: Duration) {
         *lock(&self.shared.delay) = delay;
+    }
+
+    /// Accepts `secret` as the client's secret from now on (and no longer the old one), as a
+    /// provider does after a secret rotation.
+    pub fn set_client_secret(&self, secret: &str) {
+        *lock(&self.shared.client_secret) = Some(secret.to_owned());
     }
 
     /// Answers the next token request with `fault` (queued after earlier ones).

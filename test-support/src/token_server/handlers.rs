@@ -273,7 +273,8 @@ fn reject_client(shared: &Shared, request: &TokenRequest) -> Option<Response<Bod
     if !method_ok {
         return Some(unauthorized("client authentication method not allowed"));
     }
-    if id != Some(config.client_id.as_str()) || secret != config.client_secret.as_deref() {
+    let expected = lock(&shared.client_secret).clone();
+    if id != Some(config.client_id.as_str()) || secret != expected.as_deref() {
         return Some(unauthorized("unknown client or wrong secret"));
     }
     None
