@@ -125,7 +125,10 @@ async fn without_jitter_refresh_before_is_exact_and_the_token_is_served_until_ha
     assert_eq!(schedule.stale_at - now, Duration::from_secs(55));
     assert_eq!(schedule.cut, None);
     // A smaller skew than half the lead is kept.
-    let schedule = config.clone().skew(Duration::from_secs(2)).schedule(&token, now);
+    let schedule = config
+        .clone()
+        .skew(Duration::from_secs(2))
+        .schedule(&token, now);
     assert_eq!(schedule.stale_at - now, Duration::from_secs(58));
 }
 
@@ -258,7 +261,8 @@ mod warnings {
             CacheConfig::default().refresh_before(Duration::from_secs(10)),
         );
         cache.token().await.expect("token");
-        let default = CachedTokenSource::new(Endpoint::new(Duration::ZERO, Duration::from_secs(3600)));
+        let default =
+            CachedTokenSource::new(Endpoint::new(Duration::ZERO, Duration::from_secs(3600)));
         default.token().await.expect("token");
         assert_eq!(log.text(), "");
     }
