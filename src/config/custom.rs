@@ -78,6 +78,9 @@ pub(crate) fn token_layer(
     };
     let request = builder.build().map_err(|e| problem("request", e))?;
     let placement = request.placement().clone();
-    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::new(request));
+    let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(
+        request,
+        super::oauth::cache_config(c.refresh_before),
+    ));
     placement.layer(source).map_err(|e| problem("location", e))
 }

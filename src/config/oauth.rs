@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use auth_core::{
-    AuthError, CachedTokenSource, ErrorKind, ExposeSecret, Redactor, SecretString, TokenSource,
+    AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret, Redactor, SecretString,
+    TokenSource,
 };
 use auth_oauth::{
     ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, TokenHttpClient,
@@ -160,7 +161,18 @@ pub(crate) fn token_source(
         }
         (None, None) => return Err(missing_token_url(&r)),
     };
-    Ok(Arc::new(CachedTokenSource::new(grant)))
+    Ok(Arc::new(CachedTokenSource::with_config(
+        grant,
+        cache_config(o.refresh_before),
+    )))
+}
+
+/// The cache settings of a connection: the defaults, with its `refresh_before`.
+pub(crate) fn cache_config(refresh_before: Option<std::time::Duration>) -> CacheConfig {
+    match refresh_before {
+        Some(lead) => CacheConfig::default().refresh_before(lead),
+        None => CacheConfig::default(),
+    }
 }
 
 fn missing_token_url(r: &Resolver) -> ConfigError {
@@ -281,6 +293,9 @@ pub(crate) fn jwt_bearer_source(
     builder = builder.redactor(r.redactor.clone());
     if let Some(timeout) = r.timeout {
         builder = builder.timeout(timeout);
+    }
+    if let Some(lead) = j.refresh_before {
+        builder = builder.refresh_before(lead);
     }
     if let Some(subject) = &j.subject {
         builder = builder.subject(subject.clone());
@@ -404,6 +419,9 @@ fn common<G: LayerGrant>(
         builder = builder.header_prefix(prefix.clone());
     }
     builder = builder.key_map(key_map(r, &o.key_map)?);
+    if let Some(lead) = o.refresh_before {
+        builder = builder.refresh_before(lead);
+    }
     Ok(builder)
 }
 
