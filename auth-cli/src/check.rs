@@ -9,7 +9,7 @@ use serde_json::json;
 use tower::ServiceExt;
 use tower_auth::{
     AuthError,
-    config::{AuthSpec, Config, ConnectionSpec, Location},
+    config::{AuthSpec, Config, ConnectionLayer, ConnectionSpec, Location},
 };
 
 use crate::{
@@ -17,6 +17,10 @@ use crate::{
     client::{self, HttpClient},
     diagnose::{self, Failure, Stage},
 };
+
+mod expiry;
+
+pub(crate) use expiry::{parse_max_wait, run_through_expiry};
 
 /// The result of checking one connection.
 struct Outcome {
@@ -71,7 +75,16 @@ async fn check_one(
 ) -> Result<Success, Failure> {
     let spec = diagnose::connection(config, env, name)?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
-    let mut method = describe(&spec);
+    check_with(&spec, layer, client).await
+}
+
+/// Sends the check request of `spec` through `layer` (whose token cache may be reused).
+async fn check_with(
+    spec: &ConnectionSpec,
+    layer: ConnectionLayer,
+    client: HttpClient,
+) -> Result<Success, Failure> {
+    let mut method = describe(spec);
     if let Some(source) = layer.token_source() {
         let token = client::token(&spec, source).await?;
         if let Some(at) = token.expires_at() {
