@@ -86,7 +86,7 @@ async fn check_with(
 ) -> Result<Success, Failure> {
     let mut method = describe(spec);
     if let Some(source) = layer.token_source() {
-        let token = client::token(&spec, source).await?;
+        let token = client::token(spec, source).await?;
         if let Some(at) = token.expires_at() {
             let left = at.saturating_duration_since(tokio::time::Instant::now());
             method.push_str(&format!(", token expires in {}", human(left)));
@@ -105,14 +105,14 @@ async fn check_with(
                 "fix base_url and check.path",
             )
         })?;
-    let client = client::client_for(&spec, &client).map_err(|e| {
+    let client = client::client_for(spec, &client).map_err(|e| {
         Failure::new(
             Stage::Config,
             e,
             "check the tls cert, key and ca files of the connection",
         )
     })?;
-    let response = client::stack(&spec, layer, client)
+    let response = client::stack(spec, layer, client)
         .oneshot(request)
         .await
         .map_err(|e| Failure::from_request_error(&e, spec.redactor()))?;
@@ -122,10 +122,10 @@ async fn check_with(
     } else {
         spec.check.expect_status.contains(&status.as_u16())
     };
-    let target = format!("{} {}", spec.check.method, display_path(&spec));
+    let target = format!("{} {}", spec.check.method, display_path(spec));
     if !expected {
         return Err(unexpected_status(
-            &spec,
+            spec,
             status,
             response.extensions().get::<AuthError>(),
             &target,
