@@ -9,7 +9,7 @@ use serde_json::json;
 use tower::ServiceExt;
 use tower_auth::{
     AuthError,
-    config::{AuthSpec, Config, ConnectionSpec, Location},
+    config::{AuthSpec, Config, ConnectionLayer, ConnectionSpec, Location},
 };
 
 use crate::{
@@ -17,6 +17,10 @@ use crate::{
     client::{self, HttpClient},
     diagnose::{self, Failure, Stage},
 };
+
+mod expiry;
+
+pub(crate) use expiry::{parse_max_wait, run_through_expiry};
 
 /// The result of checking one connection.
 struct Outcome {
@@ -71,9 +75,18 @@ async fn check_one(
 ) -> Result<Success, Failure> {
     let spec = diagnose::connection(config, env, name)?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
-    let mut method = describe(&spec);
+    check_with(&spec, layer, client).await
+}
+
+/// Sends the check request of `spec` through `layer` (whose token cache may be reused).
+async fn check_with(
+    spec: &ConnectionSpec,
+    layer: ConnectionLayer,
+    client: HttpClient,
+) -> Result<Success, Failure> {
+    let mut method = describe(spec);
     if let Some(source) = layer.token_source() {
-        let token = client::token(&spec, source).await?;
+        let token = client::token(spec, source).await?;
         if let Some(at) = token.expires_at() {
             let left = at.saturating_duration_since(tokio::time::Instant::now());
             method.push_str(&format!(", token expires in {}", human(left)));
@@ -92,14 +105,14 @@ async fn check_one(
                 "fix base_url and check.path",
             )
         })?;
-    let client = client::client_for(&spec, &client).map_err(|e| {
+    let client = client::client_for(spec, &client).map_err(|e| {
         Failure::new(
             Stage::Config,
             e,
             "check the tls cert, key and ca files of the connection",
         )
     })?;
-    let response = client::stack(&spec, layer, client)
+    let response = client::stack(spec, layer, client)
         .oneshot(request)
         .await
         .map_err(|e| Failure::from_request_error(&e, spec.redactor()).in_connection(&spec))?;
@@ -109,10 +122,10 @@ async fn check_one(
     } else {
         spec.check.expect_status.contains(&status.as_u16())
     };
-    let target = format!("{} {}", spec.check.method, display_path(&spec));
+    let target = format!("{} {}", spec.check.method, display_path(spec));
     if !expected {
         return Err(unexpected_status(
-            &spec,
+            spec,
             status,
             response.extensions().get::<AuthError>(),
             &target,

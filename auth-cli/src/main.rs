@@ -42,6 +42,14 @@ enum Command {
         /// Output format
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// Check, wait until the token has been refreshed, and check again; prints how long
+        /// the first token lived and how it was refreshed
+        #[arg(long, conflicts_with = "format")]
+        through_expiry: bool,
+        /// With --through-expiry: the longest wait for the refresh (e.g. 30s, 5m)
+        #[arg(long, value_name = "DURATION", default_value = "5m",
+              value_parser = check::parse_max_wait, requires = "through_expiry")]
+        max_wait: std::time::Duration,
     },
     /// Obtain a token and print its type, expiry and scopes
     Token {
@@ -132,7 +140,13 @@ fn main() -> ExitCode {
     let env = env.as_deref();
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Check { names, format } => check::run(&config, env, &names, format).await,
+            Command::Check {
+                through_expiry: true,
+                names,
+                max_wait,
+                ..
+            } => check::run_through_expiry(&config, env, &names, max_wait).await,
+            Command::Check { names, format, .. } => check::run(&config, env, &names, format).await,
             Command::Token { name, show } => token::run(&config, env, &name, show).await,
             Command::Request {
                 name,

@@ -74,6 +74,8 @@ struct Shared<S> {
     entry: ArcSwapOption<Entry>,
     /// A fetch is in flight; read without the lock on the fast path.
     fetching: AtomicBool,
+    /// A setting that did not fit a token's life was logged; it is logged once per cache.
+    warned_cut: AtomicBool,
     flight: Mutex<Flight>,
 }
 
@@ -113,6 +115,7 @@ impl<S: TokenSource> CachedTokenSource<S> {
                 config,
                 entry: ArcSwapOption::empty(),
                 fetching: AtomicBool::new(false),
+                warned_cut: AtomicBool::new(false),
                 flight: Mutex::new(Flight::default()),
             }),
         }
@@ -335,12 +338,45 @@ impl<S: TokenSource> Shared<S> {
     }
 
     fn store(&self, token: &AccessToken) {
-        let entry = self.config.entry_times(token, Instant::now());
+        let schedule = self.config.schedule(token, Instant::now());
+        if let Some(cut) = schedule.cut
+            && !self.warned_cut.swap(true, Ordering::Relaxed)
+        {
+            warn_cut(cut);
+        }
         self.entry.store(Some(Arc::new(Entry {
             token: token.clone(),
-            refresh_at: entry.0,
-            stale_at: entry.1,
+            refresh_at: schedule.refresh_at,
+            stale_at: schedule.stale_at,
         })));
+    }
+}
+
+/// Says which setting did not fit a token's life and what is used instead (once per cache).
+fn warn_cut(cut: config::Cut) {
+    match cut {
+        config::Cut::Skew { skew, life, used } => {
+            event!(
+                warn,
+                ?skew,
+                ?life,
+                effective_skew = ?used,
+                "the token lives less than twice the skew; it is not handed out within half its \
+                 life of expiry instead (lower the skew to silence this)"
+            );
+            let _ = (skew, life, used);
+        }
+        config::Cut::RefreshBefore { lead, life, used } => {
+            event!(
+                warn,
+                refresh_before = ?lead,
+                ?life,
+                effective_refresh_before = ?used,
+                "the token lives less than refresh_before; it is refreshed at half its life \
+                 instead (lower refresh_before to silence this)"
+            );
+            let _ = (lead, life, used);
+        }
     }
 }
 
@@ -419,3 +455,5 @@ impl<S> fmt::Debug for CachedTokenSource<S> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timing_tests;

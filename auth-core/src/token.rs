@@ -38,6 +38,7 @@ struct Inner {
     expires_at: Option<Instant>,
     scopes: Vec<String>,
     refresh_token: Option<SecretString>,
+    grant_type: Option<String>,
     header_value: HeaderValue,
 }
 
@@ -52,6 +53,7 @@ impl AccessToken {
             expires_in: None,
             scopes: Vec::new(),
             refresh_token: None,
+            grant_type: None,
         }
     }
 
@@ -83,6 +85,19 @@ impl AccessToken {
     /// The scopes the provider granted (may be empty when it did not say).
     pub fn scopes(&self) -> &[String] {
         &self.inner.scopes
+    }
+
+    /// The OAuth `grant_type` of the request that obtained this token, when its source says
+    /// (the OAuth grants do): `refresh_token` when a refresh token was redeemed for it,
+    /// `client_credentials`, `authorization_code`, … otherwise.
+    pub fn grant_type(&self) -> Option<&str> {
+        self.inner.grant_type.as_deref()
+    }
+
+    /// Whether this token was obtained by redeeming a refresh token (`grant_type` is
+    /// `refresh_token`).
+    pub fn from_refresh_token(&self) -> bool {
+        self.grant_type() == Some("refresh_token")
     }
 
     /// The refresh token that came with this access token, if any.
@@ -127,6 +142,7 @@ impl fmt::Debug for AccessToken {
                 "refresh_token",
                 &self.inner.refresh_token.as_ref().map(|_| "[redacted]"),
             )
+            .field("grant_type", &self.inner.grant_type)
             .finish()
     }
 }
@@ -140,6 +156,7 @@ pub struct AccessTokenBuilder {
     expires_in: Option<Duration>,
     scopes: Vec<String>,
     refresh_token: Option<SecretString>,
+    grant_type: Option<String>,
 }
 
 impl fmt::Debug for AccessTokenBuilder {
@@ -195,6 +212,13 @@ impl AccessTokenBuilder {
         self
     }
 
+    /// The OAuth `grant_type` of the request that obtained the token; see
+    /// [`AccessToken::grant_type`].
+    pub fn grant_type(mut self, grant_type: impl Into<String>) -> Self {
+        self.grant_type = Some(grant_type.into());
+        self
+    }
+
     /// Builds the token, pre-building its header value.
     ///
     /// Fails with [`ErrorKind::Config`] when the token is empty or cannot be a header value.
@@ -218,6 +242,7 @@ impl AccessTokenBuilder {
                 expires_at,
                 scopes: self.scopes,
                 refresh_token: self.refresh_token,
+                grant_type: self.grant_type,
                 header_value,
             }),
         })

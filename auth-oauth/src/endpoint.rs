@@ -192,8 +192,15 @@ impl TokenEndpoint {
         params: &TokenParams,
         options: RequestOptions<'_>,
     ) -> Result<TokenResponse, AuthError> {
+        let grant_type = fields
+            .iter()
+            .find(|(name, _)| *name == "grant_type")
+            .map(|(_, value)| *value);
         let (method, may_fall_back) = self.inner.client.method();
-        let first = self.send(method, fields, params, options).await;
+        let first = self
+            .send(method, fields, params, options)
+            .await
+            .map(|r| r.answering(grant_type));
         match first {
             Ok(response) => {
                 self.inner.client.remember(method);
@@ -207,7 +214,7 @@ impl TokenEndpoint {
                 match self.send(Method::Body, fields, params, options).await {
                     Ok(response) => {
                         self.inner.client.remember(Method::Body);
-                        Ok(response)
+                        Ok(response.answering(grant_type))
                     }
                     Err(second) if rejected_client(&second) => {
                         let detail = match second.detail() {

@@ -71,6 +71,8 @@ pub struct TokenResponse {
     expires_in: Option<Duration>,
     refresh_token: Option<SecretString>,
     scopes: Option<Vec<String>>,
+    /// The `grant_type` of the request answered, when the endpoint sent one.
+    grant_type: Option<String>,
 }
 
 impl TokenResponse {
@@ -138,6 +140,9 @@ impl TokenResponse {
         }
         if let Some(refresh) = &self.refresh_token {
             builder = builder.refresh_token(refresh.clone());
+        }
+        if let Some(grant_type) = &self.grant_type {
+            builder = builder.grant_type(grant_type.clone());
         }
         builder.build().map_err(|e| {
             AuthError::new(
@@ -322,6 +327,7 @@ fn read(
         expires_in,
         refresh_token,
         scopes,
+        grant_type: None,
     })
 }
 
@@ -464,6 +470,12 @@ fn field_names(object: &Map<String, Value>, redactor: &Redactor) -> String {
 }
 
 impl TokenResponse {
+    /// Records the `grant_type` of the request this answers; the access token carries it.
+    pub(crate) fn answering(mut self, grant_type: Option<&str>) -> Self {
+        self.grant_type = grant_type.map(str::to_owned);
+        self
+    }
+
     /// Whether the response carries a refresh token different from `previous`.
     pub(crate) fn rotates(&self, previous: Option<&SecretString>) -> bool {
         match (&self.refresh_token, previous) {

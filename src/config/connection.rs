@@ -305,6 +305,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "auth_params",
             "prompt",
             "offline_access",
+            "refresh_before",
         ],
     );
     let grant = one_of(r, t, "grant", GRANTS);
@@ -414,6 +415,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         key_id: r.string(t, "key_id"),
         token_store: r.path(t, "token_store"),
         tls: read_tls(r, t),
+        refresh_before: r.duration(t, "refresh_before"),
     };
     Some(spec)
 }
@@ -433,6 +435,7 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
             "algorithm",
             "service_account_file",
             "tls",
+            "refresh_before",
         ],
     );
     let service_account_file = r.key_file(t, "service_account_file");
@@ -467,6 +470,7 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
         algorithm,
         service_account_file,
         tls: read_tls(r, t),
+        refresh_before: r.duration(t, "refresh_before"),
     })
 }
 
@@ -474,7 +478,14 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
     r.known_keys(
         t,
         &[
-            "type", "request", "values", "key_map", "header", "prefix", "location",
+            "type",
+            "request",
+            "values",
+            "key_map",
+            "header",
+            "prefix",
+            "location",
+            "refresh_before",
         ],
     );
     let request = r.sub_table(t, "request");
@@ -529,5 +540,6 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
             Location::Query => String::new(),
         }),
         location,
+        refresh_before: r.duration(t, "refresh_before"),
     })
 }

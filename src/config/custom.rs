@@ -32,7 +32,7 @@ pub(crate) fn token_layer(
         });
         source = Arc::new(super::rotation::Rebuilt::new(files, source, build));
     }
-    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    let cache = super::oauth::cache_config(c.refresh_before).name(spec.name.clone());
     let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(source, cache));
     let path = format!("connections.{}.auth.location", spec.name);
     placement

@@ -10,7 +10,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use auth_core::{ExposeSecret, TokenSource};
+use auth_core::{AuthError, ExposeSecret, TokenSource};
 use auth_layers::{
     AddCredential, AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError,
     NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
@@ -52,6 +52,24 @@ impl ConnectionLayer {
             Inner::Token(layer) => Some(layer.source()),
             _ => None,
         }
+    }
+
+    /// Fetches the first token now (with `issuer`, after discovery), so a service starts with
+    /// a warm cache and fails fast at startup on bad credentials; the error is the fetch's
+    /// ([`ErrorKind::InvalidClient`](auth_core::ErrorKind), …). Nothing to do for fixed
+    /// credentials (none, bearer, API key, Basic).
+    ///
+    /// ```no_run
+    /// # async fn run(config: tower_auth::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = config.connection("billing", None)?.layer()?;
+    /// layer.prefetch().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn prefetch(&self) -> Result<(), AuthError> {
+        if let Some(source) = self.token_source() {
+            source.token().await?;
+        }
+        Ok(())
     }
 }
 

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use auth_core::{
-    AuthError, CachedTokenSource, ErrorKind, ExposeSecret, Redactor, SecretString, TokenSource,
+    AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret, Redactor, SecretString,
+    TokenSource,
 };
 use auth_oauth::{
     ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, TokenHttpClient,
@@ -153,7 +154,7 @@ pub(crate) fn token_source(
         });
         Arc::new(super::rotation::Rebuilt::new(files, source, build))
     };
-    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    let cache = cache_config(o.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(source, cache)))
 }
 
@@ -182,6 +183,14 @@ fn uncached_source(
         (None, None) => return Err(missing_token_url(&r)),
     };
     Ok(grant)
+}
+
+/// The cache settings of a connection: the defaults, with its `refresh_before`.
+pub(crate) fn cache_config(refresh_before: Option<std::time::Duration>) -> CacheConfig {
+    match refresh_before {
+        Some(lead) => CacheConfig::default().refresh_before(lead),
+        None => CacheConfig::default(),
+    }
 }
 
 fn missing_token_url(r: &Resolver) -> ConfigError {
@@ -280,7 +289,7 @@ pub(crate) fn jwt_bearer_source(
         });
         Arc::new(super::rotation::Rebuilt::new(files, grant, build))
     };
-    let cache = auth_core::CacheConfig::default().name(spec.name.clone());
+    let cache = cache_config(j.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
 }
 
@@ -321,6 +330,7 @@ fn jwt_bearer_grant(
             OAuth2Layer::jwt_bearer(token_url, issuer, key)
         }
     };
+    // The cache (with `refresh_before`) is built around the grant by `jwt_bearer_source`.
     builder = builder.redactor(r.redactor.clone());
     if let Some(timeout) = r.timeout {
         builder = builder.timeout(timeout);
@@ -454,6 +464,9 @@ fn common<G: LayerGrant>(
         builder = builder.header_prefix(prefix.clone());
     }
     builder = builder.key_map(key_map(r, &o.key_map)?);
+    if let Some(lead) = o.refresh_before {
+        builder = builder.refresh_before(lead);
+    }
     Ok(builder)
 }
 

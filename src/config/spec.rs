@@ -221,6 +221,10 @@ pub struct OAuth2Spec {
     /// TLS for the token endpoint: a client certificate (required by `client_auth = "tls"`),
     /// extra CA roots, or both.
     pub tls: Option<TlsSpec>,
+    /// Start the background refresh this long before each token's expiry
+    /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
+    /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
+    pub refresh_before: Option<Duration>,
 }
 
 /// `type = "jwt_bearer"`.
@@ -247,6 +251,10 @@ pub struct JwtBearerSpec {
     pub service_account_file: Option<PathBuf>,
     /// TLS for the token endpoint: a client certificate, extra CA roots, or both.
     pub tls: Option<TlsSpec>,
+    /// Start the background refresh this long before each token's expiry
+    /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
+    /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
+    pub refresh_before: Option<Duration>,
 }
 
 /// A value in a custom request body or header: literal, secret, or `{{name}}` template.
@@ -282,4 +290,8 @@ pub struct CustomSpec {
     pub prefix: String,
     /// Header (default) or query.
     pub location: Location,
+    /// Start the background refresh this long before each token's expiry
+    /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
+    /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
+    pub refresh_before: Option<Duration>,
 }

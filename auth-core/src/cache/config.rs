@@ -43,6 +43,7 @@ pub struct CacheConfig {
     pub(crate) skew: Duration,
     pub(crate) refresh_fraction: f64,
     pub(crate) max_refresh_window: Duration,
+    pub(crate) refresh_before: Option<Duration>,
     pub(crate) proactive_refresh: bool,
     pub(crate) jitter: bool,
     pub(crate) default_lifetime: Duration,
@@ -60,6 +61,7 @@ impl Default for CacheConfig {
             skew: DEFAULT_SKEW,
             refresh_fraction: DEFAULT_REFRESH_FRACTION,
             max_refresh_window: DEFAULT_MAX_REFRESH_WINDOW,
+            refresh_before: None,
             proactive_refresh: true,
             jitter: true,
             default_lifetime: DEFAULT_LIFETIME,
@@ -90,14 +92,15 @@ impl CacheConfig {
     /// A token is not handed out within `skew` of its expiry. Defaults to 30 seconds.
     ///
     /// For tokens that live less than twice the skew, half their lifetime is used instead, so
-    /// short-lived tokens stay usable.
+    /// short-lived tokens stay usable (logged once per cache with the `tracing` feature).
+    /// With [`refresh_before`](Self::refresh_before), at most half of that lead is used.
     pub fn skew(mut self, skew: Duration) -> Self {
         self.skew = skew;
         self
     }
 
     /// Background refresh starts in the last `fraction` (0.0 to 1.0) of a token's usable life.
-    /// Defaults to 0.25.
+    /// Defaults to 0.25. Not used with [`refresh_before`](Self::refresh_before).
     pub fn refresh_fraction(mut self, fraction: f64) -> Self {
         self.refresh_fraction = if fraction.is_finite() {
             fraction.clamp(0.0, 1.0)
@@ -107,9 +110,39 @@ impl CacheConfig {
         self
     }
 
-    /// Caps the refresh window. Defaults to 5 minutes.
+    /// Caps the refresh window. Defaults to 5 minutes. Not used with
+    /// [`refresh_before`](Self::refresh_before).
     pub fn max_refresh_window(mut self, window: Duration) -> Self {
         self.max_refresh_window = window;
+        self
+    }
+
+    /// Starts the background refresh `lead` before a token's expiry: the one setting that says
+    /// "refresh 10 seconds before expiry". Unset by default: then the refresh window is the last
+    /// [`refresh_fraction`](Self::refresh_fraction) (25%) of the token's usable life, at most
+    /// [`max_refresh_window`](Self::max_refresh_window) (5 minutes), before the
+    /// [`skew`](Self::skew) (30 seconds).
+    ///
+    /// When set, it replaces `refresh_fraction` and `max_refresh_window`:
+    /// - the refresh starts at `expiry - lead`, or up to `lead / 4` earlier with
+    ///   [`jitter`](Self::jitter) (never later), so a fleet does not refresh in lockstep;
+    /// - the token is still handed out until `expiry - min(skew, lead / 2)`, so the refresh has
+    ///   at least half the lead to finish before a request would wait for it;
+    /// - a token that lives less than `lead` is refreshed at half its life instead (logged once
+    ///   per cache with the `tracing` feature, with the lead used).
+    ///
+    /// A zero lead refreshes nothing in the background: tokens are used until expiry and
+    /// fetched again on demand.
+    ///
+    /// ```
+    /// use auth_core::CacheConfig;
+    /// use std::time::Duration;
+    ///
+    /// // A 60-second token: refreshed 10 s (up to 12.5 s) before expiry, served until 5 s before.
+    /// let config = CacheConfig::default().refresh_before(Duration::from_secs(10));
+    /// ```
+    pub fn refresh_before(mut self, lead: Duration) -> Self {
+        self.refresh_before = Some(lead);
         self
     }
 
@@ -190,24 +223,102 @@ impl CacheConfig {
     }
 
     /// `(refresh_at, stale_at)` for a token stored at `now`.
+    #[cfg(test)]
     pub(crate) fn entry_times(&self, token: &AccessToken, now: Instant) -> (Instant, Instant) {
+        let schedule = self.schedule(token, now);
+        (schedule.refresh_at, schedule.stale_at)
+    }
+
+    /// When a token stored at `now` is refreshed and stops being handed out, and which
+    /// setting had to be cut to fit its life.
+    pub(crate) fn schedule(&self, token: &AccessToken, now: Instant) -> Schedule {
         let expires_at = token.expires_at().unwrap_or(now + self.default_lifetime);
         let life = expires_at.saturating_duration_since(now);
-        let skew = self.skew.min(life / 2);
-        let stale_at = (expires_at - skew).max(now + MIN_USABLE_LIFETIME);
-        let usable = stale_at.saturating_duration_since(now);
-        let window = usable
-            .mul_f64(self.refresh_fraction)
-            .min(self.max_refresh_window);
-        let offset = if self.jitter {
-            // Start somewhere in the first quarter of the window.
-            window.mul_f64(fastrand::f64() / 4.0)
-        } else {
-            Duration::ZERO
+        let mut cut = None;
+        let lead = self.refresh_before.map(|lead| {
+            if lead > life {
+                let used = life / 2;
+                cut = Some(Cut::RefreshBefore { lead, life, used });
+                used
+            } else {
+                lead
+            }
+        });
+        let skew = match lead {
+            Some(lead) => self.skew.min(lead / 2),
+            None => self.skew,
         };
-        let refresh_at = stale_at - window + offset;
-        (refresh_at, stale_at)
+        let skew = if skew > life / 2 {
+            let used = life / 2;
+            cut = cut.or(Some(Cut::Skew {
+                skew: self.skew,
+                life,
+                used,
+            }));
+            used
+        } else {
+            skew
+        };
+        let stale_at = (expires_at - skew).max(now + MIN_USABLE_LIFETIME);
+        let refresh_at = match lead {
+            Some(lead) => {
+                let jitter = if self.jitter {
+                    (lead / 4).mul_f64(fastrand::f64())
+                } else {
+                    Duration::ZERO
+                };
+                expires_at
+                    .checked_sub(lead + jitter)
+                    .unwrap_or(now)
+                    .clamp(now, stale_at)
+            }
+            None => {
+                let usable = stale_at.saturating_duration_since(now);
+                let window = usable
+                    .mul_f64(self.refresh_fraction)
+                    .min(self.max_refresh_window);
+                let offset = if self.jitter {
+                    // Start somewhere in the first quarter of the window.
+                    window.mul_f64(fastrand::f64() / 4.0)
+                } else {
+                    Duration::ZERO
+                };
+                stale_at - window + offset
+            }
+        };
+        Schedule {
+            refresh_at,
+            stale_at,
+            cut,
+        }
     }
+}
+
+/// The instants of one stored token; see [`CacheConfig::schedule`].
+pub(crate) struct Schedule {
+    /// From here on a background refresh is due.
+    pub(crate) refresh_at: Instant,
+    /// From here on the token is not handed out.
+    pub(crate) stale_at: Instant,
+    /// The setting that had to be cut for this token, if any.
+    pub(crate) cut: Option<Cut>,
+}
+
+/// A setting that did not fit a token's life, and what was used instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// The token lives less than twice the skew: half its life is used.
+    Skew {
+        skew: Duration,
+        life: Duration,
+        used: Duration,
+    },
+    /// The token lives less than `refresh_before`: it is refreshed at half its life.
+    RefreshBefore {
+        lead: Duration,
+        life: Duration,
+        used: Duration,
+    },
 }
 
 #[cfg(test)]

@@ -203,6 +203,16 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
         self
     }
 
+    /// Starts the background refresh `lead` before each token's expiry (jitter only makes it
+    /// earlier, by up to `lead / 4`); the token is served until `min(skew, lead / 2)` before
+    /// expiry. Unset by default: the refresh then starts in the last 25% of the token's life
+    /// (at most 5 minutes) before the 30-second skew. See [`CacheConfig::refresh_before`],
+    /// which this sets on the [`cache_config`](Self::cache_config).
+    pub fn refresh_before(mut self, lead: Duration) -> Self {
+        self.cache = self.cache.refresh_before(lead);
+        self
+    }
+
     /// Checks every setting and builds the layer; errors name the bad setting (for the JWT
     /// bearer grant, the key file and field too, after signing one assertion to prove the key
     /// works).
@@ -212,6 +222,16 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
         Ok(OAuth2Layer::new(CachedTokenSource::with_config(
             grant, cache,
         )))
+    }
+
+    /// Like [`build`](Self::build), then fetches the first token before returning, so a
+    /// service starts with a warm cache (its first requests do not wait for the token
+    /// endpoint) and fails fast at startup on bad credentials: the error is the fetch's
+    /// ([`ErrorKind::InvalidClient`](auth_core::ErrorKind), …).
+    pub async fn build_and_fetch(self) -> Result<OAuth2Layer<G>, AuthError> {
+        let layer = self.build()?;
+        layer.source().token().await?;
+        Ok(layer)
     }
 
     /// Like [`build`](Self::build), but returns the grant without the cache around it, for
