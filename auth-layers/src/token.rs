@@ -130,7 +130,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
     }
 
     fn placed(source: T, placement: Placement) -> Self {
-        let carried = carried(&placement);
+        let carried = carried(&placement, "an access token");
         Self {
             shared: Arc::new(Shared {
                 source,
@@ -155,6 +155,13 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
                 settings,
             }),
         }
+    }
+
+    /// What the error of a 401 or 403 says the request carried, e.g. `"HTTP Basic credentials"`
+    /// or `"an API key"`. Defaults to `"an access token"`. Never put a secret here.
+    pub fn credential_description(self, what: &str) -> Self {
+        let what = what.chars().filter(|c| !c.is_control()).collect::<String>();
+        self.with(|s| s.carried = carried(&s.placement, &what))
     }
 
     /// Largest body (in bytes) buffered so it can be replayed after a 401, for body types that
@@ -316,12 +323,12 @@ where
 }
 
 /// "the request carried an access token in the `authorization` header", once per layer.
-fn carried(placement: &Placement) -> Detail {
+fn carried(placement: &Placement, what: &str) -> Detail {
     let placed = match placement {
         Placement::Header(slot) => format!("the `{}` header", slot.name()),
         Placement::Query(param) => format!("the query parameter `{}`", param.name()),
     };
-    Detail::new(format!("the request carried an access token in {placed}"))
+    Detail::new(format!("the request carried {what} in {placed}"))
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct ConnectionLayer {
     inner: Inner,
+    /// A fixed credential served from a rotating file (by a token layer): no token to show.
+    fixed: bool,
 }
 
 /// A fixed credential (none, bearer, API key, Basic) or a token source.
@@ -43,13 +45,15 @@ impl ConnectionLayer {
     pub fn token(source: Arc<dyn TokenSource>) -> Self {
         Self {
             inner: Inner::Token(TokenLayer::new(source)),
+            fixed: false,
         }
     }
 
-    /// The token source, for auth methods that have one.
+    /// The token source, for auth methods that have one (not for a fixed credential, even one
+    /// read from a rotating file).
     pub fn token_source(&self) -> Option<&Arc<dyn TokenSource>> {
         match &self.inner {
-            Inner::Token(layer) => Some(layer.source()),
+            Inner::Token(layer) if !self.fixed => Some(layer.source()),
             _ => None,
         }
     }
@@ -110,6 +114,7 @@ impl ConnectionSpec {
         if let Some(layer) = super::rotation::static_layer(self)? {
             return Ok(ConnectionLayer {
                 inner: Inner::Token(layer.restrict_to_origin(origin)),
+                fixed: true,
             });
         }
         let inner = match &self.auth {
@@ -188,7 +193,10 @@ impl ConnectionSpec {
                 ));
             }
         };
-        Ok(ConnectionLayer { inner })
+        Ok(ConnectionLayer {
+            inner,
+            fixed: false,
+        })
     }
 
     /// The `OAuth2Layer` of an `oauth2` connection with `grant = "authorization_code"`, whose

@@ -257,7 +257,9 @@ pub(crate) fn static_layer(
                     .build()
             });
             let source = source("token", file, make)?;
-            TokenLayer::header(header, source).map_err(|e| config_error("header", e.to_string()))?
+            TokenLayer::header(header, source)
+                .map_err(|e| config_error("header", e.to_string()))?
+                .credential_description("a bearer token")
         }
         AuthSpec::ApiKey {
             key_name,
@@ -294,6 +296,7 @@ pub(crate) fn static_layer(
                 Location::Query => TokenLayer::query(key_name, source),
             }
             .map_err(|e| config_error("key_name", e.to_string()))?
+            .credential_description("an API key")
         }
         AuthSpec::Basic {
             username,
@@ -309,6 +312,7 @@ pub(crate) fn static_layer(
                 AccessToken::builder(encoded).header_prefix("Basic").build()
             });
             TokenLayer::new(source("password", file, make)?)
+                .credential_description("HTTP Basic credentials")
         }
         _ => return Ok(None),
     };
