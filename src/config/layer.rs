@@ -1,7 +1,9 @@
 //! [`ConnectionLayer`]: the layer a configured connection builds, whatever its auth method.
 //!
 //! One enum over the concrete layers, so a configuration-built client has the same per-request
-//! cost as a hand-built one (no boxed futures).
+//! cost as a hand-built one (no boxed futures). The connection's default headers
+//! ([`DefaultHeadersLayer`]) sit inside the auth layer: the credential is added first and always
+//! wins over a default header of the same name, and a retried request passes them again.
 
 use std::{
     future::Future,
@@ -13,7 +15,7 @@ use std::{
 use auth_core::{ExposeSecret, TokenSource};
 use auth_layers::{
     AddCredential, AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError,
-    NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
+    DefaultHeaders, DefaultHeadersLayer, NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
 };
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -29,6 +31,7 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct ConnectionLayer {
     inner: Inner,
+    headers: DefaultHeadersLayer,
 }
 
 /// A fixed credential (none, bearer, API key, Basic) or a token source.
@@ -43,7 +46,21 @@ impl ConnectionLayer {
     pub fn token(source: Arc<dyn TokenSource>) -> Self {
         Self {
             inner: Inner::Token(TokenLayer::new(source)),
+            headers: DefaultHeadersLayer::new(),
         }
+    }
+
+    /// Sends `headers` on every request that does not set them itself, inside the auth layer
+    /// (the credential wins over a default header of the same name). Replaces the connection's
+    /// own `headers`.
+    pub fn with_default_headers(mut self, headers: DefaultHeadersLayer) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The default headers sent on every request (empty when the connection has none).
+    pub fn default_headers(&self) -> &DefaultHeadersLayer {
+        &self.headers
     }
 
     /// The token source, for auth methods that have one.
@@ -59,7 +76,8 @@ impl ConnectionSpec {
     /// Resolves the connection's secrets and builds its layer.
     ///
     /// The credential is restricted to the origin of `base_url`: requests to any other origin
-    /// (after a redirect, say) pass through without it.
+    /// (after a redirect, say) pass through without it. The connection's `headers` are sent on
+    /// every request that does not set them itself.
     ///
     /// Errors name the key path (`connections.billing.auth.token: environment variable
     /// `BILLING_TOKEN` is not set`) and never a secret.
@@ -164,7 +182,10 @@ impl ConnectionSpec {
                 ));
             }
         };
-        Ok(ConnectionLayer { inner })
+        Ok(ConnectionLayer {
+            inner,
+            headers: self.default_headers_layer()?,
+        })
     }
 
     /// The `OAuth2Layer` of an `oauth2` connection with `grant = "authorization_code"`, whose
@@ -196,6 +217,7 @@ impl<S: Clone> Layer<S> for ConnectionLayer {
     type Service = ConnectionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        let inner = self.headers.layer(inner);
         let inner = match &self.inner {
             Inner::Static(l) => ServiceInner::Static(l.layer(inner)),
             Inner::Token(l) => ServiceInner::Token(l.layer(inner)),
@@ -212,13 +234,13 @@ pub struct ConnectionService<S> {
 
 #[derive(Clone, Debug)]
 enum ServiceInner<S> {
-    Static(AddCredential<S>),
-    Token(Token<S, Arc<dyn TokenSource>>),
+    Static(AddCredential<DefaultHeaders<S>>),
+    Token(Token<DefaultHeaders<S>, Arc<dyn TokenSource>>),
 }
 
 type Futures<S, B> = ConnectionFuture<
-    <AddCredential<S> as Service<Request<B>>>::Future,
-    <Token<S, Arc<dyn TokenSource>> as Service<Request<B>>>::Future,
+    <AddCredential<DefaultHeaders<S>> as Service<Request<B>>>::Future,
+    <Token<DefaultHeaders<S>, Arc<dyn TokenSource>> as Service<Request<B>>>::Future,
 >;
 
 impl<S, B, ResB> Service<Request<B>> for ConnectionService<S>

@@ -25,6 +25,16 @@ pub struct ConnectionSpec {
     pub tls: Option<TlsSpec>,
     /// Timeout for requests on this connection.
     pub timeout: Option<Duration>,
+    /// Default headers (`headers = { Accept = "…" }`), variables filled in: sent on every
+    /// request of the connection that does not set them itself.
+    pub headers: BTreeMap<String, String>,
+    /// The variables (`variables = { domain = { env = "JIRA_DOMAIN" } }`) as written: text, or
+    /// a reference read when the connection is built. `base_url`, `check.path`, `headers` and a
+    /// custom token request hold them filled in.
+    pub variables: BTreeMap<String, TemplateValue>,
+    /// Default headers filled from a variable read from the environment or a file: sent as
+    /// sensitive values.
+    pub(crate) sensitive_headers: std::collections::BTreeSet<String>,
     /// Every secret resolved for the configuration, shared by its connections.
     pub(crate) redactor: Redactor,
 }
@@ -241,7 +251,8 @@ pub struct JwtBearerSpec {
     pub tls: Option<TlsSpec>,
 }
 
-/// A value in a custom request body or header: literal, secret, or `{{name}}` template.
+/// A value in a custom request body or header: literal, secret, or `{{name}}` template. Also a
+/// connection variable's value: text, or a secret reference read when it is used.
 #[derive(Debug, Clone)]
 pub enum TemplateValue {
     /// Plain text, possibly with `{{name}}` placeholders filled from `values`.
