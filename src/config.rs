@@ -449,7 +449,9 @@ fn deep_merge(base: &mut Value, overlay: &Value) {
                 let replaces_auth = key == "auth"
                     && value.get("type").is_some()
                     && base.get("auth").and_then(|a| a.get("type")) != value.get("type");
-                let replaces = replaces_auth || is_secret_ref(value);
+                // `variables = { env = "prod" }` is a variable named `env`, not a reference.
+                let holds_names = key == "variables" || key == "headers";
+                let replaces = replaces_auth || (is_secret_ref(value) && !holds_names);
                 match base.get_mut(key) {
                     Some(existing) if !replaces => deep_merge(existing, value),
                     _ => {

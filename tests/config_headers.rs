@@ -77,7 +77,11 @@ auth = {{ type = "bearer", token = {{ file = "{token}" }} }}
             ["2022-11-28"],
             "request {i}"
         );
-        assert_eq!(seen.header_values("x-tenant"), ["acme-tenant"], "request {i}");
+        assert_eq!(
+            seen.header_values("x-tenant"),
+            ["acme-tenant"],
+            "request {i}"
+        );
         assert_eq!(seen.header_values("authorization"), ["Bearer t0k3n"]);
     }
 }

@@ -48,7 +48,16 @@ async fn check_and_request_send_the_default_headers_once() {
         run.stdout
     );
     let run = tower_auth(
-        &["-c", &config, "request", "api", "GET", "/items", "-H", "Accept: text/plain"],
+        &[
+            "-c",
+            &config,
+            "request",
+            "api",
+            "GET",
+            "/items",
+            "-H",
+            "Accept: text/plain",
+        ],
         &env,
     )
     .await;
@@ -64,12 +73,20 @@ async fn check_and_request_send_the_default_headers_once() {
     );
     assert_eq!(check.header_values("x-tenant"), [TENANT]);
     assert_eq!(request.path, "/v3/items");
-    assert_eq!(request.header_values("accept"), ["text/plain"], "the -H wins");
+    assert_eq!(
+        request.header_values("accept"),
+        ["text/plain"],
+        "the -H wins"
+    );
     assert_eq!(request.header_values("x-tenant"), [TENANT]);
 
     let run = tower_auth(&["-c", &config, "check", "wrong"], &env).await;
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stdout.contains("→ 200 OK, expected [201]"), "{}", run.all());
+    assert!(
+        run.stdout.contains("→ 200 OK, expected [201]"),
+        "{}",
+        run.all()
+    );
     assert!(!run.all().contains(TENANT), "{}", run.all());
 }
 
@@ -77,14 +94,22 @@ async fn check_and_request_send_the_default_headers_once() {
 async fn config_shows_headers_and_variables_as_written_and_warns_about_credentials() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(dir.path());
-    let run = tower_auth(&["-c", &config, "config", "show", "api"], &[("TENANT", TENANT)]).await;
+    let run = tower_auth(
+        &["-c", &config, "config", "show", "api"],
+        &[("TENANT", TENANT)],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.all());
     for line in [
         r#"base_url = "{api}/{prefix}""#,
         r#"headers = { "Accept" = "application/vnd.github+json", "X-Tenant" = "{tenant}" }"#,
         r#"variables = { api = { env = "API_BASE" }, prefix = "v3", tenant = { env = "TENANT" } }"#,
     ] {
-        assert!(run.stdout.contains(line), "missing `{line}` in:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains(line),
+            "missing `{line}` in:\n{}",
+            run.stdout
+        );
     }
     assert!(!run.all().contains(TENANT));
 

@@ -2,11 +2,12 @@
 //!
 //! The headers are checked and built once, when the layer is built; each request then only gets
 //! the missing ones inserted. A header the request already has is never replaced and never
-//! duplicated: what the caller set wins, whatever its value. Stacked inside a credential layer
-//! (as a configured connection does), the credential's own header also wins over a default of
-//! the same name. Default headers are for what every request of an API needs, not for
-//! credentials: those belong in a credential layer, which marks them sensitive, can restrict
-//! them to an origin and explains a 401.
+//! duplicated: what the caller set wins, whatever its value. Stacked outside a credential layer
+//! (as a configured connection applies them), the credential replaces a default of the same
+//! name; stacked inside, the credential is already there. Either way the credential wins.
+//! Default headers are for what every request of an API needs, not for credentials: those
+//! belong in a credential layer, which marks them sensitive, can restrict them to an origin and
+//! explains a 401.
 //!
 //! ```
 //! use auth_layers::DefaultHeadersLayer;
@@ -116,6 +117,13 @@ impl DefaultHeadersLayer {
         self.headers.is_empty()
     }
 
+    /// Adds the headers `request` lacks: what [`DefaultHeaders`] does to each request, for a
+    /// service that applies them itself rather than through another layer.
+    #[inline]
+    pub fn apply_to<B>(&self, request: &mut Request<B>) {
+        add_missing(&self.headers, request);
+    }
+
     /// The headers, in the order they were added.
     pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
         self.headers.iter().map(|(name, value)| (name, value))
@@ -173,14 +181,22 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let headers = req.headers_mut();
-        for (name, value) in self.headers.iter() {
-            // One lookup; cloning a name or value shares its bytes, it does not copy them.
-            if let Entry::Vacant(slot) = headers.entry(name) {
-                slot.insert(value.clone());
-            }
-        }
+        add_missing(&self.headers, &mut req);
         self.inner.call(req)
+    }
+}
+
+#[inline]
+fn add_missing<B>(defaults: &[(HeaderName, HeaderValue)], request: &mut Request<B>) {
+    if defaults.is_empty() {
+        return;
+    }
+    let headers = request.headers_mut();
+    for (name, value) in defaults {
+        // One lookup; cloning a name or value shares its bytes, it does not copy them.
+        if let Entry::Vacant(slot) = headers.entry(name) {
+            slot.insert(value.clone());
+        }
     }
 }
 
@@ -204,11 +220,12 @@ mod tests {
 
     /// Sends `request` through `layer` to a service that answers with the headers it received.
     async fn received(layer: DefaultHeadersLayer, request: Request<()>) -> HeaderMap {
-        let svc = ServiceBuilder::new()
-            .layer(layer)
-            .service(service_fn(|req: Request<()>| async move {
-                Ok::<_, Infallible>(Response::new(req.headers().clone()))
-            }));
+        let svc =
+            ServiceBuilder::new()
+                .layer(layer)
+                .service(service_fn(|req: Request<()>| async move {
+                    Ok::<_, Infallible>(Response::new(req.headers().clone()))
+                }));
         svc.oneshot(request).await.expect("infallible").into_body()
     }
 
@@ -248,11 +265,12 @@ mod tests {
 
     #[tokio::test]
     async fn every_request_through_a_clone_gets_the_headers_once() {
-        let svc = ServiceBuilder::new()
-            .layer(github())
-            .service(service_fn(|req: Request<()>| async move {
-                Ok::<_, Infallible>(Response::new(req.headers().clone()))
-            }));
+        let svc =
+            ServiceBuilder::new().layer(github()).service(service_fn(
+                |req: Request<()>| async move {
+                    Ok::<_, Infallible>(Response::new(req.headers().clone()))
+                },
+            ));
         for _ in 0..3 {
             let headers = svc
                 .clone()
@@ -266,24 +284,47 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn inside_a_credential_layer_the_credential_wins() {
+    async fn inside_or_outside_a_credential_layer_the_credential_wins() {
         let defaults = DefaultHeadersLayer::new()
             .header("Authorization", "Bearer hard-coded")
             .and_then(|l| l.header("Accept", "application/json"))
             .expect("valid");
-        let svc = ServiceBuilder::new()
-            .layer(BearerLayer::new("t0k").expect("valid"))
-            .layer(defaults)
-            .service(service_fn(|req: Request<()>| async move {
+        let echo = || {
+            service_fn(|req: Request<()>| async move {
                 Ok::<_, Infallible>(Response::new(req.headers().clone()))
-            }));
-        let headers = svc
-            .oneshot(Request::new(()))
-            .await
-            .expect("sent")
-            .into_body();
-        assert_eq!(values(&headers, "authorization"), ["Bearer t0k"]);
-        assert_eq!(values(&headers, "accept"), ["application/json"]);
+            })
+        };
+        let bearer = || BearerLayer::new("t0k").expect("valid");
+        let inside = ServiceBuilder::new()
+            .layer(bearer())
+            .layer(defaults.clone())
+            .service(echo());
+        let outside = ServiceBuilder::new()
+            .layer(defaults)
+            .layer(bearer())
+            .service(echo());
+        for headers in [
+            inside.oneshot(Request::new(())).await.expect("sent"),
+            outside.oneshot(Request::new(())).await.expect("sent"),
+        ] {
+            let headers = headers.into_body();
+            assert_eq!(values(&headers, "authorization"), ["Bearer t0k"]);
+            assert_eq!(values(&headers, "accept"), ["application/json"]);
+        }
+    }
+
+    #[test]
+    fn apply_to_adds_only_the_missing_headers() {
+        let mut request = Request::builder()
+            .header(ACCEPT, "text/plain")
+            .body(())
+            .expect("valid request");
+        github().apply_to(&mut request);
+        assert_eq!(values(request.headers(), "accept"), ["text/plain"]);
+        assert_eq!(
+            values(request.headers(), "x-github-api-version"),
+            ["2022-11-28"]
+        );
     }
 
     #[tokio::test]
@@ -323,7 +364,10 @@ mod tests {
             .expect("valid");
         let text = format!("{layer:?}");
         assert!(text.contains("x-github-api-version") && text.contains("2022-11-28"));
-        assert!(text.contains("x-tenant") && !text.contains("t3nant-id"), "{text}");
+        assert!(
+            text.contains("x-tenant") && !text.contains("t3nant-id"),
+            "{text}"
+        );
         let names: Vec<&str> = layer.headers().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["accept", "x-github-api-version", "x-tenant"]);
     }

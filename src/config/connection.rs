@@ -509,7 +509,9 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
             "give either `json` or `form` as the body, not both",
         );
     }
-    let headers = r.filled_template_map(&request, "headers").unwrap_or_default();
+    let headers = r
+        .filled_template_map(&request, "headers")
+        .unwrap_or_default();
     let values = r.filled_template_map(t, "values").unwrap_or_default();
     let location = read_location(r, t);
     let header = r.string(t, "header").unwrap_or_else(|| match location {

@@ -14,7 +14,12 @@ use super::{
 };
 
 /// Headers that carry credentials whatever the API.
-const CREDENTIAL_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "x-api-key"];
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
 
 /// A connection's default headers: name as written → value, variables filled in.
 #[derive(Debug, Clone, Default)]

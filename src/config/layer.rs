@@ -2,8 +2,9 @@
 //!
 //! One enum over the concrete layers, so a configuration-built client has the same per-request
 //! cost as a hand-built one (no boxed futures). The connection's default headers
-//! ([`DefaultHeadersLayer`]) sit inside the auth layer: the credential is added first and always
-//! wins over a default header of the same name, and a retried request passes them again.
+//! ([`DefaultHeadersLayer`]) are added by the service itself, before the credential (which
+//! replaces a default header of the same name: the credential always wins), so a connection
+//! without headers pays one length check and no extra layer.
 
 use std::{
     future::Future,
@@ -15,7 +16,7 @@ use std::{
 use auth_core::{ExposeSecret, TokenSource};
 use auth_layers::{
     AddCredential, AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError,
-    DefaultHeaders, DefaultHeadersLayer, NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
+    DefaultHeadersLayer, NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
 };
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -50,9 +51,8 @@ impl ConnectionLayer {
         }
     }
 
-    /// Sends `headers` on every request that does not set them itself, inside the auth layer
-    /// (the credential wins over a default header of the same name). Replaces the connection's
-    /// own `headers`.
+    /// Sends `headers` on every request that does not set them itself (the credential wins
+    /// over a default header of the same name). Replaces the connection's own `headers`.
     pub fn with_default_headers(mut self, headers: DefaultHeadersLayer) -> Self {
         self.headers = headers;
         self
@@ -217,12 +217,14 @@ impl<S: Clone> Layer<S> for ConnectionLayer {
     type Service = ConnectionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let inner = self.headers.layer(inner);
         let inner = match &self.inner {
             Inner::Static(l) => ServiceInner::Static(l.layer(inner)),
             Inner::Token(l) => ServiceInner::Token(l.layer(inner)),
         };
-        ConnectionService { inner }
+        ConnectionService {
+            inner,
+            headers: self.headers.clone(),
+        }
     }
 }
 
@@ -230,17 +232,18 @@ impl<S: Clone> Layer<S> for ConnectionLayer {
 #[derive(Clone, Debug)]
 pub struct ConnectionService<S> {
     inner: ServiceInner<S>,
+    headers: DefaultHeadersLayer,
 }
 
 #[derive(Clone, Debug)]
 enum ServiceInner<S> {
-    Static(AddCredential<DefaultHeaders<S>>),
-    Token(Token<DefaultHeaders<S>, Arc<dyn TokenSource>>),
+    Static(AddCredential<S>),
+    Token(Token<S, Arc<dyn TokenSource>>),
 }
 
 type Futures<S, B> = ConnectionFuture<
-    <AddCredential<DefaultHeaders<S>> as Service<Request<B>>>::Future,
-    <Token<DefaultHeaders<S>, Arc<dyn TokenSource>> as Service<Request<B>>>::Future,
+    <AddCredential<S> as Service<Request<B>>>::Future,
+    <Token<S, Arc<dyn TokenSource>> as Service<Request<B>>>::Future,
 >;
 
 impl<S, B, ResB> Service<Request<B>> for ConnectionService<S>
@@ -262,6 +265,25 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        if self.headers.is_empty() {
+            // Not through `apply_to`: borrowing the request would copy it once more.
+            return self.dispatch(request);
+        }
+        let mut request = request;
+        self.headers.apply_to(&mut request);
+        self.dispatch(request)
+    }
+}
+
+impl<S> ConnectionService<S> {
+    #[inline]
+    fn dispatch<B, ResB>(&mut self, request: Request<B>) -> Futures<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResB>> + Clone,
+        S::Error: Into<BoxError>,
+        B: ReplayableBody,
+        B::Error: Into<BoxError>,
+    {
         match &mut self.inner {
             ServiceInner::Static(s) => ConnectionFuture::Static { f: s.call(request) },
             ServiceInner::Token(s) => ConnectionFuture::Token { f: s.call(request) },

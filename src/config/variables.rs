@@ -260,7 +260,12 @@ impl Reader<'_> {
 
     /// Like [`Reader::url`], variables filled in first; the URL is checked once every value
     /// is known, and the problem never quotes it.
-    pub(crate) fn filled_url(&mut self, t: &Table<'_>, key: &str, required: bool) -> Option<String> {
+    pub(crate) fn filled_url(
+        &mut self,
+        t: &Table<'_>,
+        key: &str,
+        required: bool,
+    ) -> Option<String> {
         let text = if required {
             self.required_string(t, key)?
         } else {
@@ -335,7 +340,10 @@ mod tests {
         );
         assert_eq!(names("{{account}}-{suffix}"), ["suffix"]);
         assert_eq!(names("{{ account }} {{account}"), Vec::<&str>::new());
-        assert_eq!(names(r#"{"json": 1} {1x} {a b} { x } {"#), Vec::<&str>::new());
+        assert_eq!(
+            names(r#"{"json": 1} {1x} {a b} { x } {"#),
+            Vec::<&str>::new()
+        );
         assert_eq!(names("{a}}"), ["a"]);
         assert_eq!(names("{_x-1}"), ["_x-1"]);
     }

@@ -57,6 +57,22 @@ fn an_environment_overlay_overrides_a_variable() {
 }
 
 #[test]
+fn an_overlay_merges_a_variable_named_env_instead_of_replacing_the_table() {
+    let config = load(
+        r#"
+[connections.api]
+base_url = "https://{domain}.example.com/{env}"
+variables = { domain = "acme", env = "dev" }
+auth = { type = "none" }
+[connections.api.environments.prod]
+variables = { env = "prod" }
+"#,
+    );
+    let prod = config.connection("api", Some("prod")).expect("prod");
+    assert_eq!(prod.base_url, "https://acme.example.com/prod");
+}
+
+#[test]
 fn as_written_keeps_the_variables_unfilled_and_reads_none() {
     let config = load(&format!(
         r#"
@@ -67,10 +83,14 @@ variables = {{ domain = {{ env = "{UNSET}" }}, tenant = "t1" }}
 auth = {{ type = "none" }}
 "#
     ));
-    let spec = config.connection_as_written("jira", None).expect("as written");
+    let spec = config
+        .connection_as_written("jira", None)
+        .expect("as written");
     assert_eq!(spec.base_url, "https://{domain}.atlassian.net");
     assert_eq!(spec.headers["X-Tenant"], "{tenant}");
-    assert!(matches!(&spec.variables["domain"], TemplateValue::Secret(SecretRef::Env(n)) if n == UNSET));
+    assert!(
+        matches!(&spec.variables["domain"], TemplateValue::Secret(SecretRef::Env(n)) if n == UNSET)
+    );
 }
 
 #[test]
@@ -171,10 +191,17 @@ auth = {{ type = "none" }}
         "echo [redacted]"
     );
     let layer = spec.layer().expect("layer");
-    let (_, value) = layer.default_headers().headers().next().expect("one header");
+    let (_, value) = layer
+        .default_headers()
+        .headers()
+        .next()
+        .expect("one header");
     assert!(value.is_sensitive());
     let shown = format!("{layer:?}");
-    assert!(shown.contains("x-tenant") && !shown.contains("t3nant-secret"), "{shown}");
+    assert!(
+        shown.contains("x-tenant") && !shown.contains("t3nant-secret"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -223,9 +250,14 @@ request = {{ url = "https://{{host}}/login", headers = {{ X-Key = "{{key}}" }}, 
     };
     assert_eq!(c.url, "https://vendor.example.com/login");
     assert!(matches!(&c.values["user"], TemplateValue::Text(t) if t == "bot-acme"));
-    assert!(matches!(&c.json.as_ref().expect("json")["account"], TemplateValue::Text(t) if t == "{{user}}@acme"));
+    assert!(
+        matches!(&c.json.as_ref().expect("json")["account"], TemplateValue::Text(t) if t == "{{user}}@acme")
+    );
     // Filled from a file: a secret, sent as it is and never shown.
-    assert!(matches!(&c.headers["X-Key"], TemplateValue::Secret(SecretRef::Literal(_))));
+    assert!(matches!(
+        &c.headers["X-Key"],
+        TemplateValue::Secret(SecretRef::Literal(_))
+    ));
     assert!(!format!("{spec:?}").contains("k3y-value"));
 }
 
@@ -256,7 +288,10 @@ fn validate_warns_once_about_credentials_in_default_headers_never_their_value() 
     assert_eq!(about("X-Vendor-Key"), 1, "{warnings:#?}");
     assert_eq!(about("Accept"), 0, "{warnings:#?}");
     let all = warnings.join("\n");
-    assert!(all.contains("credentials belong in the auth method"), "{all}");
+    assert!(
+        all.contains("credentials belong in the auth method"),
+        "{all}"
+    );
     assert!(
         all.contains("the header the auth method `connections.vendor.auth` sets"),
         "{all}"
@@ -265,16 +300,17 @@ fn validate_warns_once_about_credentials_in_default_headers_never_their_value() 
 }
 
 async fn received(layer: ConnectionLayer, request: Request<String>) -> HeaderMap {
-    let svc = ServiceBuilder::new()
-        .layer(layer)
-        .service(service_fn(|req: Request<String>| async move {
-            Ok::<_, Infallible>(Response::new(req.headers().clone()))
-        }));
+    let svc =
+        ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(|req: Request<String>| async move {
+                Ok::<_, Infallible>(Response::new(req.headers().clone()))
+            }));
     svc.oneshot(request).await.expect("sent").into_body()
 }
 
 #[tokio::test]
-async fn the_connection_layer_sends_default_headers_inside_the_credential() {
+async fn the_connection_layer_sends_default_headers_and_the_credential_wins() {
     let config = load(
         r#"
 [connections.github]
@@ -295,7 +331,11 @@ auth = { type = "bearer", token = "t0k3n-value" }
     let headers = received(layer.clone(), request).await;
     let all = |name: &str| -> Vec<_> { headers.get_all(name).iter().cloned().collect() };
     assert_eq!(all("accept"), ["text/plain"], "the caller's own, once");
-    assert_eq!(all("authorization"), ["Bearer t0k3n-value"], "the credential wins");
+    assert_eq!(
+        all("authorization"),
+        ["Bearer t0k3n-value"],
+        "the credential wins"
+    );
 
     let request = Request::get("https://api.github.com/user")
         .body(String::new())
