@@ -59,6 +59,7 @@ mod custom;
 #[cfg(feature = "oauth2")]
 mod discovered;
 mod error;
+mod headers;
 mod layer;
 #[cfg(feature = "oauth2")]
 mod oauth;
@@ -69,6 +70,7 @@ mod sign_in;
 mod spec;
 #[cfg(feature = "tls")]
 mod tls;
+mod variables;
 
 pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
@@ -180,6 +182,7 @@ impl Config {
         let mut reader = Reader {
             problems: &mut problems,
             strict_secrets: false,
+            vars: variables::Variables::default(),
         };
         let Some(top) = reader.table(String::new(), &root) else {
             return Err(ConfigError::new(source_name, problems.errors));
@@ -220,6 +223,14 @@ impl Config {
     /// Validates every connection as it will be used: with each of its environments, and on its
     /// own when no default environment is set.
     fn check_all(&self, reader: &mut Reader<'_>) {
+        let auth_headers = headers::auth_headers(&self.connections);
+        let read = |reader: &mut Reader<'_>, name: &str, env: Option<&str>, value: &Value| {
+            let path = format!("connections.{name}");
+            let spec = connection::read_connection(reader, name, env, path.clone(), value);
+            if let Some(spec) = spec {
+                headers::warn_credentials(reader.problems, &path, &spec.headers, &auth_headers);
+            }
+        };
         for (name, value) in &self.connections {
             if name.chars().any(char::is_control) || name.trim().is_empty() {
                 reader.problems.error(
@@ -231,12 +242,12 @@ impl Config {
             let path = format!("connections.{name}");
             let environments = environment_names(value);
             if self.default_environment.is_none() || environments.is_empty() {
-                connection::read_connection(reader, name, None, path.clone(), &without_envs(value));
+                read(reader, name, None, &without_envs(value));
             }
             for env in environments {
                 if let Some(merged) = merged_for(value, &env, reader, &path) {
                     let before = reader.problems.errors.len();
-                    connection::read_connection(reader, name, Some(&env), path.clone(), &merged);
+                    read(reader, name, Some(&env), &merged);
                     for problem in &mut reader.problems.errors[before..] {
                         problem
                             .message
@@ -290,10 +301,37 @@ impl Config {
     }
 
     /// The connection `name` with `environment`'s overlay merged (when it has one).
+    ///
+    /// Its variables are read here (an unset environment variable is an error naming the key
+    /// path that uses it) and filled into `base_url`, `check.path`, `headers` and a custom
+    /// token request; secrets are read later, by [`ConnectionSpec::layer`].
     pub fn connection(
         &self,
         name: &str,
         environment: Option<&str>,
+    ) -> Result<ConnectionSpec, ConfigError> {
+        self.connection_in(
+            name,
+            environment,
+            variables::Mode::Resolve(self.redactor.clone()),
+        )
+    }
+
+    /// Like [`Config::connection`], but with `{name}` variables left as written and none read:
+    /// for showing the connection as configured (`tower-auth config show`), not for use.
+    pub fn connection_as_written(
+        &self,
+        name: &str,
+        environment: Option<&str>,
+    ) -> Result<ConnectionSpec, ConfigError> {
+        self.connection_in(name, environment, variables::Mode::AsWritten)
+    }
+
+    fn connection_in(
+        &self,
+        name: &str,
+        environment: Option<&str>,
+        mode: variables::Mode,
     ) -> Result<ConnectionSpec, ConfigError> {
         let name_path = format!("connections.{}", read::printable_key(name));
         let Some(value) = self.connections.get(name) else {
@@ -312,7 +350,9 @@ impl Config {
         let mut reader = Reader {
             problems: &mut problems,
             strict_secrets: self.strict_secrets,
+            vars: variables::Variables::default(),
         };
+        reader.vars.mode = mode;
         let path = name_path;
         let env = environment.filter(|e| environment_names(value).iter().any(|n| n == e));
         let merged = match env {
@@ -412,7 +452,9 @@ fn deep_merge(base: &mut Value, overlay: &Value) {
                 let replaces_auth = key == "auth"
                     && value.get("type").is_some()
                     && base.get("auth").and_then(|a| a.get("type")) != value.get("type");
-                let replaces = replaces_auth || is_secret_ref(value);
+                // `variables = { env = "prod" }` is a variable named `env`, not a reference.
+                let holds_names = key == "variables" || key == "headers";
+                let replaces = replaces_auth || (is_secret_ref(value) && !holds_names);
                 match base.get_mut(key) {
                     Some(existing) if !replaces => deep_merge(existing, value),
                     _ => {

@@ -31,7 +31,7 @@
 //! | crate | re-exported as | holds |
 //! |---|---|---|
 //! | `auth-core` | [`core`] | secrets, [`AccessToken`], [`TokenSource`], [`CachedTokenSource`], [`TokenStore`], [`AuthError`] |
-//! | `auth-layers` | [`layers`] | [`AddCredentialLayer`] (built by [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`]), [`TokenLayer`] |
+//! | `auth-layers` | [`layers`] | [`AddCredentialLayer`] (built by [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`]), [`TokenLayer`], [`DefaultHeadersLayer`] |
 //! | `auth-oauth` | `oauth` | OAuth 2.0 grants, client authentication, token-response normalization, `OAuth2Layer` |
 //!
 //! # Feature flags
@@ -65,8 +65,8 @@ pub use auth_core::{
     StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate, redact,
 };
 pub use auth_layers::{
-    AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, NoAuthLayer, Origin,
-    ReplayableBody, TokenLayer,
+    AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, DefaultHeadersLayer,
+    NoAuthLayer, Origin, ReplayableBody, TokenLayer,
 };
 
 /// The names most programs need: `use tower_auth::prelude::*;`.

@@ -101,7 +101,7 @@ async fn check_with(
         .map_err(|e| {
             Failure::new(
                 Stage::Config,
-                format!("{url}: {e}"),
+                format!("{}: {e}", spec.redactor().redact(&url)),
                 "fix base_url and check.path",
             )
         })?;
@@ -166,12 +166,15 @@ fn unexpected_status(
     )
 }
 
+/// The check's URL or path, without the values of variables read from the environment or a
+/// file (they may be secrets: a token in a path).
 fn display_path(spec: &ConnectionSpec) -> String {
-    if spec.check.path.is_empty() {
-        spec.base_url.clone()
+    let shown = if spec.check.path.is_empty() {
+        &spec.base_url
     } else {
-        spec.check.path.clone()
-    }
+        &spec.check.path
+    };
+    spec.redactor().redact(shown).into_owned()
 }
 
 /// The auth method in a few words, e.g. `oauth2 client_credentials` or `api key in query parameter key`.

@@ -48,7 +48,7 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
     let body = args.data.map(Bytes::from).unwrap_or_default();
     let request = builder
         .body(Full::new(body))
-        .map_err(|e| usage(format!("{url}: {e}")))?;
+        .map_err(|e| usage(format!("{}: {e}", spec.redactor().redact(&url))))?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let client = client::client_for(&spec, &client::http_client()).map_err(|e| {
         Failure::new(

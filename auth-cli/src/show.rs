@@ -29,7 +29,9 @@ pub(crate) fn show(config: &Config, env: Option<&str>, names: &[String]) -> u8 {
     let mut code = 0;
     let mut out = String::new();
     for name in &names {
-        match config.connection(name, env) {
+        // As written: `{name}` variables stay unfilled and none is read, so a variable from
+        // the environment or a file is shown as its reference, never its value.
+        match config.connection_as_written(name, env) {
             Ok(spec) => render(&mut out, &spec),
             Err(error) => {
                 eprintln!("error: {error}");
@@ -73,6 +75,22 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
     }
     if let Some(tls) = &spec.tls {
         let _ = writeln!(out, "tls = {}", tls_line(tls));
+    }
+    if !spec.headers.is_empty() {
+        let items: Vec<String> = spec
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+            .collect();
+        let _ = writeln!(out, "headers = {{ {} }}", items.join(", "));
+    }
+    if !spec.variables.is_empty() {
+        let items: Vec<String> = spec
+            .variables
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", template(v)))
+            .collect();
+        let _ = writeln!(out, "variables = {{ {} }}", items.join(", "));
     }
     let _ = writeln!(out, "\n[connections.{}.auth]", spec.name);
     let mut field = |key: &str, value: String| {

@@ -34,6 +34,9 @@
 //! | [`TokenLayer::new`] | [`TokenLayer`] | a token from any [`TokenSource`](auth_core::TokenSource), retrying once on 401 |
 //! | `tls::ClientTls` (feature `tls`) | a TLS connector | a client certificate (mTLS): not a layer, it builds the client's TLS connector |
 //!
+//! Not a credential: [`DefaultHeadersLayer`] adds fixed headers (`Accept`, an API version) to
+//! every request that lacks them (see [`default_headers`]).
+//!
 //! One configuration style throughout: what can be wrong (an empty token, a bad header name) is
 //! refused by the constructor or by `build()`; what cannot (keeping a request's own credential,
 //! restricting to origins, retry settings) is an infallible setter on the layer.
@@ -54,6 +57,7 @@ pub mod api_key;
 pub mod basic;
 pub mod bearer;
 mod credential;
+pub mod default_headers;
 pub mod none;
 pub mod origin;
 mod placement;
@@ -70,6 +74,7 @@ pub use add_credential::{AddCredential, AddCredentialLayer};
 pub use api_key::{ApiKeyLayer, ApiKeyLayerBuilder};
 pub use basic::BasicAuthLayer;
 pub use bearer::{BearerLayer, BearerLayerBuilder};
+pub use default_headers::{DefaultHeaders, DefaultHeadersLayer};
 pub use none::NoAuthLayer;
 pub use origin::{Origin, OriginFilter};
 pub use token::{ReplayableBody, Token, TokenLayer};

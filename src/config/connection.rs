@@ -18,6 +18,8 @@ const CONNECTION_KEYS: &[&str] = &[
     "auth",
     "tls",
     "timeout",
+    "headers",
+    "variables",
     "environments",
 ];
 const AUTH_TYPES: &[&str] = &[
@@ -46,7 +48,9 @@ pub(crate) fn read_connection(
 ) -> Option<ConnectionSpec> {
     let t = r.table(path, value)?;
     r.known_keys(&t, CONNECTION_KEYS);
-    let base_url = r.url(&t, "base_url", true);
+    r.read_variables(&t);
+    let base_url = r.filled_url(&t, "base_url", true);
+    let headers = super::headers::read_headers(r, &t);
     let check = read_check(r, &t);
     let tls = read_tls(r, &t);
     let timeout = r.duration(&t, "timeout");
@@ -70,6 +74,9 @@ pub(crate) fn read_connection(
         auth: auth?,
         tls,
         timeout,
+        headers: headers.values,
+        variables: r.vars.defined(),
+        sensitive_headers: headers.sensitive,
         redactor: auth_core::Redactor::new(),
     })
 }
@@ -92,7 +99,10 @@ fn read_check(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CheckSpec> {
             }
         },
     };
-    let path = r.string(&c, "path").unwrap_or_default();
+    let path = match c.get("path") {
+        None => String::new(),
+        Some(_) => r.filled_string(&c, "path")?.text,
+    };
     if path.contains("://") {
         // Not quoted: a URL may carry a password.
         r.problems.error(
@@ -510,17 +520,19 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
             }
         },
     };
-    let url = r.url(&request, "url", true);
-    let json = r.template_map(&request, "json");
-    let form = r.template_map(&request, "form");
+    let url = r.filled_url(&request, "url", true);
+    let json = r.filled_template_map(&request, "json");
+    let form = r.filled_template_map(&request, "form");
     if json.is_some() && form.is_some() {
         r.problems.error(
             &request.path,
             "give either `json` or `form` as the body, not both",
         );
     }
-    let headers = r.template_map(&request, "headers").unwrap_or_default();
-    let values = r.template_map(t, "values").unwrap_or_default();
+    let headers = r
+        .filled_template_map(&request, "headers")
+        .unwrap_or_default();
+    let values = r.filled_template_map(t, "values").unwrap_or_default();
     let location = read_location(r, t);
     let header = r.string(t, "header").unwrap_or_else(|| match location {
         Location::Header => "Authorization".into(),

@@ -1,7 +1,10 @@
 //! [`ConnectionLayer`]: the layer a configured connection builds, whatever its auth method.
 //!
 //! One enum over the concrete layers, so a configuration-built client has the same per-request
-//! cost as a hand-built one (no boxed futures).
+//! cost as a hand-built one (no boxed futures). The connection's default headers
+//! ([`DefaultHeadersLayer`]) are added by the service itself, before the credential (which
+//! replaces a default header of the same name: the credential always wins), so a connection
+//! without headers pays one length check and no extra layer.
 
 use std::{
     future::Future,
@@ -13,7 +16,7 @@ use std::{
 use auth_core::{AuthError, ExposeSecret, TokenSource};
 use auth_layers::{
     AddCredential, AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError,
-    NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
+    DefaultHeadersLayer, NoAuthLayer, Origin, ReplayableBody, Token, TokenLayer,
 };
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -31,6 +34,8 @@ pub struct ConnectionLayer {
     inner: Inner,
     /// A fixed credential served from a rotating file (by a token layer): no token to show.
     fixed: bool,
+    /// The default headers sent on every request.
+    headers: DefaultHeadersLayer,
 }
 
 /// A fixed credential (none, bearer, API key, Basic) or a token source.
@@ -46,7 +51,20 @@ impl ConnectionLayer {
         Self {
             inner: Inner::Token(TokenLayer::new(source)),
             fixed: false,
+            headers: DefaultHeadersLayer::new(),
         }
+    }
+
+    /// Sends `headers` on every request that does not set them itself (the credential wins
+    /// over a default header of the same name). Replaces the connection's own `headers`.
+    pub fn with_default_headers(mut self, headers: DefaultHeadersLayer) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The default headers sent on every request (empty when the connection has none).
+    pub fn default_headers(&self) -> &DefaultHeadersLayer {
+        &self.headers
     }
 
     /// The token source, for auth methods that have one (not for a fixed credential, even one
@@ -81,7 +99,8 @@ impl ConnectionSpec {
     /// Resolves the connection's secrets and builds its layer.
     ///
     /// The credential is restricted to the origin of `base_url`: requests to any other origin
-    /// (after a redirect, say) pass through without it.
+    /// (after a redirect, say) pass through without it. The connection's `headers` are sent on
+    /// every request that does not set them itself.
     ///
     /// Errors name the key path (`connections.billing.auth.token: environment variable
     /// `BILLING_TOKEN` is not set`) and never a secret.
@@ -115,6 +134,7 @@ impl ConnectionSpec {
             return Ok(ConnectionLayer {
                 inner: Inner::Token(layer.restrict_to_origin(origin)),
                 fixed: true,
+                headers: self.default_headers_layer()?,
             });
         }
         let inner = match &self.auth {
@@ -196,6 +216,7 @@ impl ConnectionSpec {
         Ok(ConnectionLayer {
             inner,
             fixed: false,
+            headers: self.default_headers_layer()?,
         })
     }
 
@@ -232,7 +253,10 @@ impl<S: Clone> Layer<S> for ConnectionLayer {
             Inner::Static(l) => ServiceInner::Static(l.layer(inner)),
             Inner::Token(l) => ServiceInner::Token(l.layer(inner)),
         };
-        ConnectionService { inner }
+        ConnectionService {
+            inner,
+            headers: self.headers.clone(),
+        }
     }
 }
 
@@ -240,6 +264,7 @@ impl<S: Clone> Layer<S> for ConnectionLayer {
 #[derive(Clone, Debug)]
 pub struct ConnectionService<S> {
     inner: ServiceInner<S>,
+    headers: DefaultHeadersLayer,
 }
 
 #[derive(Clone, Debug)]
@@ -272,6 +297,25 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        if self.headers.is_empty() {
+            // Not through `apply_to`: borrowing the request would copy it once more.
+            return self.dispatch(request);
+        }
+        let mut request = request;
+        self.headers.apply_to(&mut request);
+        self.dispatch(request)
+    }
+}
+
+impl<S> ConnectionService<S> {
+    #[inline]
+    fn dispatch<B, ResB>(&mut self, request: Request<B>) -> Futures<S, B>
+    where
+        S: Service<Request<B>, Response = Response<ResB>> + Clone,
+        S::Error: Into<BoxError>,
+        B: ReplayableBody,
+        B::Error: Into<BoxError>,
+    {
         match &mut self.inner {
             ServiceInner::Static(s) => ConnectionFuture::Static { f: s.call(request) },
             ServiceInner::Token(s) => ConnectionFuture::Token { f: s.call(request) },

@@ -9,6 +9,7 @@ use super::{
     error::{Problems, did_you_mean},
     secret::SecretRef,
     spec::TemplateValue,
+    variables::Variables,
 };
 
 /// One table of the tree and its key path.
@@ -36,6 +37,8 @@ impl<'v> Table<'v> {
 pub(crate) struct Reader<'p> {
     pub(crate) problems: &'p mut Problems,
     pub(crate) strict_secrets: bool,
+    /// The variables of the connection being read, and how to fill them in.
+    pub(crate) vars: Variables,
 }
 
 fn type_name(value: &Value) -> &'static str {

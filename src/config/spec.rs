@@ -8,7 +8,10 @@ use http::Method;
 use super::secret::SecretRef;
 
 /// One named connection: where the API is, how to authenticate, how to check it.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` passes the URL, the check path and header values through the configuration's
+/// redactor: a variable read from a file or the environment may be a secret.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ConnectionSpec {
     /// The connection's name (the key under `connections`).
@@ -25,8 +28,40 @@ pub struct ConnectionSpec {
     pub tls: Option<TlsSpec>,
     /// Timeout for requests on this connection.
     pub timeout: Option<Duration>,
+    /// Default headers (`headers = { Accept = "…" }`), variables filled in: sent on every
+    /// request of the connection that does not set them itself.
+    pub headers: BTreeMap<String, String>,
+    /// The variables (`variables = { domain = { env = "JIRA_DOMAIN" } }`) as written: text, or
+    /// a reference read when the connection is built. `base_url`, `check.path`, `headers` and a
+    /// custom token request hold them filled in.
+    pub variables: BTreeMap<String, TemplateValue>,
+    /// Default headers filled from a variable read from the environment or a file: sent as
+    /// sensitive values.
+    pub(crate) sensitive_headers: std::collections::BTreeSet<String>,
     /// Every secret resolved for the configuration, shared by its connections.
     pub(crate) redactor: Redactor,
+}
+
+impl std::fmt::Debug for ConnectionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |text: &str| self.redactor.redact(text).into_owned();
+        let headers: BTreeMap<&String, String> =
+            self.headers.iter().map(|(k, v)| (k, shown(v))).collect();
+        f.debug_struct("ConnectionSpec")
+            .field("name", &self.name)
+            .field("environment", &self.environment)
+            .field("base_url", &shown(&self.base_url))
+            .field("check_method", &self.check.method)
+            .field("check_path", &shown(&self.check.path))
+            .field("expect_status", &self.check.expect_status)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .field("timeout", &self.timeout)
+            .field("headers", &headers)
+            .field("variables", &self.variables)
+            .field("redactor", &self.redactor)
+            .finish()
+    }
 }
 
 impl ConnectionSpec {
@@ -257,7 +292,8 @@ pub struct JwtBearerSpec {
     pub refresh_before: Option<Duration>,
 }
 
-/// A value in a custom request body or header: literal, secret, or `{{name}}` template.
+/// A value in a custom request body or header: literal, secret, or `{{name}}` template. Also a
+/// connection variable's value: text, or a secret reference read when it is used.
 #[derive(Debug, Clone)]
 pub enum TemplateValue {
     /// Plain text, possibly with `{{name}}` placeholders filled from `values`.
