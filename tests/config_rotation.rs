@@ -131,7 +131,9 @@ async fn static_credentials_from_files_rotate_on_a_401_with_one_retry() {
             base64::engine::general_purpose::STANDARD.encode(format!("alice:{password}"))
         )
     };
-    let cases: [(&str, &dyn Fn(&str) -> String); 4] = [
+    // Each auth table (its file as `FILE`) and what the API receives for a value.
+    type Presented<'a> = &'a dyn Fn(&str) -> String;
+    let cases: [(&str, Presented<'_>); 4] = [
         (
             r#"auth = { type = "bearer", token = { file = "FILE" } }"#,
             &|v| format!("Bearer {v}"),

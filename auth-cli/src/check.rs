@@ -115,7 +115,7 @@ async fn check_with(
     let response = client::stack(spec, layer, client)
         .oneshot(request)
         .await
-        .map_err(|e| Failure::from_request_error(&e, spec.redactor()).in_connection(&spec))?;
+        .map_err(|e| Failure::from_request_error(&e, spec.redactor()).in_connection(spec))?;
     let status = response.status();
     let expected = if spec.check.expect_status.is_empty() {
         status.is_success()
