@@ -18,7 +18,7 @@
 use std::{
     fmt,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
@@ -360,13 +360,18 @@ impl Rebuilt {
         let mut changed = false;
         for (file, seen) in &self.files {
             let now = fingerprint(file);
-            let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut seen = seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if *seen != now {
                 *seen = now;
                 changed = true;
             }
         }
-        let mut grant = self.grant.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut grant = self
+            .grant
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if changed {
             #[cfg(feature = "tracing")]
             tracing::info!(
@@ -388,7 +393,7 @@ impl TokenSource for Rebuilt {
     fn invalidate(&self, token: &AccessToken) {
         self.grant
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .invalidate(token);
     }
 }
