@@ -7,8 +7,7 @@
 
 use std::{
     convert::Infallible,
-    io::Write,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
 };
 
 use bytes::Bytes;
@@ -24,34 +23,6 @@ use tower_auth::{
 use auth_test_support::canary::{
     CANARY, assert_clean, assert_debug_clean, assert_error_clean, canary_token,
 };
-
-/// Everything the test subscriber wrote.
-fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUFFER.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || LogWriter(writer.clone()))
-            .init();
-        buffer
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn core_types_never_show_the_secret() {
@@ -175,7 +146,7 @@ fn dumping_api(
 
 #[tokio::test]
 async fn requests_responses_errors_and_trace_logs_never_show_the_secret() {
-    let logs = log_buffer();
+    auth_test_support::logs::capture();
     let dumps = Arc::new(Mutex::new(Vec::new()));
     let api = dumping_api(dumps.clone());
     let request = || {
@@ -242,7 +213,7 @@ async fn requests_responses_errors_and_trace_logs_never_show_the_secret() {
     for dump in dumps.lock().expect("lock").iter() {
         assert_clean("request dump", dump);
     }
-    let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
+    let logs = auth_test_support::logs::captured();
     assert!(
         logs.contains("token fetch failed") && logs.contains("api received"),
         "the subscriber captured the events: {logs}"
@@ -285,7 +256,7 @@ async fn oauth_layers_flows_and_errors_never_show_the_secret() {
     use auth_test_support::token_server::{AcceptAuth, Fault, TokenServer};
     use tower_auth::{ClientAuth, OAuth2Layer};
 
-    let logs = log_buffer();
+    auth_test_support::logs::capture();
     let server = TokenServer::builder()
         .client("canary-client", Some(CANARY))
         .accept(AcceptAuth::Any)
@@ -356,7 +327,7 @@ async fn oauth_layers_flows_and_errors_never_show_the_secret() {
         }
     }
 
-    let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
+    let logs = auth_test_support::logs::captured();
     assert_clean("TRACE logs of OAuth flows", &logs);
 }
 
@@ -372,7 +343,7 @@ async fn secrets_echoed_back_by_servers_are_never_shown() {
     };
     use tower_auth::{ClientAuth, OAuth2Layer};
 
-    let logs = log_buffer();
+    auth_test_support::logs::capture();
     let server = TokenServer::builder()
         .client("echo-client", Some("not-the-canary"))
         .accept(AcceptAuth::Any)
@@ -474,6 +445,6 @@ async fn secrets_echoed_back_by_servers_are_never_shown() {
     assert_echo_error_clean("TokenLayer challenge", error, "echo-client");
     assert!(error.to_string().contains("[redacted]"), "{error}");
 
-    let logs = String::from_utf8(logs.lock().expect("log lock").clone()).expect("utf8 logs");
+    let logs = auth_test_support::logs::captured();
     assert_echo_clean("TRACE logs of echoing servers", &logs, "echo-client");
 }

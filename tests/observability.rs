@@ -10,9 +10,8 @@
 
 use std::{
     convert::Infallible,
-    io::Write,
     sync::{
-        Arc, Mutex, OnceLock,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -40,43 +39,10 @@ use tower_auth::{
     layers::token::RETRIES,
 };
 
-/// Everything the test subscriber wrote (one global subscriber per test binary).
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUFFER.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-            .with_writer(move || LogWriter(writer.clone()))
-            .init();
-        buffer
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8(logs().lock().expect("log lock").clone()).expect("utf-8 logs")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetches_failures_and_retries_are_counted_by_connection_and_never_with_a_secret() {
     let metrics = TestRecorder::install();
-    let _ = logs();
+    auth_test_support::logs::capture();
     let server = TokenServer::builder()
         .client("obs-client", Some(CANARY))
         .expires_in(Some(3600))
@@ -196,7 +162,7 @@ client_secret = "not-the-secret"
     for label in metrics.all_labels() {
         assert_clean("a metrics label", &label);
     }
-    let logs = logged();
+    let logs = auth_test_support::logs::captured();
     assert_clean("TRACE logs with spans", &logs);
     assert!(
         logs.contains("token_fetch") && logs.contains("connection=\"billing\""),

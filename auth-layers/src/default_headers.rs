@@ -209,24 +209,13 @@ mod tests {
     use tower::{ServiceBuilder, ServiceExt, service_fn};
 
     use super::*;
-    use crate::BearerLayer;
+    use crate::{BearerLayer, testing::received};
 
     fn github() -> DefaultHeadersLayer {
         DefaultHeadersLayer::new()
             .header("Accept", "application/vnd.github+json")
             .and_then(|l| l.header("X-GitHub-Api-Version", "2022-11-28"))
             .expect("valid headers")
-    }
-
-    /// Sends `request` through `layer` to a service that answers with the headers it received.
-    async fn received(layer: DefaultHeadersLayer, request: Request<()>) -> HeaderMap {
-        let svc =
-            ServiceBuilder::new()
-                .layer(layer)
-                .service(service_fn(|req: Request<()>| async move {
-                    Ok::<_, Infallible>(Response::new(req.headers().clone()))
-                }));
-        svc.oneshot(request).await.expect("infallible").into_body()
     }
 
     fn values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {

@@ -24,13 +24,26 @@ pub(crate) async fn error_on_401(
     response.extensions().get::<AuthError>().cloned()
 }
 
+/// The inner service of [`received`]: answers with the headers the request arrived with.
+type Echo = tower::util::ServiceFn<
+    fn(Request<()>) -> std::future::Ready<Result<Response<HeaderMap>, Infallible>>,
+>;
+
+fn echo(request: Request<()>) -> std::future::Ready<Result<Response<HeaderMap>, Infallible>> {
+    std::future::ready(Ok(Response::new(request.headers().clone())))
+}
+
 /// Sends `request` through `layer` to a service that answers with the headers it received.
-pub(crate) async fn received(layer: AddCredentialLayer, request: Request<()>) -> HeaderMap {
-    let svc =
-        ServiceBuilder::new()
-            .layer(layer)
-            .service(service_fn(|req: Request<()>| async move {
-                Ok::<_, Infallible>(Response::new(req.headers().clone()))
-            }));
-    svc.oneshot(request).await.expect("infallible").into_body()
+pub(crate) async fn received<L>(layer: L, request: Request<()>) -> HeaderMap
+where
+    L: tower::Layer<Echo>,
+    L::Service: tower::Service<Request<()>, Response = Response<HeaderMap>>,
+    <L::Service as tower::Service<Request<()>>>::Error: std::fmt::Debug,
+{
+    let inner: Echo = service_fn(echo as fn(_) -> _);
+    let svc = ServiceBuilder::new().layer(layer).service(inner);
+    svc.oneshot(request)
+        .await
+        .expect("the echo never fails")
+        .into_body()
 }

@@ -24,6 +24,7 @@
 //! | [`demo`] | the examples' embedded provider: an API and a token endpoint, offline |
 //! | [`keys`] | EC, Ed25519 and RSA key pairs in PKCS#8, SEC1 or PKCS#1 PEM |
 //! | [`login_server`] | a scripted login endpoint and an API accepting the tokens it issued |
+//! | [`logs`] | a TRACE subscriber whose output tests read back |
 //! | [`metrics`] | a `metrics` recorder that keeps what was recorded, for assertions |
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
 //! | [`pki`] | the test PKI: CA, server and client certificates; expired, intermediate, self-signed |
@@ -38,6 +39,7 @@ pub mod canary;
 pub mod demo;
 pub mod keys;
 pub mod login_server;
+pub mod logs;
 pub mod metrics;
 pub mod oauth2_mock_server;
 pub mod pki;
