@@ -63,6 +63,7 @@ mod headers;
 mod layer;
 #[cfg(feature = "oauth2")]
 mod oauth;
+mod profile;
 mod read;
 mod rotation;
 mod secret;
@@ -70,15 +71,19 @@ mod sign_in;
 mod spec;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "oauth2")]
+mod users;
 mod variables;
 
 pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
+#[cfg(feature = "oauth2")]
+pub use users::{signed_in_list, user_key};
 pub use spec::{
     AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
-    OAuth2Spec, TemplateValue, TlsSpec,
+    OAuth2Spec, ProfileSpec, TemplateValue, TlsSpec,
 };
 
 use error::{Problems, did_you_mean};
