@@ -79,12 +79,12 @@ pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
-#[cfg(feature = "oauth2")]
-pub use users::{signed_in_list, user_key};
 pub use spec::{
     AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
     OAuth2Spec, ProfileSpec, TemplateValue, TlsSpec,
 };
+#[cfg(feature = "oauth2")]
+pub use users::{signed_in_list, user_key};
 
 use error::{Problems, did_you_mean};
 use read::Reader;

@@ -220,7 +220,9 @@ pub(crate) async fn connection_as(
         return match user {
             Some(_) => Err(Failure::new(
                 Stage::Config,
-                format!("`--user` needs `connections.{name}.auth.profile`, which names who signed in"),
+                format!(
+                    "`--user` needs `connections.{name}.auth.profile`, which names who signed in"
+                ),
                 "add `profile = { url = \"…/me\" }` (or `profile = {}` for an OpenID provider's id_token), then sign in again",
             )),
             None => Ok(spec),

@@ -40,7 +40,8 @@ async fn login(
         && !o.auth_params.contains_key("login_hint")
         && !o.extra_params.contains_key("login_hint")
     {
-        o.auth_params.insert("login_hint".to_owned(), user.to_owned());
+        o.auth_params
+            .insert("login_hint".to_owned(), user.to_owned());
     }
     // With a profile the sign-in lands under a key of its own until the profile says whose
     // it is: another user's stored sign-in is never overwritten.
@@ -86,7 +87,8 @@ async fn login(
     if spec.profile().is_some() {
         let id_token = layer.id_token();
         if let Some(id_token) = &id_token {
-            spec.redactor().add(tower_auth::ExposeSecret::expose_secret(id_token));
+            spec.redactor()
+                .add(tower_auth::ExposeSecret::expose_secret(id_token));
         }
         let profile = fetch_profile(&spec, &token, id_token.as_ref()).await;
         let profile = match profile {
@@ -124,11 +126,10 @@ async fn fetch_profile(
     id_token: Option<&tower_auth::SecretString>,
 ) -> Result<tower_auth::oauth::profile::Profile, Failure> {
     let shared = client::http_client();
-    let http = client::client_for(spec, &shared).map_err(|e| {
-        Failure::new(Stage::Config, e, "fix the connection's `tls` settings")
-    })?;
-    let http = tower_auth::oauth::TokenHttpClient::from_service(http)
-        .timeout(client::timeout(spec));
+    let http = client::client_for(spec, &shared)
+        .map_err(|e| Failure::new(Stage::Config, e, "fix the connection's `tls` settings"))?;
+    let http =
+        tower_auth::oauth::TokenHttpClient::from_service(http).timeout(client::timeout(spec));
     spec.fetch_profile(token, id_token, Some(http))
         .await
         .map_err(|e| {

@@ -139,8 +139,16 @@ async fn two_users_signed_in_each_keep_their_own_refresh_token() {
         bob.all()
     );
     for run in [&alice, &bob] {
-        assert!(!run.all().contains("at-"), "no access token shown: {}", run.all());
-        assert!(!run.all().contains("rt-"), "no refresh token shown: {}", run.all());
+        assert!(
+            !run.all().contains("at-"),
+            "no access token shown: {}",
+            run.all()
+        );
+        assert!(
+            !run.all().contains("rt-"),
+            "no refresh token shown: {}",
+            run.all()
+        );
     }
 
     let ambiguous = tower_auth(&["-c", &config, "check", "cal"], &[]).await;
@@ -162,7 +170,9 @@ async fn two_users_signed_in_each_keep_their_own_refresh_token() {
     let stranger = tower_auth(&["-c", &config, "check", "cal", "--user", "carol"], &[]).await;
     assert_eq!(stranger.code, 1, "{}", stranger.all());
     assert!(
-        stranger.all().contains("`carol` has not signed in to `cal`"),
+        stranger
+            .all()
+            .contains("`carol` has not signed in to `cal`"),
         "{}",
         stranger.all()
     );
@@ -207,7 +217,11 @@ async fn a_missing_profile_field_is_named_and_nothing_is_stored() {
     );
     assert!(run.all().contains(&expected), "{}", run.all());
     assert!(!run.all().contains("at-"), "{}", run.all());
-    assert!(!run.all().contains("alice@example.test"), "no body: {}", run.all());
+    assert!(
+        !run.all().contains("alice@example.test"),
+        "no body: {}",
+        run.all()
+    );
     let check = tower_auth(&["-c", &config, "check", "cal"], &[]).await;
     assert_eq!(check.code, 1, "{}", check.all());
     assert!(check.all().contains("not signed in"), "{}", check.all());

@@ -18,7 +18,9 @@ const TOKEN: &str = "at-profile-canary-7f3a";
 /// 401 unless the request carries [`TOKEN`] as a Bearer token.
 async fn server() -> SocketAddr {
     fn authorized(headers: &HeaderMap) -> bool {
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             == Some(&format!("Bearer {TOKEN}"))
     }
     fn answer(headers: &HeaderMap, body: &'static str) -> (StatusCode, &'static str) {
@@ -28,41 +30,45 @@ async fn server() -> SocketAddr {
             (StatusCode::UNAUTHORIZED, r#"{"error":"bad token"}"#)
         }
     }
-    let app = Router::new()
-        .route(
-            "/nested",
-            get(|h: HeaderMap| async move {
-                answer(
-                    &h,
-                    r#"{"data":{"user":{"id":42,"email":"ada@example.test"}}}"#,
-                )
-            }),
-        )
-        .route(
-            "/flat",
-            get(|h: HeaderMap| async move {
-                answer(&h, r#"{"id":"u-1","email":"bob@example.test"}"#)
-            }),
-        )
-        .route(
-            "/no-email",
-            get(|h: HeaderMap| async move { answer(&h, r#"{"id":"u-2"}"#) }),
-        )
-        .route(
-            "/empty",
-            get(|h: HeaderMap| async move {
-                answer(&h, r#"{"data":{"name":"x","token":"at-profile-canary-7f3a"}}"#)
-            }),
-        )
-        .route(
-            "/denied",
-            get(|| async {
-                (
-                    StatusCode::FORBIDDEN,
-                    "forbidden for at-profile-canary-7f3a",
-                )
-            }),
-        );
+    let app =
+        Router::new()
+            .route(
+                "/nested",
+                get(|h: HeaderMap| async move {
+                    answer(
+                        &h,
+                        r#"{"data":{"user":{"id":42,"email":"ada@example.test"}}}"#,
+                    )
+                }),
+            )
+            .route(
+                "/flat",
+                get(|h: HeaderMap| async move {
+                    answer(&h, r#"{"id":"u-1","email":"bob@example.test"}"#)
+                }),
+            )
+            .route(
+                "/no-email",
+                get(|h: HeaderMap| async move { answer(&h, r#"{"id":"u-2"}"#) }),
+            )
+            .route(
+                "/empty",
+                get(|h: HeaderMap| async move {
+                    answer(
+                        &h,
+                        r#"{"data":{"name":"x","token":"at-profile-canary-7f3a"}}"#,
+                    )
+                }),
+            )
+            .route(
+                "/denied",
+                get(|| async {
+                    (
+                        StatusCode::FORBIDDEN,
+                        "forbidden for at-profile-canary-7f3a",
+                    )
+                }),
+            );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -87,12 +93,12 @@ async fn fetch(endpoint: ProfileEndpoint) -> Result<Profile, auth_core::AuthErro
 async fn reads_the_id_and_email_at_nested_paths() {
     let addr = server().await;
     let endpoint = ProfileEndpoint::new(&format!("http://{addr}/nested"))
-        .unwrap()
+        .expect("ok")
         .id_path("data.user.id")
-        .unwrap()
+        .expect("ok")
         .email_path("data.user.email")
-        .unwrap();
-    let profile = fetch(endpoint).await.unwrap();
+        .expect("ok");
+    let profile = fetch(endpoint).await.expect("ok");
     assert_eq!(
         profile,
         Profile::new("42", Some("ada@example.test".to_owned()))
@@ -103,13 +109,13 @@ async fn reads_the_id_and_email_at_nested_paths() {
 #[tokio::test]
 async fn defaults_to_top_level_id_and_email_and_allows_no_email() {
     let addr = server().await;
-    let flat = ProfileEndpoint::new(&format!("http://{addr}/flat")).unwrap();
+    let flat = ProfileEndpoint::new(&format!("http://{addr}/flat")).expect("ok");
     assert_eq!(
-        fetch(flat).await.unwrap(),
+        fetch(flat).await.expect("ok"),
         Profile::new("u-1", Some("bob@example.test".to_owned()))
     );
-    let bare = ProfileEndpoint::new(&format!("http://{addr}/no-email")).unwrap();
-    let profile = fetch(bare).await.unwrap();
+    let bare = ProfileEndpoint::new(&format!("http://{addr}/no-email")).expect("ok");
+    let profile = fetch(bare).await.expect("ok");
     assert_eq!(profile, Profile::new("u-2", None));
     assert_eq!(profile.to_string(), "u-2");
 }
@@ -119,10 +125,10 @@ async fn a_missing_id_names_its_path_and_never_the_token_or_body() {
     let addr = server().await;
     let url = format!("http://{addr}/empty");
     let endpoint = ProfileEndpoint::new(&url)
-        .unwrap()
+        .expect("ok")
         .id_path("data.user.id")
-        .unwrap();
-    let error = fetch(endpoint).await.unwrap_err();
+        .expect("ok");
+    let error = fetch(endpoint).await.expect_err("an error");
     assert_eq!(error.kind(), ErrorKind::MalformedResponse);
     let shown = error.to_string();
     assert!(
@@ -133,14 +139,17 @@ async fn a_missing_id_names_its_path_and_never_the_token_or_body() {
     );
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(!format!("{error:?}").contains(TOKEN));
-    assert!(!shown.contains("\"name\""), "the body is not quoted: {shown}");
+    assert!(
+        !shown.contains("\"name\""),
+        "the body is not quoted: {shown}"
+    );
 }
 
 #[tokio::test]
 async fn a_refusal_reports_its_status_with_the_token_cut_out() {
     let addr = server().await;
-    let denied = ProfileEndpoint::new(&format!("http://{addr}/denied")).unwrap();
-    let error = fetch(denied).await.unwrap_err();
+    let denied = ProfileEndpoint::new(&format!("http://{addr}/denied")).expect("ok");
+    let error = fetch(denied).await.expect_err("an error");
     assert_eq!(error.kind(), ErrorKind::Forbidden);
     assert_eq!(error.status().map(|s| s.as_u16()), Some(403));
     let shown = error.to_string();
@@ -148,21 +157,21 @@ async fn a_refusal_reports_its_status_with_the_token_cut_out() {
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(!format!("{error:?}").contains(TOKEN));
 
-    let other = AccessToken::bearer("at-someone-else").unwrap();
-    let flat = ProfileEndpoint::new(&format!("http://{addr}/flat")).unwrap();
-    let error = flat.fetch(&other).await.unwrap_err();
+    let other = AccessToken::bearer("at-someone-else").expect("ok");
+    let flat = ProfileEndpoint::new(&format!("http://{addr}/flat")).expect("ok");
+    let error = flat.fetch(&other).await.expect_err("an error");
     assert_eq!(error.kind(), ErrorKind::Unauthorized);
     assert!(error.to_string().contains("401"), "{error}");
 }
 
 #[test]
 fn bad_paths_name_their_key() {
-    let endpoint = ProfileEndpoint::new("https://api.example.test/me").unwrap();
-    let error = endpoint.clone().id_path("data..id").unwrap_err();
+    let endpoint = ProfileEndpoint::new("https://api.example.test/me").expect("ok");
+    let error = endpoint.clone().id_path("data..id").expect_err("an error");
     assert!(error.to_string().contains("profile.id_path"), "{error}");
-    let error = endpoint.email_path("").unwrap_err();
+    let error = endpoint.email_path("").expect_err("an error");
     assert!(error.to_string().contains("profile.email_path"), "{error}");
-    let error = ProfileEndpoint::new("not a url").unwrap_err();
+    let error = ProfileEndpoint::new("not a url").expect_err("an error");
     assert!(error.to_string().contains("profile.url"), "{error}");
 }
 
@@ -178,11 +187,14 @@ fn jwt(claims: &serde_json::Value) -> SecretString {
 fn id_token_claims_give_sub_and_email() {
     let token = jwt(&serde_json::json!({"sub": "user-7", "email": "eve@example.test"}));
     assert_eq!(
-        from_id_token(&token).unwrap(),
+        from_id_token(&token).expect("ok"),
         Profile::new("user-7", Some("eve@example.test".to_owned()))
     );
     let token = jwt(&serde_json::json!({"sub": "user-8"}));
-    assert_eq!(from_id_token(&token).unwrap(), Profile::new("user-8", None));
+    assert_eq!(
+        from_id_token(&token).expect("ok"),
+        Profile::new("user-8", None)
+    );
 }
 
 #[test]
@@ -192,11 +204,14 @@ fn a_malformed_id_token_is_a_typed_error_without_the_token() {
         SecretString::from("a.%%%.c"),
         jwt(&serde_json::json!({"email": "no-sub@example.test"})),
     ] {
-        let error = from_id_token(&bad).unwrap_err();
+        let error = from_id_token(&bad).expect_err("an error");
         assert_eq!(error.kind(), ErrorKind::MalformedResponse);
         let shown = error.to_string();
         let detail = error.detail().unwrap_or_default();
         assert!(detail.starts_with("profile: the id_token"), "{shown}");
-        assert!(!shown.contains("%%%") && !shown.contains("only.two"), "{shown}");
+        assert!(
+            !shown.contains("%%%") && !shown.contains("only.two"),
+            "{shown}"
+        );
     }
 }

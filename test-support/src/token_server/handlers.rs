@@ -407,7 +407,10 @@ fn unsigned_id_token(user: &str) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = json!({ "sub": user, "email": format!("{user}@example.test") });
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode(b"unchecked"))
+    format!(
+        "{header}.{payload}.{}",
+        URL_SAFE_NO_PAD.encode(b"unchecked")
+    )
 }
 
 /// The access token's user, nested as many APIs do.
