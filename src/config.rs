@@ -63,6 +63,7 @@ mod headers;
 mod layer;
 #[cfg(feature = "oauth2")]
 mod oauth;
+mod profile;
 mod read;
 mod rotation;
 mod secret;
@@ -70,6 +71,8 @@ mod sign_in;
 mod spec;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "oauth2")]
+mod users;
 mod variables;
 
 pub use error::{ConfigError, Problem};
@@ -78,8 +81,10 @@ pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
 pub use spec::{
     AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
-    OAuth2Spec, TemplateValue, TlsSpec,
+    OAuth2Spec, ProfileSpec, TemplateValue, TlsSpec,
 };
+#[cfg(feature = "oauth2")]
+pub use users::{signed_in_list, user_key};
 
 use error::{Problems, did_you_mean};
 use read::Reader;

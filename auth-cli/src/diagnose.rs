@@ -206,6 +206,49 @@ pub(crate) fn connection(
     })
 }
 
+/// Connection `name` as `user` signed in to it (`--user`); without `--user`, the only (or
+/// first) user, and a `sign-in` failure listing the users when several signed in.
+pub(crate) async fn connection_as(
+    config: &Config,
+    env: Option<&str>,
+    name: &str,
+    user: Option<&str>,
+) -> Result<ConnectionSpec, Failure> {
+    let spec = connection(config, env, name)?;
+    let failure = |e: &tower_auth::AuthError| Failure::from_auth(Stage::SignIn, e, spec.redactor());
+    if spec.profile().is_none() {
+        return match user {
+            Some(_) => Err(Failure::new(
+                Stage::Config,
+                format!(
+                    "`--user` needs `connections.{name}.auth.profile`, which names who signed in"
+                ),
+                "add `profile = { url = \"…/me\" }` (or `profile = {}` for an OpenID provider's id_token), then sign in again",
+            )),
+            None => Ok(spec),
+        };
+    }
+    match user {
+        Some(user) => spec.for_user(user).await.map_err(|e| failure(&e)),
+        None => {
+            let users = spec.signed_in_users().await.map_err(|e| failure(&e))?;
+            if users.len() > 1 {
+                let mut failure = Failure::new(
+                    Stage::SignIn,
+                    format!(
+                        "several users signed in to `{name}` ({}): pick one with `--user ID`",
+                        tower_auth::config::signed_in_list(&users)
+                    ),
+                    format!("e.g. `--user {}`", users[0].id),
+                );
+                failure.kind = Some(tower_auth::ErrorKind::NotSignedIn);
+                return Err(failure);
+            }
+            Ok(spec)
+        }
+    }
+}
+
 /// A failure to build a connection's layer: a `secret` stage when a secret reference could not
 /// be read, else `config`.
 pub(crate) fn build_failure(error: &ConfigError) -> Failure {

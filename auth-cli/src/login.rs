@@ -11,14 +11,21 @@ use tower_auth::config::{AuthSpec, Config, ConnectionSpec};
 
 use crate::{
     check::human,
+    client,
     diagnose::{self, Failure, Stage},
 };
 
 /// How long the browser has to come back to the redirect URI.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, no_browser: bool) -> u8 {
-    diagnose::exit_code(login(config, env, name, no_browser).await.map(|()| 0))
+pub(crate) async fn run(
+    config: &Config,
+    env: Option<&str>,
+    name: &str,
+    no_browser: bool,
+    user: Option<&str>,
+) -> u8 {
+    diagnose::exit_code(login(config, env, name, no_browser, user).await.map(|()| 0))
 }
 
 async fn login(
@@ -26,8 +33,22 @@ async fn login(
     env: Option<&str>,
     name: &str,
     no_browser: bool,
+    user: Option<&str>,
 ) -> Result<(), Failure> {
-    let spec = diagnose::connection(config, env, name)?;
+    let mut spec = diagnose::connection(config, env, name)?;
+    if let (Some(user), AuthSpec::OAuth2(o)) = (user, &mut spec.auth)
+        && !o.auth_params.contains_key("login_hint")
+        && !o.extra_params.contains_key("login_hint")
+    {
+        o.auth_params
+            .insert("login_hint".to_owned(), user.to_owned());
+    }
+    // With a profile the sign-in lands under a key of its own until the profile says whose
+    // it is: another user's stored sign-in is never overwritten.
+    let pending = format!("{name}#signing-in");
+    if spec.profile().is_some() {
+        spec = spec.with_store_key(pending.clone());
+    }
     let layer = spec
         .authorization_code_layer()
         .await
@@ -63,11 +84,63 @@ async fn login(
     } else {
         "no refresh token stored"
     };
+    if spec.profile().is_some() {
+        let id_token = layer.id_token();
+        if let Some(id_token) = &id_token {
+            spec.redactor()
+                .add(tower_auth::ExposeSecret::expose_secret(id_token));
+        }
+        let profile = fetch_profile(&spec, &token, id_token.as_ref()).await;
+        let profile = match profile {
+            Ok(profile) => profile,
+            Err(failure) => {
+                // Nobody's sign-in: not kept where a later `check` could pick it up unnamed.
+                let _ = spec.forget_sign_in(&pending).await;
+                return Err(failure);
+            }
+        };
+        spec.save_sign_in(&pending, &profile)
+            .await
+            .map_err(|e| Failure::from_auth(Stage::SignIn, &e, spec.redactor()))?;
+        println!("Signed in as {profile}");
+        if let Some(user) = user.filter(|u| *u != profile.id) {
+            eprintln!(
+                "warning: asked to sign in `{user}`, but the provider signed in `{}`; use \
+                 `--user {}` with check, token and request",
+                profile.id, profile.id
+            );
+        }
+    }
     println!("✓ {name}  signed in ({stored}{expires})");
     if token.refresh_token().is_none() {
         eprintln!("warning: {}", no_refresh_token(&spec));
     }
     Ok(())
+}
+
+/// Who signed in: `profile.url` through the CLI's client (the connection's TLS settings,
+/// within its timeout), else the `id_token`'s claims.
+async fn fetch_profile(
+    spec: &ConnectionSpec,
+    token: &tower_auth::AccessToken,
+    id_token: Option<&tower_auth::SecretString>,
+) -> Result<tower_auth::oauth::profile::Profile, Failure> {
+    let shared = client::http_client();
+    let http = client::client_for(spec, &shared)
+        .map_err(|e| Failure::new(Stage::Config, e, "fix the connection's `tls` settings"))?;
+    let http =
+        tower_auth::oauth::TokenHttpClient::from_service(http).timeout(client::timeout(spec));
+    spec.fetch_profile(token, id_token, Some(http))
+        .await
+        .map_err(|e| {
+            let mut failure = Failure::from_auth(Stage::SignIn, &e, spec.redactor());
+            failure.hint = format!(
+                "check `connections.{}.auth.profile` (its `url`, `id_path` and `email_path`) \
+                 against what the provider answers",
+                spec.name
+            );
+            failure
+        })
 }
 
 /// One line for a sign-in that returned no refresh token: the connection stops working when

@@ -50,6 +50,9 @@ enum Command {
         #[arg(long, value_name = "DURATION", default_value = "5m",
               value_parser = check::parse_max_wait, requires = "through_expiry")]
         max_wait: std::time::Duration,
+        /// Whose sign-in to use when several users signed in (the id `login` printed)
+        #[arg(long, value_name = "ID", conflicts_with = "through_expiry")]
+        user: Option<String>,
     },
     /// Obtain a token and print its type, expiry and scopes
     Token {
@@ -58,6 +61,9 @@ enum Command {
         /// Print only the raw token, for scripts
         #[arg(long)]
         show: bool,
+        /// Whose sign-in to use when several users signed in
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
     },
     /// Send an authenticated request relative to the connection's base_url
     Request {
@@ -81,6 +87,9 @@ enum Command {
         #[arg(long, value_name = "BYTES", default_value = body::DEFAULT_MAX_BODY,
               value_parser = body::parse_size)]
         max_body: u64,
+        /// Whose sign-in to use when several users signed in
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
     },
     /// Sign in through the browser (authorization code + PKCE) and store the refresh token
     Login {
@@ -89,6 +98,9 @@ enum Command {
         /// Only print the URL; do not try to open a browser
         #[arg(long)]
         no_browser: bool,
+        /// The user to sign in (sent as `login_hint`); the profile names who actually did
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
     },
     /// Inspect the configuration
     #[command(subcommand)]
@@ -146,8 +158,15 @@ fn main() -> ExitCode {
                 max_wait,
                 ..
             } => check::run_through_expiry(&config, env, &names, max_wait).await,
-            Command::Check { names, format, .. } => check::run(&config, env, &names, format).await,
-            Command::Token { name, show } => token::run(&config, env, &name, show).await,
+            Command::Check {
+                names,
+                format,
+                user,
+                ..
+            } => check::run(&config, env, &names, format, user.as_deref()).await,
+            Command::Token { name, show, user } => {
+                token::run(&config, env, &name, show, user.as_deref()).await
+            }
             Command::Request {
                 name,
                 method,
@@ -156,6 +175,7 @@ fn main() -> ExitCode {
                 data,
                 include,
                 max_body,
+                user,
             } => {
                 let args = request::Args {
                     method,
@@ -164,12 +184,15 @@ fn main() -> ExitCode {
                     data,
                     include,
                     max_body,
+                    user,
                 };
                 request::run(&config, env, &name, args).await
             }
-            Command::Login { name, no_browser } => {
-                login::run(&config, env, &name, no_browser).await
-            }
+            Command::Login {
+                name,
+                no_browser,
+                user,
+            } => login::run(&config, env, &name, no_browser, user.as_deref()).await,
             Command::Config(ConfigCommand::Validate) => show::validate(&config),
             Command::Config(ConfigCommand::Show { names }) => show::show(&config, env, &names),
         }

@@ -8,12 +8,24 @@ use crate::{
     diagnose::{self, Failure, Stage},
 };
 
-pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, show: bool) -> u8 {
-    diagnose::exit_code(obtain(config, env, name, show).await.map(|()| 0))
+pub(crate) async fn run(
+    config: &Config,
+    env: Option<&str>,
+    name: &str,
+    show: bool,
+    user: Option<&str>,
+) -> u8 {
+    diagnose::exit_code(obtain(config, env, name, show, user).await.map(|()| 0))
 }
 
-async fn obtain(config: &Config, env: Option<&str>, name: &str, show: bool) -> Result<(), Failure> {
-    let spec = diagnose::connection(config, env, name)?;
+async fn obtain(
+    config: &Config,
+    env: Option<&str>,
+    name: &str,
+    show: bool,
+    user: Option<&str>,
+) -> Result<(), Failure> {
+    let spec = diagnose::connection_as(config, env, name, user).await?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let Some(source) = layer.token_source() else {
         return Err(Failure::new(

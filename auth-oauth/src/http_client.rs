@@ -197,6 +197,11 @@ impl Peer {
         url: "token request URL",
         fix: "the token URL",
     };
+    pub(crate) const PROFILE: Peer = Peer {
+        name: "profile endpoint",
+        url: "profile.url",
+        fix: "the profile URL",
+    };
     pub(crate) const METADATA: Peer = Peer {
         name: "authorization server metadata endpoint",
         url: "metadata URL",

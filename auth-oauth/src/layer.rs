@@ -210,6 +210,12 @@ impl OAuth2Layer<AuthorizationCode> {
         self.source().insert(token.clone());
         Ok(token)
     }
+
+    /// The OpenID Connect `id_token` of the last sign-in, if the provider sent one; see
+    /// [`AuthorizationCode::id_token`].
+    pub fn id_token(&self) -> Option<auth_core::SecretString> {
+        self.source().source().id_token()
+    }
 }
 
 impl OAuth2Layer<ClientCredentials> {

@@ -41,6 +41,7 @@
 //! | [`discovery`] | [`Discovery`], [`AuthServerMetadata`]: endpoints and client-authentication methods from RFC 8414 / OIDC metadata, cached per issuer |
 //! | [`normalize`](mod@normalize) | [`normalize()`], [`KeyMap`], [`TokenResponse`]: any token response to a token or a typed error |
 //! | [`http_client`] | [`TokenHttpClient`]: the `oauth2` crate's async HTTP client over any Tower service |
+//! | [`profile`] | [`Profile`](profile::Profile), [`ProfileEndpoint`](profile::ProfileEndpoint): who signed in, from a profile endpoint or an `id_token`'s claims |
 //!
 //! # How it uses the `oauth2` crate
 //!
@@ -80,6 +81,7 @@ pub mod layer;
 pub mod loopback;
 pub mod normalize;
 pub mod params;
+pub mod profile;
 
 pub use client_auth::ClientAuth;
 pub use custom::{CustomTokenRequest, CustomTokenRequestBuilder, Template, TokenPlacement};

@@ -49,7 +49,7 @@ use http::StatusCode;
 use serde_json::{Map, Value};
 
 mod key_map;
-mod scrub;
+pub(crate) mod scrub;
 
 pub use key_map::{KEY_MAP_FIELDS, KeyMap, KeyPath};
 
@@ -73,6 +73,8 @@ pub struct TokenResponse {
     scopes: Option<Vec<String>>,
     /// The `grant_type` of the request answered, when the endpoint sent one.
     grant_type: Option<String>,
+    /// The OpenID Connect `id_token`, if one came (a string field of that name).
+    id_token: Option<SecretString>,
 }
 
 impl TokenResponse {
@@ -100,6 +102,11 @@ impl TokenResponse {
     /// The granted scopes, if the provider listed them.
     pub fn scopes(&self) -> Option<&[String]> {
         self.scopes.as_deref()
+    }
+
+    /// The OpenID Connect `id_token` (a JWT), if the provider sent one.
+    pub fn id_token(&self) -> Option<&SecretString> {
+        self.id_token.as_ref()
     }
 
     /// Builds the [`AccessToken`] handed to requests. `header_prefix` is the prefix the user
@@ -165,6 +172,7 @@ impl fmt::Debug for TokenResponse {
                 &self.refresh_token.as_ref().map(|_| "[redacted]"),
             )
             .field("scopes", &self.scopes)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -328,6 +336,10 @@ fn read(
         refresh_token,
         scopes,
         grant_type: None,
+        id_token: match object.get("id_token") {
+            Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.clone())),
+            _ => None,
+        },
     })
 }
 

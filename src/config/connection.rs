@@ -78,6 +78,7 @@ pub(crate) fn read_connection(
         variables: r.vars.defined(),
         sensitive_headers: headers.sensitive,
         redactor: auth_core::Redactor::new(),
+        store_key: None,
     })
 }
 
@@ -316,6 +317,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "prompt",
             "offline_access",
             "refresh_before",
+            "profile",
         ],
     );
     let grant = one_of(r, t, "grant", GRANTS);
@@ -399,6 +401,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
     }
     let extra_params = r.string_map(t, "extra_params");
     let sign_in = sign_in::read(r, t, grant.as_deref(), &extra_params);
+    let profile = super::profile::read(r, t, grant.as_deref());
     let spec = OAuth2Spec {
         grant: grant?,
         token_url,
@@ -426,6 +429,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         token_store: r.path(t, "token_store"),
         tls: read_tls(r, t),
         refresh_before: r.duration(t, "refresh_before"),
+        profile,
     };
     Some(spec)
 }

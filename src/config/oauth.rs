@@ -400,7 +400,7 @@ fn authorization_code_builder(
     )
     .pkce(o.pkce)
     .offline_access(o.offline_access)
-    .store(store(r, &spec.name, o)?, spec.name.clone());
+    .store(store(r, &spec.name, o)?, spec.store_key().to_owned());
     if let Some(prompt) = &o.prompt {
         builder = builder.prompt(prompt.clone());
     }
@@ -408,6 +408,14 @@ fn authorization_code_builder(
         builder = builder.auth_param(name.clone(), value.clone());
     }
     common(r, o, endpoints, builder)
+}
+
+/// The token store of an OAuth 2.0 connection (for its users' sign-ins).
+pub(crate) fn token_store(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+) -> Result<Arc<dyn auth_core::TokenStore>, ConfigError> {
+    store(&Resolver::new(spec), &spec.name, o)
 }
 
 /// The settings every grant shares.

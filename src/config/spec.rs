@@ -40,6 +40,9 @@ pub struct ConnectionSpec {
     pub(crate) sensitive_headers: std::collections::BTreeSet<String>,
     /// Every secret resolved for the configuration, shared by its connections.
     pub(crate) redactor: Redactor,
+    /// The token-store key of the grant when not the connection's name: one user's sign-in
+    /// (see [`ConnectionSpec::for_user`]).
+    pub(crate) store_key: Option<String>,
 }
 
 impl std::fmt::Debug for ConnectionSpec {
@@ -260,6 +263,22 @@ pub struct OAuth2Spec {
     /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
     /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
     pub refresh_before: Option<Duration>,
+    /// Who signed in (`authorization_code` only): `profile = { url, id_path, email_path }`.
+    pub profile: Option<ProfileSpec>,
+}
+
+/// `profile = { url = "https://api.example.com/me", id_path = "id", email_path = "email" }`:
+/// where an `authorization_code` connection learns who signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProfileSpec {
+    /// The profile endpoint, fetched with the new access token; `None`: the claims of the
+    /// OpenID Connect `id_token` of the sign-in serve (decoded without verification).
+    pub url: Option<String>,
+    /// Dotted path of the user's id in the endpoint's JSON answer; default `id`.
+    pub id_path: String,
+    /// Dotted path of the user's email; default `email`.
+    pub email_path: String,
 }
 
 /// `type = "jwt_bearer"`.

@@ -153,6 +153,8 @@ pub struct TokenServerBuilder {
     client_key: Option<PublicKey>,
     /// Authorization-request parameters a code needs for its exchange to return a refresh token.
     offline_requires: Vec<(String, String)>,
+    /// Whether code exchanges return an (unsigned) `id_token` naming the user.
+    id_tokens: bool,
 }
 
 /// An issuer whose JWT bearer assertions the server accepts.
@@ -241,6 +243,14 @@ impl TokenServerBuilder {
         self
     }
 
+    /// Code exchanges also return an OpenID Connect `id_token` (signed with a throwaway HS256
+    /// key nobody checks) whose `sub` is the user and `email` is `USER@example.test`. The user
+    /// is the authorization request's `login_hint`, else `user`.
+    pub fn id_tokens(mut self, enabled: bool) -> Self {
+        self.id_tokens = enabled;
+        self
+    }
+
     /// Starts the server on an ephemeral port of 127.0.0.1.
     ///
     /// # Panics
@@ -267,11 +277,13 @@ impl TokenServerBuilder {
             codes: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashSet::new()),
             access_tokens: Mutex::new(HashSet::new()),
+            owners: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
             .route("/token", post(token))
             .route("/authorize", get(authorize))
             .route("/api", get(api))
+            .route("/me", get(handlers::me))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -308,6 +320,8 @@ struct Shared {
     codes: Mutex<HashMap<String, CodeGrant>>,
     refresh_tokens: Mutex<HashSet<String>>,
     access_tokens: Mutex<HashSet<String>>,
+    /// The user each access and refresh token was issued to.
+    owners: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -318,6 +332,8 @@ struct CodeGrant {
     scope: Option<String>,
     /// Whether the authorization request asked for what a refresh token needs.
     offline: bool,
+    /// Who signed in: the authorization request's `login_hint`, else `user`.
+    user: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -338,7 +354,21 @@ impl TokenServer {
             jwt_issuers: Vec::new(),
             client_key: None,
             offline_requires: Vec::new(),
+            id_tokens: false,
         }
+    }
+
+    /// The user an access or refresh token was issued to (by a sign-in, or a refresh of
+    /// one), if any.
+    pub fn owner_of(&self, token: &str) -> Option<String> {
+        lock(&self.shared.owners).get(token).cloned()
+    }
+
+    /// `http://127.0.0.1:<port>/me`: the profile of the access token's user,
+    /// `{"data": {"user": {"id": USER, "email": "USER@example.test"}}}`; 401 for an unknown
+    /// token.
+    pub fn profile_url(&self) -> String {
+        format!("{}/me", self.base_url())
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -73,6 +73,8 @@ pub struct AuthorizationCode {
     rotation: Rotation,
     /// The token the code exchange returned, handed out by the next `token()` call.
     first: std::sync::Mutex<Option<AccessToken>>,
+    /// The OpenID Connect `id_token` of the last code exchange, if one came.
+    id_token: std::sync::Mutex<Option<SecretString>>,
 }
 
 impl AuthorizationCode {
@@ -217,7 +219,18 @@ impl AuthorizationCode {
             self.params.requested_scopes(),
         )?;
         *self.first_slot() = Some(token.clone());
+        *self.id_token.lock().unwrap_or_else(|p| p.into_inner()) = response.id_token().cloned();
         Ok(token)
+    }
+
+    /// The OpenID Connect `id_token` the last code exchange returned, if any: its claims name
+    /// the user who signed in (see [`profile::from_id_token`](crate::profile::from_id_token)).
+    pub fn id_token(&self) -> Option<SecretString> {
+        // Only plain assignments happen under this lock; a poisoned one holds a valid value.
+        self.id_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Signs in through the browser: binds a [`LoopbackListener`] on the redirect URI, calls
@@ -391,6 +404,7 @@ impl AuthorizationCodeBuilder {
             offline: self.offline,
             auth_params: self.auth_params,
             first: std::sync::Mutex::new(None),
+            id_token: std::sync::Mutex::new(None),
         })
     }
 }
