@@ -5,99 +5,14 @@
 
 mod common;
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::path::Path;
 
 use auth_test_support::token_server::TokenServer;
-use common::{Run, tower_auth, write_config};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
-    process::Command,
-};
-
-/// How long one `login` may take, browser round trip included.
-const LOGIN_LIMIT: Duration = Duration::from_secs(30);
-
-/// Runs `tower-auth -c config login NAME --no-browser [extra…]`, plays the browser on the URL
-/// it prints, and returns what it printed after the URL; killed if the test fails.
-async fn login(config: &str, name: &str, extra: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tower-auth"))
-        .args(["-c", config, "login", name, "--no-browser"])
-        .args(extra)
-        .env_remove("TOWER_AUTH_ENV")
-        .env_remove("TOWER_AUTH_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn login");
-    let run = async {
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = stdout.next_line().await.expect("read").expect("a line");
-        let url = first
-            .strip_prefix("Open this URL to sign in: ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-            .to_owned();
-        let (status, page) = auth_test_support::browse(url).await;
-        assert_eq!(status, 200, "{page}");
-        let mut rest = String::new();
-        while let Some(line) = stdout.next_line().await.expect("read") {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr)
-            .await
-            .expect("read stderr");
-        let status = child.wait().await.expect("wait");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: rest,
-            stderr,
-        }
-    };
-    tokio::time::timeout(LOGIN_LIMIT, run)
-        .await
-        .expect("login finished in time")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
+use common::{code_config, login, tower_auth, write_config};
 
 /// An `authorization_code` connection `cal` against `server` with `profile = {profile}`.
 fn config(dir: &Path, server: &TokenServer, profile: &str) -> String {
-    write_config(
-        dir,
-        &format!(
-            r#"
-[connections.cal]
-base_url = "{api}"
-
-[connections.cal.auth]
-type = "oauth2"
-grant = "authorization_code"
-auth_url = "{auth_url}"
-token_url = "{token_url}"
-client_id = "cli"
-client_auth = "none"
-redirect_uri = "http://127.0.0.1:{port}/callback"
-token_store = "{store}"
-profile = {profile}
-"#,
-            api = server.api_url(),
-            auth_url = server.authorize_url(),
-            token_url = server.token_url(),
-            port = free_port(),
-            store = dir.join("store").join("cal.json").display(),
-        ),
-    )
+    code_config(dir, server, &format!("profile = {profile}"))
 }
 
 /// The user whose refresh token the last refresh request spent.

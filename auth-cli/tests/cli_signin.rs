@@ -6,123 +6,21 @@
 
 mod common;
 
-use std::{path::Path, process::Stdio, time::Duration};
-
 use auth_test_support::token_server::TokenServer;
-use common::{tower_auth, write_config};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, BufReader},
-    process::Command,
-};
+use common::{code_config, login, tower_auth};
 use tower_auth::oauth::Url;
 
-/// How long one `login` may take, browser round trip included.
-const LOGIN_LIMIT: Duration = Duration::from_secs(30);
-
-/// What a `tower-auth login` printed, and how it ended.
-struct Login {
-    /// The authorization URL it printed.
-    url: Url,
-    code: i32,
-    /// Every stdout line after the URL.
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `tower-auth -c config login NAME --no-browser`, plays the browser on the URL it prints
-/// (the token server's authorization endpoint redirects to the CLI's loopback listener), and
-/// waits for it to end, all within [`LOGIN_LIMIT`]; the process is killed if the test fails.
-async fn login(config: &str, name: &str) -> Login {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tower-auth"))
-        .args(["-c", config, "login", name, "--no-browser"])
-        .env_remove("TOWER_AUTH_ENV")
-        .env_remove("TOWER_AUTH_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn login");
-    let run = async {
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = stdout.next_line().await.expect("read").expect("a line");
-        let url = first
-            .strip_prefix("Open this URL to sign in: ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-            .to_owned();
-        let (status, page) = auth_test_support::browse(url.clone()).await;
-        assert_eq!(status, 200, "{page}");
-        let mut rest = String::new();
-        while let Some(line) = stdout.next_line().await.expect("read") {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .expect("stderr")
-            .read_to_string(&mut stderr)
-            .await
-            .expect("read stderr");
-        let status = child.wait().await.expect("wait");
-        Login {
-            url: Url::parse(&url).expect("a URL"),
-            code: status.code().unwrap_or(-1),
-            stdout: rest,
-            stderr,
-        }
-    };
-    tokio::time::timeout(LOGIN_LIMIT, run)
-        .await
-        .expect("login finished in time")
-}
-
 /// The values of query parameter `name` in `url`.
-fn query_values(url: &Url, name: &str) -> Vec<String> {
-    url.query_pairs()
+fn query_values(url: &str, name: &str) -> Vec<String> {
+    Url::parse(url)
+        .expect("a URL")
+        .query_pairs()
         .filter(|(n, _)| n == name)
         .map(|(_, v)| v.into_owned())
         .collect()
 }
 
-/// A free loopback port for the redirect URI.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// An `authorization_code` connection `cal` against `server`, with `extra` lines in its auth
-/// table and its refresh token stored under `dir`.
-fn code_config(dir: &Path, server: &TokenServer, extra: &str) -> String {
-    write_config(
-        dir,
-        &format!(
-            r#"
-[connections.cal]
-base_url = "{api}"
-
-[connections.cal.auth]
-type = "oauth2"
-grant = "authorization_code"
-auth_url = "{auth_url}"
-token_url = "{token_url}"
-client_id = "cli"
-client_auth = "none"
-redirect_uri = "http://127.0.0.1:{port}/callback"
-token_store = "{store}"
-{extra}
-"#,
-            api = server.api_url(),
-            auth_url = server.authorize_url(),
-            token_url = server.token_url(),
-            port = free_port(),
-            store = dir.join("store").join("cal.json").display(),
-        ),
-    )
-}
-
+/// A token server that issues a refresh token only when the authorization request had `name=value`.
 async fn provider(name: &str, value: &str) -> TokenServer {
     TokenServer::builder()
         .client("cli", None)
@@ -153,7 +51,7 @@ scopes = ["openid", "calendar.read"]
 auth_params = { login_hint = "alice@example.com" }
 extra_params = { include_granted_scopes = "true" }"#,
     );
-    let run = login(&config, "cal").await;
+    let run = login(&config, "cal", &[]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for (name, value) in [
         ("prompt", "consent"),
@@ -204,7 +102,7 @@ async fn offline_access_reaches_the_url_of_a_provider_that_needs_it() {
     let server = provider("access_type", "offline").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = code_config(dir.path(), &server, "offline_access = true");
-    let run = login(&config, "cal").await;
+    let run = login(&config, "cal", &[]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(query_values(&run.url, "access_type"), ["offline"]);
     assert!(query_values(&run.url, "prompt").is_empty(), "{}", run.url);
@@ -224,7 +122,7 @@ async fn offline_access_reaches_the_url_of_a_provider_that_needs_it() {
         &server,
         r#"extra_params = { access_type = "offline" }"#,
     );
-    let run = login(&config, "cal").await;
+    let run = login(&config, "cal", &[]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(query_values(&run.url, "access_type"), ["offline"]);
     assert!(
@@ -240,7 +138,7 @@ async fn without_them_login_warns_with_the_fix_and_check_says_to_sign_in() {
         let server = provider(name, value).await;
         let dir = tempfile::tempdir().expect("tempdir");
         let config = code_config(dir.path(), &server, "");
-        let run = login(&config, "cal").await;
+        let run = login(&config, "cal", &[]).await;
         assert_eq!(run.code, 0, "signing in itself worked: {}", run.stderr);
         assert!(query_values(&run.url, name).is_empty(), "{}", run.url);
         assert!(
@@ -290,7 +188,7 @@ async fn without_them_login_warns_with_the_fix_and_check_says_to_sign_in() {
 prompt = "consent"
 scopes = ["openid", "offline_access"]"#,
     );
-    let run = login(&config, "cal").await;
+    let run = login(&config, "cal", &[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let warning = warning_line(&run.stderr);
     assert!(

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use auth_test_support::demo::DemoProvider;
+use auth_test_support::{demo::DemoProvider, token_server::TokenServer};
 
 // Not every test file uses it.
 #[allow(unused_imports)]
@@ -161,4 +161,113 @@ impl Fixture {
         std::fs::write(&path, format!("{value}\n")).expect("write");
         path.display().to_string()
     }
+}
+
+/// How long one `login` may take, browser round trip included.
+pub const LOGIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// What a `tower-auth login` printed, and how it ended.
+pub struct Login {
+    /// The authorization URL it printed.
+    pub url: String,
+    pub code: i32,
+    /// Every stdout line after the URL.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Login {
+    /// Everything it printed after the URL, stdout then stderr.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `tower-auth -c config login NAME --no-browser [extra…]`, plays the browser on the URL it
+/// prints (the token server's authorization endpoint redirects to the CLI's loopback listener),
+/// and waits for it to end, all within [`LOGIN_LIMIT`]; the process is killed if the test fails.
+pub async fn login(config: &str, name: &str, extra: &[&str]) -> Login {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tower-auth"))
+        .args(["-c", config, "login", name, "--no-browser"])
+        .args(extra)
+        .env_remove("TOWER_AUTH_ENV")
+        .env_remove("TOWER_AUTH_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn login");
+    let run = async {
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = stdout.next_line().await.expect("read").expect("a line");
+        let url = first
+            .strip_prefix("Open this URL to sign in: ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_owned();
+        let (status, page) = auth_test_support::browse(url.clone()).await;
+        assert_eq!(status, 200, "{page}");
+        let mut rest = String::new();
+        while let Some(line) = stdout.next_line().await.expect("read") {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .await
+            .expect("read stderr");
+        let status = child.wait().await.expect("wait");
+        Login {
+            url,
+            code: status.code().unwrap_or(-1),
+            stdout: rest,
+            stderr,
+        }
+    };
+    tokio::time::timeout(LOGIN_LIMIT, run)
+        .await
+        .expect("login finished in time")
+}
+
+/// A free loopback port for a redirect URI.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// An `authorization_code` connection `cal` against `server`, with `extra` lines in its auth
+/// table and its refresh token stored under `dir`.
+pub fn code_config(dir: &Path, server: &TokenServer, extra: &str) -> String {
+    write_config(
+        dir,
+        &format!(
+            r#"
+[connections.cal]
+base_url = "{api}"
+
+[connections.cal.auth]
+type = "oauth2"
+grant = "authorization_code"
+auth_url = "{auth_url}"
+token_url = "{token_url}"
+client_id = "cli"
+client_auth = "none"
+redirect_uri = "http://127.0.0.1:{port}/callback"
+token_store = "{store}"
+{extra}
+"#,
+            api = server.api_url(),
+            auth_url = server.authorize_url(),
+            token_url = server.token_url(),
+            port = free_port(),
+            store = dir.join("store").join("cal.json").display(),
+        ),
+    )
 }
