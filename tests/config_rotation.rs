@@ -236,3 +236,42 @@ client_auth = "body"
         Some("secret-two")
     );
 }
+
+/// With `secret_check_interval`, a rewritten file is used by the first request after the
+/// interval, without waiting for a 401; zero (a look per request) is refused with its key path.
+#[tokio::test]
+async fn the_first_request_after_the_interval_sends_the_rotated_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token");
+    rotate(&file, "first-value");
+    let api = Api::start("Bearer first-value").await;
+    let toml = |interval: &str| {
+        format!(
+            "[connections.api]\nbase_url = \"{}\"\nsecret_check_interval = \"{interval}\"\n\
+             auth = {{ type = \"bearer\", token = {{ file = \"{}\" }} }}\n",
+            api.url,
+            file.display()
+        )
+    };
+    let layer = layer(&toml("200ms"));
+    let url = format!("{}/check", api.url);
+    assert_eq!(status(&layer, &url).await, StatusCode::OK);
+    rotate(&file, "second-value");
+    // Both values are accepted, so no 401 forces a look: only the interval can.
+    api.accept("Bearer second-value");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(status(&layer, &url).await, StatusCode::OK);
+    assert_eq!(
+        api.seen(),
+        ["Bearer first-value", "Bearer second-value"],
+        "the request after the interval carried the new value, with no 401 in between"
+    );
+
+    let error = Config::from_str(&toml("0s"), Format::Toml).expect_err("zero is refused");
+    assert!(
+        error
+            .to_string()
+            .contains("connections.api.secret_check_interval: expected a duration"),
+        "{error}"
+    );
+}

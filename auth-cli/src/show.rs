@@ -70,6 +70,13 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
         quote(&spec.check.path),
         spec.check.expect_status
     );
+    if let Some(interval) = spec.secret_check_interval {
+        let _ = writeln!(
+            out,
+            "secret_check_interval = \"{}ms\"",
+            interval.as_millis()
+        );
+    }
     if let Some(timeout) = spec.timeout {
         let _ = writeln!(out, "timeout = \"{}ms\"", timeout.as_millis());
     }

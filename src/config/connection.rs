@@ -20,6 +20,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "timeout",
     "headers",
     "variables",
+    "secret_check_interval",
     "environments",
 ];
 const AUTH_TYPES: &[&str] = &[
@@ -54,6 +55,8 @@ pub(crate) fn read_connection(
     let check = read_check(r, &t);
     let tls = read_tls(r, &t);
     let timeout = r.duration(&t, "timeout");
+    // A duration is more than zero, so a secret file is never looked at per request.
+    let secret_check_interval = r.duration(&t, "secret_check_interval");
     let auth = match r.sub_table(&t, "auth") {
         Some(auth) => read_auth(r, &auth),
         None => {
@@ -74,6 +77,7 @@ pub(crate) fn read_connection(
         auth: auth?,
         tls,
         timeout,
+        secret_check_interval,
         headers: headers.values,
         variables: r.vars.defined(),
         sensitive_headers: headers.sensitive,

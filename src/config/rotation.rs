@@ -32,7 +32,8 @@ use tokio::time::Instant;
 
 use super::secret::SecretRef;
 
-/// How often, at most, a secret file's metadata is looked at: 10 seconds.
+/// How often, at most, a secret file's metadata is looked at by default: 10 seconds (a
+/// connection's `secret_check_interval` changes it).
 pub const SECRET_FILE_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What a rotation changes about a file: its size, modification time and inode (an atomic
@@ -84,12 +85,14 @@ struct Loaded {
 }
 
 impl FileCredential {
-    /// Reads the secret now (an error names `key_path`) and builds the first token.
+    /// Reads the secret now (an error names `key_path`) and builds the first token; the file is
+    /// looked at again no more than once per `interval`.
     pub(crate) fn new(
         file: PathBuf,
         key_path: String,
         redactor: Redactor,
         make: MakeToken,
+        interval: Duration,
     ) -> Result<Self, super::ConfigError> {
         let fingerprint = fingerprint(&file);
         let secret = SecretRef::File(file.clone())
@@ -109,7 +112,7 @@ impl FileCredential {
             key_path,
             redactor,
             make,
-            interval: SECRET_FILE_CHECK_INTERVAL,
+            interval,
             loaded: ArcSwap::from_pointee(Loaded {
                 token,
                 fingerprint,
@@ -236,6 +239,8 @@ pub(crate) fn static_layer(
             format!("{path}.{key}"),
             spec.redactor.clone(),
             make,
+            spec.secret_check_interval
+                .unwrap_or(SECRET_FILE_CHECK_INTERVAL),
         )
         .map(|c| Arc::new(c) as Arc<dyn TokenSource>)
     };
@@ -477,8 +482,14 @@ mod tests {
             counter.fetch_add(1, Ordering::SeqCst);
             AccessToken::builder(secret.clone()).build()
         });
-        let credential =
-            FileCredential::new(file.clone(), "a.b".into(), Redactor::new(), make).expect("read");
+        let credential = FileCredential::new(
+            file.clone(),
+            "a.b".into(),
+            Redactor::new(),
+            make,
+            SECRET_FILE_CHECK_INTERVAL,
+        )
+        .expect("read");
         let value = |c: &FileCredential| {
             c.current()
                 .map(|t| t.secret().expose_secret().to_owned())
@@ -508,8 +519,14 @@ mod tests {
         let file = dir.path().join("token");
         rotate(&file, "good");
         let make: MakeToken = Box::new(|secret, _| AccessToken::builder(secret.clone()).build());
-        let credential =
-            FileCredential::new(file.clone(), "a.b".into(), Redactor::new(), make).expect("read");
+        let credential = FileCredential::new(
+            file.clone(),
+            "a.b".into(),
+            Redactor::new(),
+            make,
+            SECRET_FILE_CHECK_INTERVAL,
+        )
+        .expect("read");
         std::fs::remove_file(&file).expect("remove");
         credential.invalidate(&credential.current().expect("token"));
         let token = credential.current().expect("still a token");

@@ -28,6 +28,10 @@ pub struct ConnectionSpec {
     pub tls: Option<TlsSpec>,
     /// Timeout for requests on this connection.
     pub timeout: Option<Duration>,
+    /// How often, at most, a secret file's metadata is looked at for a rotation
+    /// (`secret_check_interval`); `None` for the default,
+    /// [`SECRET_FILE_CHECK_INTERVAL`](super::SECRET_FILE_CHECK_INTERVAL) (10 s).
+    pub secret_check_interval: Option<Duration>,
     /// Default headers (`headers = { Accept = "…" }`), variables filled in: sent on every
     /// request of the connection that does not set them itself.
     pub headers: BTreeMap<String, String>,
@@ -60,6 +64,7 @@ impl std::fmt::Debug for ConnectionSpec {
             .field("auth", &self.auth)
             .field("tls", &self.tls)
             .field("timeout", &self.timeout)
+            .field("secret_check_interval", &self.secret_check_interval)
             .field("headers", &headers)
             .field("variables", &self.variables)
             .field("redactor", &self.redactor)
