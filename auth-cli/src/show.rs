@@ -182,6 +182,9 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             if let Some(store) = &o.token_store {
                 field("token_store", quote(&store.display().to_string()));
             }
+            if let Some(lead) = o.refresh_before {
+                field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
+            }
             key_map_field(&mut field, &o.key_map);
             if let Some(tls) = &o.tls {
                 field("tls", tls_line(tls));
@@ -209,6 +212,9 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             if !j.scopes.is_empty() {
                 field("scopes", format!("{:?}", j.scopes));
             }
+            if let Some(lead) = j.refresh_before {
+                field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
+            }
             if let Some(tls) = &j.tls {
                 field("tls", tls_line(tls));
             }
@@ -233,6 +239,9 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             field("location", quote(location_name(c.location)));
             field("header", quote(&c.header));
             field("prefix", quote(&c.prefix));
+            if let Some(lead) = c.refresh_before {
+                field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
+            }
             key_map_field(&mut field, &c.key_map);
         }
         other => field(

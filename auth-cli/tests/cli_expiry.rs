@@ -9,7 +9,7 @@ use auth_test_support::{
     demo::{self, DemoProvider},
     token_server::{Fault, TokenServer},
 };
-use common::{Fixture, tower_auth_within, write_config};
+use common::{Fixture, tower_auth, tower_auth_within, write_config};
 use serde_json::json;
 
 /// Every run ends well within this, or is killed and fails.
@@ -288,5 +288,18 @@ token_store = "{store}"
     assert!(
         !run.all().contains(&refresh_token),
         "never the refresh token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_show_prints_refresh_before() {
+    let fixture = two_second_tokens().await;
+    let config = billing_config(&fixture, r#"refresh_before = "1500ms""#);
+    let run = tower_auth(&["-c", &config, "config", "show", "billing"], &ENVS).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains(r#"refresh_before = "1500ms""#),
+        "{}",
+        run.stdout
     );
 }
