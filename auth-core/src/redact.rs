@@ -466,6 +466,16 @@ pub fn by_shape(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Finishes a [`REDACTED`] marker that a cut split off at the end of `text` (`… [red` becomes
+/// `… [redacted]`): half a marker would read as the start of a secret.
+pub fn complete_marker(text: &mut String) {
+    if let Some(open) = text.rfind('[')
+        && let Some(rest) = REDACTED.strip_prefix(&text[open..])
+    {
+        text.push_str(rest);
+    }
+}
+
 /// Server text as shown to people: control characters dropped (so they cannot split a
 /// token-like run and hide it), [`hide_userinfo`] and [`by_shape`] applied, then at most `max_chars` characters (an
 /// ellipsis marks a cut). Redact by value with a [`Redactor`] before this.
@@ -476,12 +486,7 @@ pub fn shown(text: &str, max_chars: usize) -> String {
     let mut chars = shaped.chars();
     let mut out: String = chars.by_ref().take(max_chars).collect();
     if chars.next().is_some() {
-        // A cut inside a marker finishes it: `[red…` would read as a secret's start.
-        if let Some(open) = out.rfind('[')
-            && let Some(rest) = REDACTED.strip_prefix(&out[open..])
-        {
-            out.push_str(rest);
-        }
+        complete_marker(&mut out);
         out.push('…');
     }
     out

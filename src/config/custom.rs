@@ -20,18 +20,11 @@ pub(crate) fn token_layer(
 ) -> Result<TokenLayer<Arc<dyn TokenSource>>, ConfigError> {
     let first = request(spec, c)?;
     let placement = first.placement().clone();
-    let mut source: Arc<dyn TokenSource> = Arc::new(first);
     // Secret files rotate: the request is built again when one changed.
-    let files = super::rotation::secret_files(&spec.auth);
-    if !files.is_empty() {
+    let source = super::rotation::rebuilt_on_change(spec, Arc::new(first), {
         let (spec, c) = (spec.clone(), c.clone());
-        let build: super::rotation::BuildSource = Box::new(move || {
-            request(&spec, &c)
-                .map(|r| Arc::new(r) as Arc<dyn TokenSource>)
-                .map_err(|e| AuthError::new(auth_core::ErrorKind::Config, e.to_string()))
-        });
-        source = Arc::new(super::rotation::Rebuilt::new(files, source, build));
-    }
+        move || request(&spec, &c).map(|r| Arc::new(r) as Arc<dyn TokenSource>)
+    });
     let cache = super::oauth::cache_config(c.refresh_before).name(spec.name.clone());
     let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(source, cache));
     let path = format!("connections.{}.auth.location", spec.name);

@@ -142,18 +142,11 @@ pub(crate) fn token_source(
     spec: &ConnectionSpec,
     o: &OAuth2Spec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    let source = uncached_source(spec, o)?;
     // Secret files rotate: the grant is built again when one changed.
-    let files = super::rotation::secret_files(&spec.auth);
-    let source: Arc<dyn TokenSource> = if files.is_empty() {
-        source
-    } else {
+    let source = super::rotation::rebuilt_on_change(spec, uncached_source(spec, o)?, {
         let (spec, o) = (spec.clone(), o.clone());
-        let build: super::rotation::BuildSource = Box::new(move || {
-            uncached_source(&spec, &o).map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
-        });
-        Arc::new(super::rotation::Rebuilt::new(files, source, build))
-    };
+        move || uncached_source(&spec, &o)
+    });
     let cache = cache_config(o.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(source, cache)))
 }
@@ -276,19 +269,11 @@ pub(crate) fn jwt_bearer_source(
     spec: &ConnectionSpec,
     j: &JwtBearerSpec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    let grant = jwt_bearer_grant(spec, j)?;
     // Secret files (the key, the service-account file) rotate: rebuilt when one changed.
-    let files = super::rotation::secret_files(&spec.auth);
-    let grant: Arc<dyn TokenSource> = if files.is_empty() {
-        grant
-    } else {
+    let grant = super::rotation::rebuilt_on_change(spec, jwt_bearer_grant(spec, j)?, {
         let (spec, j) = (spec.clone(), j.clone());
-        let build: super::rotation::BuildSource = Box::new(move || {
-            jwt_bearer_grant(&spec, &j)
-                .map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
-        });
-        Arc::new(super::rotation::Rebuilt::new(files, grant, build))
-    };
+        move || jwt_bearer_grant(&spec, &j)
+    });
     let cache = cache_config(j.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
 }

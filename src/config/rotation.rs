@@ -137,7 +137,7 @@ impl FileCredential {
         let mut token = loaded.token.clone();
         if fingerprint != loaded.fingerprint {
             match self.reread() {
-                Ok(new) if new.secret_eq(&token) => {}
+                Ok(new) if same_credential(&new, &token) => {}
                 Ok(new) => token = new,
                 Err(error) => {
                     #[cfg(feature = "tracing")]
@@ -167,16 +167,10 @@ impl FileCredential {
 }
 
 /// Whether two tokens carry the same credential.
-trait SecretEq {
-    fn secret_eq(&self, other: &AccessToken) -> bool;
-}
-
-impl SecretEq for AccessToken {
-    fn secret_eq(&self, other: &AccessToken) -> bool {
-        self.header_value() == other.header_value()
-            && auth_core::ExposeSecret::expose_secret(self.secret())
-                == auth_core::ExposeSecret::expose_secret(other.secret())
-    }
+fn same_credential(a: &AccessToken, b: &AccessToken) -> bool {
+    a.header_value() == b.header_value()
+        && auth_core::ExposeSecret::expose_secret(a.secret())
+            == auth_core::ExposeSecret::expose_secret(b.secret())
 }
 
 impl TokenSource for FileCredential {
@@ -326,14 +320,13 @@ pub(crate) fn static_layer(
 
 /// Builds a grant from the configuration, secrets resolved anew.
 #[cfg(feature = "oauth2")]
-pub(crate) type BuildSource =
-    Box<dyn Fn() -> Result<Arc<dyn TokenSource>, AuthError> + Send + Sync>;
+type BuildSource = Box<dyn Fn() -> Result<Arc<dyn TokenSource>, AuthError> + Send + Sync>;
 
 /// A token grant rebuilt from the configuration when one of its secret files changed; see the
 /// [module docs](self). It sits inside the connection's cache, so the files are looked at only
 /// before a token request.
 #[cfg(feature = "oauth2")]
-pub(crate) struct Rebuilt {
+struct Rebuilt {
     files: Vec<(PathBuf, Mutex<Option<Fingerprint>>)>,
     build: BuildSource,
     grant: Mutex<Arc<dyn TokenSource>>,
@@ -413,9 +406,27 @@ impl fmt::Debug for Rebuilt {
     }
 }
 
+/// `first`, rebuilt by `build` before its next token request once one of the connection's
+/// secret files changed; `first` itself when its auth method reads no secret file. A rebuild's
+/// configuration problem becomes an [`ErrorKind::Config`] error of that request.
+#[cfg(feature = "oauth2")]
+pub(crate) fn rebuilt_on_change(
+    spec: &super::ConnectionSpec,
+    first: Arc<dyn TokenSource>,
+    build: impl Fn() -> Result<Arc<dyn TokenSource>, super::ConfigError> + Send + Sync + 'static,
+) -> Arc<dyn TokenSource> {
+    let files = secret_files(&spec.auth);
+    if files.is_empty() {
+        return first;
+    }
+    let build: BuildSource =
+        Box::new(move || build().map_err(|e| AuthError::new(ErrorKind::Config, e.to_string())));
+    Arc::new(Rebuilt::new(files, first, build))
+}
+
 /// Every secret file an auth method reads (and the service-account file), for [`Rebuilt`].
 #[cfg(feature = "oauth2")]
-pub(crate) fn secret_files(auth: &super::AuthSpec) -> Vec<PathBuf> {
+fn secret_files(auth: &super::AuthSpec) -> Vec<PathBuf> {
     use super::AuthSpec;
 
     let mut files = Vec::new();

@@ -50,7 +50,7 @@ pub(crate) fn snippet(body: &[u8], extra_names: &[&str], redactor: &Redactor) ->
         }
         last_space = c == ' ';
         if count == SNIPPET_CHARS {
-            complete_marker(&mut out);
+            redact::complete_marker(&mut out);
             out.push('…');
             return out.trim_end().to_owned();
         }
@@ -61,15 +61,6 @@ pub(crate) fn snippet(body: &[u8], extra_names: &[&str], redactor: &Redactor) ->
         out.push('…');
     }
     out.trim().to_owned()
-}
-
-/// Finishes a `[redacted]` marker that the cut split (`… [red` becomes `… [redacted]`).
-fn complete_marker(out: &mut String) {
-    if let Some(open) = out.rfind('[')
-        && let Some(rest) = REDACTED.strip_prefix(&out[open..])
-    {
-        out.push_str(rest);
-    }
 }
 
 /// Replaces the value after `name` + `=` or `:` (quotes and spaces allowed around) for every
