@@ -448,3 +448,61 @@ async fn secrets_echoed_back_by_servers_are_never_shown() {
     let logs = auth_test_support::logs::captured();
     assert_echo_clean("TRACE logs of echoing servers", &logs, "echo-client");
 }
+
+/// Configured connections whose credentials come from rotating files (and a header filled from
+/// a file variable): the spec, the layer and its service never show the secret, and an API
+/// echoing the file's credential in its challenge never gets it shown.
+#[cfg(feature = "config")]
+#[tokio::test]
+async fn configured_file_credentials_never_show_the_secret() {
+    use auth_test_support::canary::{ECHO_CANARY, assert_echo_error_clean};
+    use tower_auth::config::{Config, Format};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, ECHO_CANARY).expect("write");
+    let canary = dir.path().join("canary");
+    std::fs::write(&canary, CANARY).expect("write");
+    let auths = [
+        r#"{ type = "bearer", token = { file = "SECRET" } }"#,
+        r#"{ type = "api_key", key_name = "X-Key", key_value = { file = "SECRET" } }"#,
+        r#"{ type = "basic", username = "user", password = { file = "SECRET" } }"#,
+    ];
+    for auth in auths {
+        let toml = format!(
+            "[connections.api]\nbase_url = \"http://127.0.0.1:1\"\n\
+             variables = {{ v = {{ file = \"{canary}\" }} }}\n\
+             headers = {{ X-Extra = \"{{v}}\" }}\nauth = {auth}\n",
+            canary = canary.display(),
+            auth = auth.replace("SECRET", &secret.display().to_string()),
+        );
+        let config = Config::from_str(&toml, Format::Toml).unwrap_or_else(|e| panic!("{e}"));
+        let spec = config.connection("api", None).expect("spec");
+        assert_debug_clean("ConnectionSpec with a file variable", &spec);
+        let layer = spec.layer().expect("layer");
+        assert_debug_clean("ConnectionLayer of a file credential", &layer);
+        let api = service_fn(|_: Request<Full<Bytes>>| async {
+            let challenge = format!(
+                r#"Bearer error="invalid_token", error_description="{ECHO_CANARY} expired""#
+            );
+            let response = Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header(http::header::WWW_AUTHENTICATE, challenge)
+                .body(())
+                .expect("response");
+            Ok::<_, Infallible>(response)
+        });
+        let service = ServiceBuilder::new().layer(layer).service(api);
+        assert_debug_clean("ConnectionService of a file credential", &service);
+        let request = Request::get("http://127.0.0.1:1/")
+            .body(Full::default())
+            .expect("request");
+        let response = service.oneshot(request).await.expect("response");
+        let error = response
+            .extensions()
+            .get::<AuthError>()
+            .expect("a 401 carries an AuthError");
+        assert_echo_error_clean(auth, error, "user");
+        assert!(error.to_string().contains("[redacted]"), "{error}");
+    }
+}

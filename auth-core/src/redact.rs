@@ -112,11 +112,25 @@ impl Redactor {
         self.add(&encoded);
     }
 
-    /// Adds an access token's value and its refresh token, if any.
+    /// Adds an access token's value and its refresh token, if any (and, for a token sent as
+    /// HTTP Basic credentials, the password inside it).
     pub fn add_token(&self, token: &crate::AccessToken) {
         self.add(token.secret().expose_secret());
         if let Some(refresh) = token.refresh_token() {
             self.add(refresh.expose_secret());
+        }
+        // A token sent as Basic credentials carries `user:password`: the password alone is a
+        // secret a server may echo too.
+        if let Some(encoded) = token
+            .header_value()
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Basic "))
+            && let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded)
+            && let Ok(pair) = String::from_utf8(decoded)
+            && let Some((user, password)) = pair.split_once(':')
+        {
+            self.add_basic(user, password);
         }
     }
 

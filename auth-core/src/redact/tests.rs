@@ -205,3 +205,18 @@ fn urls_are_shown_without_user_information() {
     assert_eq!(r.redact("see http://u:p@h/"), "see http://***@h/");
     assert_eq!(shown("see http://u:p@h/", 100), "see http://***@h/");
 }
+
+#[test]
+fn a_token_sent_as_basic_credentials_gives_up_its_password() {
+    let encoded = base64::engine::general_purpose::STANDARD.encode("user:basicpass42");
+    let token = crate::AccessToken::builder(encoded.clone())
+        .header_prefix("Basic")
+        .build()
+        .expect("token");
+    let r = Redactor::new();
+    r.add_token(&token);
+    assert_eq!(
+        r.redact(&format!("password basicpass42 in {encoded}")),
+        "password [redacted] in [redacted]"
+    );
+}
