@@ -61,8 +61,9 @@ pub use auth_oauth::{ClientAuth, OAuth2Layer};
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,
-    FileTokenStore, FnTokenSource, MemoryTokenStore, ProviderError, Redactor, SecretString,
-    StaticTokenSource, StoredToken, TokenSource, TokenStore, WwwAuthenticate, redact,
+    FileTokenStore, FnTokenSource, KeyedTokenSource, MemoryTokenStore, ProviderError, Redactor,
+    SecretString, StaticTokenSource, StoredToken, TokenKey, TokenSource, TokenStore,
+    WwwAuthenticate, redact,
 };
 pub use auth_layers::{
     AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, BoxError, DefaultHeadersLayer,
@@ -73,7 +74,7 @@ pub use auth_layers::{
 pub mod prelude {
     pub use auth_core::{
         AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, FnTokenSource,
-        StaticTokenSource, TokenSource,
+        KeyedTokenSource, StaticTokenSource, TokenKey, TokenSource,
     };
     pub use auth_layers::{
         AddCredentialLayer, ApiKeyLayer, BasicAuthLayer, BearerLayer, NoAuthLayer, Origin,

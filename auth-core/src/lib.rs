@@ -9,6 +9,7 @@
 //! | [`token`] | [`AccessToken`] and its builder |
 //! | [`source`] | the [`TokenSource`] trait, [`StaticTokenSource`], [`FnTokenSource`] |
 //! | [`cache`] | [`CachedTokenSource`]: lock-free reads, single flight, proactive refresh |
+//! | [`keyed`] | [`KeyedTokenSource`]: one cached source per user or tenant, bounded |
 //! | [`store`] | [`TokenStore`], [`MemoryTokenStore`], [`FileTokenStore`] |
 //! | [`error`] | [`AuthError`], [`ErrorKind`] |
 //! | [`challenge`] | `WWW-Authenticate` parsing |
@@ -28,6 +29,7 @@
 pub mod cache;
 pub mod challenge;
 pub mod error;
+pub mod keyed;
 #[cfg(feature = "pem")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
 pub mod pem;
@@ -39,6 +41,7 @@ pub mod token;
 pub use cache::{CacheConfig, CachedTokenSource};
 pub use challenge::WwwAuthenticate;
 pub use error::{AuthError, ErrorKind, ProviderError};
+pub use keyed::{KeyedEntry, KeyedTokenSource, TokenKey};
 pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use source::{FnTokenSource, StaticTokenSource, TokenFuture, TokenSource};

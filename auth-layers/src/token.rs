@@ -43,8 +43,8 @@ use std::{
     task::{Context, Poll},
 };
 
-use auth_core::{AuthError, TokenSource};
-use http::Request;
+use auth_core::{AuthError, KeyedTokenSource, TokenSource};
+use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -87,7 +87,14 @@ impl<T> Clone for TokenLayer<T> {
 pub(crate) struct Shared<T> {
     pub(crate) source: T,
     pub(crate) settings: Settings,
+    /// For a keyed layer: picks the source of each request from its extensions (`None`: every
+    /// request uses `source`).
+    pub(crate) pick: Option<Arc<Picker>>,
 }
+
+/// Picks the token source of a request from its extensions (a keyed layer).
+pub(crate) type Picker =
+    dyn Fn(&Extensions) -> Result<Arc<dyn TokenSource>, AuthError> + Send + Sync;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -142,6 +149,7 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
                     retry_on_401: true,
                     origins: None,
                 },
+                pick: None,
             }),
         }
     }
@@ -153,6 +161,19 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
             shared: Arc::new(Shared {
                 source: self.shared.source.clone(),
                 settings,
+                pick: self.shared.pick.clone(),
+            }),
+        }
+    }
+
+    /// The same layer over a type-erased source (`Arc<dyn TokenSource>`), e.g. to hold layers of
+    /// different sources in one collection. A keyed layer stays keyed.
+    pub fn erase(self) -> TokenLayer<Arc<dyn TokenSource>> {
+        TokenLayer {
+            shared: Arc::new(Shared {
+                source: Arc::new(self.shared.source.clone()),
+                settings: self.shared.settings.clone(),
+                pick: self.shared.pick.clone(),
             }),
         }
     }
@@ -202,6 +223,63 @@ impl<T: TokenSource + Clone> TokenLayer<T> {
     }
 }
 
+impl<K, S> TokenLayer<KeyedTokenSource<K, S>>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    S: TokenSource,
+{
+    /// One token per key (user, tenant): each request gets its token from the source of the key
+    /// it carries in its extensions (a `K`, inserted by the application, e.g. by a middleware
+    /// that reads the session), in the `Authorization` header. A request without a key fails
+    /// with [`ErrorKind::NoTokenKey`](auth_core::ErrorKind::NoTokenKey) and is not sent: it never
+    /// gets another key's token. Requests the layer leaves alone (another origin, see
+    /// [`restrict_to_origin`](Self::restrict_to_origin)) need no key. A 401 invalidates that
+    /// key's token only, and the retry uses that key's next one.
+    ///
+    /// ```
+    /// use auth_core::{AccessToken, KeyedTokenSource, StaticTokenSource, TokenKey};
+    /// use auth_layers::TokenLayer;
+    /// use http::{Request, Response};
+    /// use http_body_util::Empty;
+    /// use bytes::Bytes;
+    /// use std::convert::Infallible;
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tower::BoxError> {
+    /// let tokens = KeyedTokenSource::builder(|key: &TokenKey| {
+    ///     Ok(StaticTokenSource::new(AccessToken::bearer(format!("for-{}", key.subject()))?))
+    /// })
+    /// .build();
+    /// let api = service_fn(|req: Request<Empty<Bytes>>| async move {
+    ///     assert_eq!(req.headers()["authorization"], "Bearer for-alice");
+    ///     Ok::<_, Infallible>(Response::new(()))
+    /// });
+    /// let client = ServiceBuilder::new().layer(TokenLayer::keyed(tokens)).service(api);
+    /// let mut request = Request::new(Empty::new());
+    /// request.extensions_mut().insert(TokenKey::new("alice"));
+    /// client.clone().oneshot(request).await?;
+    /// // Without a key: refused, never sent.
+    /// assert!(client.oneshot(Request::new(Empty::new())).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn keyed(keyed: KeyedTokenSource<K, S>) -> Self {
+        let picker = keyed.clone();
+        let pick: Arc<Picker> = Arc::new(move |extensions: &Extensions| {
+            picker
+                .for_extensions(extensions)
+                .map(|entry| entry.into_dyn())
+        });
+        let layer = Self::new(keyed);
+        TokenLayer {
+            shared: Arc::new(Shared {
+                source: layer.shared.source.clone(),
+                settings: layer.shared.settings.clone(),
+                pick: Some(pick),
+            }),
+        }
+    }
+}
+
 impl<T> fmt::Debug for TokenLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let settings = &self.shared.settings;
@@ -211,6 +289,7 @@ impl<T> fmt::Debug for TokenLayer<T> {
             .field("keep_existing", &settings.keep_existing)
             .field("retry_on_401", &settings.retry_on_401)
             .field("origins", &settings.origins)
+            .field("keyed", &self.shared.pick.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -307,16 +386,50 @@ where
         {
             return ResponseFuture::pass_through(self.inner.call(request));
         }
+        if let Some(pick) = &self.bound.shared.pick {
+            return self.call_keyed(pick(request.extensions()), request);
+        }
         match self.bound.shared.source.current() {
             // The hot path: the future takes a reference to the shared state only when the
             // request may be retried.
-            Some(token) => ResponseFuture::send(&mut self.inner, &self.bound, request, token),
+            Some(token) => ResponseFuture::send(&mut self.inner, &self.bound, request, token, None),
             None => {
                 // The ready service goes into the future (it is called once the token comes);
                 // `self` keeps a fresh clone (tower's pattern).
                 let clone = self.inner.clone();
                 let inner = mem::replace(&mut self.inner, clone);
-                ResponseFuture::fetch(inner, self.bound.clone(), request)
+                ResponseFuture::fetch(inner, self.bound.clone(), request, None)
+            }
+        }
+    }
+}
+
+impl<S, T> Token<S, T> {
+    /// A keyed layer's call: the request's own source (or the error of a request without a
+    /// key, which is not sent).
+    #[inline(never)]
+    fn call_keyed<B>(
+        &mut self,
+        picked: Result<Arc<dyn TokenSource>, AuthError>,
+        request: Request<B>,
+    ) -> ResponseFuture<S, T, B>
+    where
+        S: Service<Request<B>> + Clone,
+        T: TokenSource + Clone,
+        B: ReplayableBody,
+    {
+        let source = match picked {
+            Ok(source) => source,
+            Err(error) => return ResponseFuture::failed(error),
+        };
+        match source.current() {
+            Some(token) => {
+                ResponseFuture::send(&mut self.inner, &self.bound, request, token, Some(source))
+            }
+            None => {
+                let clone = self.inner.clone();
+                let inner = mem::replace(&mut self.inner, clone);
+                ResponseFuture::fetch(inner, self.bound.clone(), request, Some(source))
             }
         }
     }

@@ -8,6 +8,7 @@
 //! | resource owner password | [`Password`] | `grant_type=password`, `username`, `password` |
 //! | refresh token | [`RefreshToken`] | `grant_type=refresh_token`, `refresh_token` (rotation-safe, kept in a [`TokenStore`](auth_core::TokenStore)) |
 //! | authorization code + PKCE | [`AuthorizationCode`] | the authorization URL, then `grant_type=authorization_code`, `code`, `redirect_uri`, `code_verifier`; then refreshes |
+//! | refresh token, per user | [`per_user`] | one [`RefreshToken`] per [`TokenKey`](auth_core::TokenKey) (user, scopes, resource), each with its user's stored refresh token |
 //! | JWT bearer (RFC 7523 §2.1) | [`JwtBearer`] | `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, `assertion` (a fresh signed JWT each time) |
 //!
 //! ```
@@ -31,6 +32,7 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod jwt_bearer;
 pub mod password;
+pub mod per_user;
 pub mod refresh;
 
 pub use authorization_code::{
@@ -39,6 +41,7 @@ pub use authorization_code::{
 pub use client_credentials::ClientCredentials;
 pub use jwt_bearer::{JWT_BEARER_GRANT_TYPE, JwtBearer};
 pub use password::Password;
+pub use per_user::per_user;
 pub use refresh::RefreshToken;
 
 /// A grant type by its RFC 6749 name, e.g. from configuration.

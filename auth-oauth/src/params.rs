@@ -146,6 +146,12 @@ impl TokenParams {
         self
     }
 
+    /// Drops the resources added so far (a per-key resource replaces them).
+    pub(crate) fn clear_resources(mut self) -> Self {
+        self.resources.clear();
+        self
+    }
+
     /// Adds an extra form parameter, e.g. `("access_type", "offline")`. Parameters the grant
     /// sets itself (`grant_type`, `client_id`, `scope`, …) are refused at build time.
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {

@@ -451,12 +451,28 @@ impl TokenServer {
         token
     }
 
+    /// Issues a valid refresh token owned by `user` (its access tokens answer `/me` with
+    /// `user`), as a sign-in would.
+    pub fn issue_refresh_token_for(&self, user: &str) -> String {
+        let token = self.issue_refresh_token();
+        lock(&self.shared.owners).insert(token.clone(), user.to_owned());
+        token
+    }
+
+    /// Revokes every refresh token of `user` (the user signed out at the provider, or an
+    /// administrator revoked the grant): refreshing with one answers `invalid_grant`.
+    pub fn revoke_refresh_tokens_of(&self, user: &str) {
+        let owners = lock(&self.shared.owners);
+        lock(&self.shared.refresh_tokens)
+            .retain(|token| owners.get(token).is_none_or(|owner| owner != user));
+    }
+
     /// Whether `refresh_token` is currently valid.
     pub fn refresh_token_is_valid(&self, refresh_token: &str) -> bool {
         lock(&self.shared.refresh_tokens).contains(refresh_token)
     }
 
-    /// Makes every access token issued so far invalid at `/api` (as if expired or revoked).
+    /// Makes every access token issued so far invalid at `/api` and `/me` (as if expired or revoked).
     pub fn revoke_access_tokens(&self) {
         lock(&self.shared.access_tokens).clear();
     }

@@ -45,6 +45,9 @@ pub enum ErrorKind {
     NotSignedIn,
     /// A request could not be prepared (for example its URI could not take a query parameter).
     Request,
+    /// A request reached a keyed token layer (one token per user or tenant) without the key
+    /// that says whose token it needs; it is never sent with another key's token.
+    NoTokenKey,
 }
 
 impl ErrorKind {
@@ -144,6 +147,10 @@ impl ErrorKind {
                 "check the token store's path, its permissions (owner-only, 0600) and free space"
             }
             ErrorKind::Request => "check the request URI",
+            ErrorKind::NoTokenKey => {
+                "insert the key (user, tenant) into the request's extensions before it reaches \
+                 the keyed token layer, e.g. in the middleware that reads the session"
+            }
             ErrorKind::NotSignedIn => {
                 "sign in first: run the authorization code flow (`tower-auth login NAME` for a \
                  configured connection) so a refresh token is stored, or give the grant an \
@@ -173,6 +180,7 @@ impl ErrorKind {
             ErrorKind::Config => "config",
             ErrorKind::Store => "store",
             ErrorKind::Request => "request",
+            ErrorKind::NoTokenKey => "no_token_key",
             ErrorKind::NotSignedIn => "not_signed_in",
         }
     }
@@ -196,6 +204,7 @@ impl ErrorKind {
             ErrorKind::Config => "invalid configuration",
             ErrorKind::Store => "the token store failed",
             ErrorKind::Request => "the request could not be prepared",
+            ErrorKind::NoTokenKey => "the request names no token key",
             ErrorKind::NotSignedIn => "not signed in",
         }
     }

@@ -53,6 +53,8 @@ pin_project! {
 /// What work after the first call needs.
 struct Later<S, T> {
     bound: Arc<Bound<S, T>>,
+    /// The request's own source, for a keyed layer (`None`: the layer's source).
+    picked: Option<Arc<dyn TokenSource>>,
     /// The service for the next call: the layer's ready service, moved in when the call waits
     /// (for the token, or for the body); for a retry, a clone of the spare, taken only when the
     /// retry happens.
@@ -163,9 +165,30 @@ impl<B> Replay<B> {
     }
 }
 
-fn fetch_owned<T: TokenSource>(shared: &Arc<Shared<T>>) -> TokenFuture<'static> {
-    let shared = shared.clone();
-    Box::pin(async move { shared.source.token().await })
+fn fetch_owned<T: TokenSource>(
+    shared: &Arc<Shared<T>>,
+    picked: Option<&Arc<dyn TokenSource>>,
+) -> TokenFuture<'static> {
+    match picked {
+        Some(source) => {
+            let source = source.clone();
+            Box::pin(async move { source.token().await })
+        }
+        None => {
+            let shared = shared.clone();
+            Box::pin(async move { shared.source.token().await })
+        }
+    }
+}
+
+impl<S, T: TokenSource> Later<S, T> {
+    /// Drops `token` from the source it came from.
+    fn invalidate(&self, token: &AccessToken) {
+        match &self.picked {
+            Some(source) => source.invalidate(token),
+            None => self.bound.shared.source.invalidate(token),
+        }
+    }
 }
 
 impl<S, T, B> ResponseFuture<S, T, B>
@@ -181,6 +204,7 @@ where
         bound: &Arc<Bound<S, T>>,
         request: Request<B>,
         token: AccessToken,
+        picked: Option<Arc<dyn TokenSource>>,
     ) -> Self {
         let settings = &bound.shared.settings;
         let state = begin(inner, settings, request, &token);
@@ -209,6 +233,7 @@ where
             state,
             later: Some(Later {
                 bound: bound.clone(),
+                picked,
                 service,
             }),
             token: Some(token),
@@ -218,8 +243,13 @@ where
     }
 
     /// The request waits for a token; `inner` is the layer's ready service, moved in.
-    pub(super) fn fetch(inner: S, bound: Arc<Bound<S, T>>, request: Request<B>) -> Self {
-        let fut = fetch_owned(&bound.shared);
+    pub(super) fn fetch(
+        inner: S,
+        bound: Arc<Bound<S, T>>,
+        request: Request<B>,
+        picked: Option<Arc<dyn TokenSource>>,
+    ) -> Self {
+        let fut = fetch_owned(&bound.shared, picked.as_ref());
         let carried = Some(bound.shared.settings.carried);
         Self {
             state: State::Fetching {
@@ -228,10 +258,22 @@ where
             },
             later: Some(Later {
                 bound,
+                picked,
                 service: Some(inner),
             }),
             token: None,
             carried,
+            retried: false,
+        }
+    }
+
+    /// The request is not sent: `error` says why (a keyed layer's request without a key).
+    pub(super) fn failed(error: AuthError) -> Self {
+        Self {
+            state: State::Failed { error: Some(error) },
+            later: None,
+            token: None,
+            carried: None,
             retried: false,
         }
     }
@@ -279,6 +321,7 @@ where
                         Some(Later {
                             bound,
                             service: Some(service),
+                            ..
                         }),
                     ) = (request.take(), this.later.as_mut())
                     else {
@@ -348,8 +391,8 @@ where
                             );
                             #[cfg(feature = "metrics")]
                             metrics::counter!(super::RETRIES, "status" => "401").increment(1);
-                            later.bound.shared.source.invalidate(token);
-                            let fut = fetch_owned(&later.bound.shared);
+                            later.invalidate(token);
+                            let fut = fetch_owned(&later.bound.shared, later.picked.as_ref());
                             let replay = replay.take();
                             this.state.set(State::Refetching {
                                 fut,
@@ -398,7 +441,7 @@ where
                     this.state.set(State::Readying { replay });
                 }
                 StateProj::Readying { replay } => {
-                    let Some(Later { bound, service }) = this.later.as_mut() else {
+                    let Some(Later { bound, service, .. }) = this.later.as_mut() else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };

@@ -6,7 +6,11 @@
 //! record, so a crash or a full disk never loses the grant silently. Refreshes of one grant are
 //! serialized, so two callers never spend the same refresh token.
 
-use std::{fmt, sync::Arc};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, LazyLock, Mutex, PoisonError, Weak},
+};
 
 use auth_core::{
     AccessToken, AuthError, ErrorKind, ExposeSecret, SecretString, StoredToken, TokenFuture,
@@ -103,9 +107,39 @@ pub(crate) struct Rotation {
     store: Arc<dyn TokenStore>,
     key: String,
     /// Serializes refreshes: with rotation, a refresh token can be spent once, and some
-    /// providers revoke the whole grant when one is reused. A Tokio mutex because the critical
-    /// section is the request itself; nothing else waits on it.
-    lock: tokio::sync::Mutex<()>,
+    /// providers revoke the whole grant when one is reused. One lock per store and key in the
+    /// process (see [`spending_lock`]), so grants that share a refresh token (a user's tokens for
+    /// two resources, say) take turns. A Tokio mutex because the critical section is the
+    /// request itself; nothing else waits on it.
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+type SpendingLocks = HashMap<(usize, String), Weak<tokio::sync::Mutex<()>>>;
+
+/// The locks of live grants, by store (its address) and key, and the size at which dead entries
+/// are next swept.
+static SPENDING_LOCKS: LazyLock<Mutex<(SpendingLocks, usize)>> =
+    LazyLock::new(|| Mutex::new((HashMap::new(), 64)));
+
+/// The process's one lock for the refresh token under `key` in `store`. An entry lives as long
+/// as a grant holds its lock, and a grant holds its store, so a store's address is not reused
+/// while its entries live; dead entries are swept when the map has doubled.
+fn spending_lock(store: &Arc<dyn TokenStore>, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let id = (Arc::as_ptr(store).cast::<()>() as usize, key.to_owned());
+    let mut guard = SPENDING_LOCKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let (locks, sweep_at) = &mut *guard;
+    if let Some(lock) = locks.get(&id).and_then(Weak::upgrade) {
+        return lock;
+    }
+    if locks.len() >= *sweep_at {
+        locks.retain(|_, lock| lock.strong_count() > 0);
+        *sweep_at = (locks.len() * 2).max(64);
+    }
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    locks.insert(id, Arc::downgrade(&lock));
+    lock
 }
 
 impl Rotation {
@@ -114,9 +148,9 @@ impl Rotation {
             return Err(AuthError::config("store_key", "is empty"));
         }
         Ok(Self {
+            lock: spending_lock(&store, &key),
             store,
             key,
-            lock: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -413,12 +413,13 @@ fn unsigned_id_token(user: &str) -> String {
     )
 }
 
-/// The access token's user, nested as many APIs do.
+/// The access token's user, nested as many APIs do; 401 for an unknown or revoked token.
 pub(super) async fn me(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response<Body> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| lock(&shared.access_tokens).contains(*t));
     let owner = token.and_then(|t| lock(&shared.owners).get(t).cloned());
     match owner {
         Some(user) => json_response(
