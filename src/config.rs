@@ -69,6 +69,7 @@ mod rotation;
 mod secret;
 mod sign_in;
 mod spec;
+mod tenants;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "oauth2")]
@@ -79,9 +80,10 @@ pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
+pub use tenants::TENANT_PLACEHOLDER;
 pub use spec::{
     AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
-    OAuth2Spec, ProfileSpec, TemplateValue, TlsSpec,
+    OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
 };
 #[cfg(feature = "oauth2")]
 pub use users::{signed_in_list, user_key};
@@ -364,11 +366,20 @@ impl Config {
             Some(env) => merged_for(value, env, &mut reader, &path),
             None => Some(without_envs(value)),
         };
-        let spec = merged
-            .and_then(|merged| connection::read_connection(&mut reader, name, env, path, &merged));
+        let spec = merged.and_then(|merged| {
+            let spec = connection::read_connection(&mut reader, name, env, path, &merged);
+            spec.map(|spec| (spec, merged))
+        });
         match spec {
-            Some(mut spec) if problems.errors.is_empty() => {
+            Some((mut spec, merged)) if problems.errors.is_empty() => {
                 spec.redactor = self.redactor.clone();
+                if spec.tenants.is_some() {
+                    spec.template = Some(std::sync::Arc::new(tenants::Template {
+                        source_name: self.source_name.clone(),
+                        strict_secrets: self.strict_secrets,
+                        merged,
+                    }));
+                }
                 Ok(spec)
             }
             _ => Err(ConfigError::new(self.source_name.clone(), problems.errors)),

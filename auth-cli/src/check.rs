@@ -39,7 +39,7 @@ pub(crate) async fn run(
     env: Option<&str>,
     names: &[String],
     format: OutputFormat,
-    user: Option<&str>,
+    who: diagnose::Who<'_>,
 ) -> u8 {
     let names: Vec<String> = if names.is_empty() {
         config.connection_names().map(str::to_owned).collect()
@@ -50,7 +50,7 @@ pub(crate) async fn run(
     let mut outcomes = Vec::with_capacity(names.len());
     for name in &names {
         let started = Instant::now();
-        let result = check_one(config, env, name, user, client.clone()).await;
+        let result = check_one(config, env, name, who, client.clone()).await;
         outcomes.push(Outcome {
             connection: name.clone(),
             elapsed: started.elapsed(),
@@ -72,10 +72,10 @@ async fn check_one(
     config: &Config,
     env: Option<&str>,
     name: &str,
-    user: Option<&str>,
+    who: diagnose::Who<'_>,
     client: HttpClient,
 ) -> Result<Success, Failure> {
-    let spec = diagnose::connection_as(config, env, name, user).await?;
+    let spec = diagnose::connection_as(config, env, name, who).await?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     check_with(&spec, layer, client).await
 }

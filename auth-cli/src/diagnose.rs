@@ -206,15 +206,44 @@ pub(crate) fn connection(
     })
 }
 
-/// Connection `name` as `user` signed in to it (`--user`); without `--user`, the only (or
-/// first) user, and a `sign-in` failure listing the users when several signed in.
+/// Whose connection: `--user` (whose sign-in) and `--tenant` (which tenant's credentials).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Who<'a> {
+    pub(crate) user: Option<&'a str>,
+    pub(crate) tenant: Option<&'a str>,
+}
+
+/// Connection `name` for `who.tenant` (`--tenant`, required by a connection with `tenants`), as
+/// `who.user` signed in to it (`--user`); without `--user`, the only (or first) user, and a
+/// `sign-in` failure listing the users when several signed in.
 pub(crate) async fn connection_as(
     config: &Config,
     env: Option<&str>,
     name: &str,
-    user: Option<&str>,
+    who: Who<'_>,
 ) -> Result<ConnectionSpec, Failure> {
+    let user = who.user;
     let spec = connection(config, env, name)?;
+    let spec = match (spec.tenants.is_some(), who.tenant) {
+        (true, Some(tenant)) => spec.for_tenant(tenant).map_err(|e| {
+            Failure::new(Stage::Config, e.to_string(), "fix the configuration values named above")
+        })?,
+        (true, None) => {
+            return Err(Failure::new(
+                Stage::Config,
+                format!("`{name}` has one token per tenant (`connections.{name}.tenants`)"),
+                "name the tenant with `--tenant ID`",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(Failure::new(
+                Stage::Config,
+                format!("`--tenant` needs `connections.{name}.tenants`"),
+                "add `tenants = true` and `{tenant}` in the auth table's values, or drop `--tenant`",
+            ));
+        }
+        (false, None) => spec,
+    };
     let failure = |e: &tower_auth::AuthError| Failure::from_auth(Stage::SignIn, e, spec.redactor());
     if spec.profile().is_none() {
         return match user {

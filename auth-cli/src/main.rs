@@ -53,6 +53,9 @@ enum Command {
         /// Whose sign-in to use when several users signed in (the id `login` printed)
         #[arg(long, value_name = "ID", conflicts_with = "through_expiry")]
         user: Option<String>,
+        /// Which tenant's credentials, for a connection with `tenants`
+        #[arg(long, value_name = "ID", conflicts_with = "through_expiry")]
+        tenant: Option<String>,
     },
     /// Obtain a token and print its type, expiry and scopes
     Token {
@@ -64,6 +67,9 @@ enum Command {
         /// Whose sign-in to use when several users signed in
         #[arg(long, value_name = "ID")]
         user: Option<String>,
+        /// Which tenant's credentials, for a connection with `tenants`
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
     },
     /// Send an authenticated request relative to the connection's base_url
     Request {
@@ -90,6 +96,9 @@ enum Command {
         /// Whose sign-in to use when several users signed in
         #[arg(long, value_name = "ID")]
         user: Option<String>,
+        /// Which tenant's credentials, for a connection with `tenants`
+        #[arg(long, value_name = "ID")]
+        tenant: Option<String>,
     },
     /// Sign in through the browser (authorization code + PKCE) and store the refresh token
     Login {
@@ -162,10 +171,26 @@ fn main() -> ExitCode {
                 names,
                 format,
                 user,
+                tenant,
                 ..
-            } => check::run(&config, env, &names, format, user.as_deref()).await,
-            Command::Token { name, show, user } => {
-                token::run(&config, env, &name, show, user.as_deref()).await
+            } => {
+                let who = diagnose::Who {
+                    user: user.as_deref(),
+                    tenant: tenant.as_deref(),
+                };
+                check::run(&config, env, &names, format, who).await
+            }
+            Command::Token {
+                name,
+                show,
+                user,
+                tenant,
+            } => {
+                let who = diagnose::Who {
+                    user: user.as_deref(),
+                    tenant: tenant.as_deref(),
+                };
+                token::run(&config, env, &name, show, who).await
             }
             Command::Request {
                 name,
@@ -176,6 +201,7 @@ fn main() -> ExitCode {
                 include,
                 max_body,
                 user,
+                tenant,
             } => {
                 let args = request::Args {
                     method,
@@ -185,6 +211,7 @@ fn main() -> ExitCode {
                     include,
                     max_body,
                     user,
+                    tenant,
                 };
                 request::run(&config, env, &name, args).await
             }

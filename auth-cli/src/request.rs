@@ -24,6 +24,8 @@ pub(crate) struct Args {
     pub(crate) max_body: u64,
     /// `--user`: whose sign-in to use.
     pub(crate) user: Option<String>,
+    /// `--tenant`: which tenant's token to use.
+    pub(crate) tenant: Option<String>,
 }
 
 pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, args: Args) -> u8 {
@@ -32,7 +34,15 @@ pub(crate) async fn run(config: &Config, env: Option<&str>, name: &str, args: Ar
 
 async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Result<u8, Failure> {
     let usage = |message: String| Failure::new(Stage::Config, message, "fix the command line");
-    let spec = diagnose::connection_as(config, env, name, args.user.as_deref()).await?;
+    let spec = diagnose::connection_as(
+        config,
+        env,
+        name,
+        diagnose::Who {
+            user: args.user.as_deref(),
+            tenant: args.tenant.as_deref(),
+        },
+    ).await?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| usage(format!("`{}` is not an HTTP method", args.method)))?;
     let url = client::join(&spec.base_url, &args.path).map_err(usage)?;

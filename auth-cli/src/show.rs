@@ -80,6 +80,13 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
     if let Some(timeout) = spec.timeout {
         let _ = writeln!(out, "timeout = \"{}ms\"", timeout.as_millis());
     }
+    if let Some(tenants) = &spec.tenants {
+        let idle = tenants
+            .idle_timeout
+            .map(|d| format!(", idle_timeout = \"{}ms\"", d.as_millis()))
+            .unwrap_or_default();
+        let _ = writeln!(out, "tenants = {{ max_keys = {}{idle} }}", tenants.max_keys);
+    }
     if let Some(tls) = &spec.tls {
         let _ = writeln!(out, "tls = {}", tls_line(tls));
     }

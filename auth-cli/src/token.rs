@@ -13,9 +13,9 @@ pub(crate) async fn run(
     env: Option<&str>,
     name: &str,
     show: bool,
-    user: Option<&str>,
+    who: diagnose::Who<'_>,
 ) -> u8 {
-    diagnose::exit_code(obtain(config, env, name, show, user).await.map(|()| 0))
+    diagnose::exit_code(obtain(config, env, name, show, who).await.map(|()| 0))
 }
 
 async fn obtain(
@@ -23,9 +23,9 @@ async fn obtain(
     env: Option<&str>,
     name: &str,
     show: bool,
-    user: Option<&str>,
+    who: diagnose::Who<'_>,
 ) -> Result<(), Failure> {
-    let spec = diagnose::connection_as(config, env, name, user).await?;
+    let spec = diagnose::connection_as(config, env, name, who).await?;
     let layer = spec.layer().map_err(|e| diagnose::build_failure(&e))?;
     let Some(source) = layer.token_source() else {
         return Err(Failure::new(

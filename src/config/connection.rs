@@ -21,6 +21,7 @@ const CONNECTION_KEYS: &[&str] = &[
     "headers",
     "variables",
     "secret_check_interval",
+    "tenants",
     "environments",
 ];
 const AUTH_TYPES: &[&str] = &[
@@ -57,6 +58,7 @@ pub(crate) fn read_connection(
     let timeout = r.duration(&t, "timeout");
     // A duration is more than zero, so a secret file is never looked at per request.
     let secret_check_interval = r.duration(&t, "secret_check_interval");
+    let tenants = super::tenants::read_tenants(r, &t);
     let auth = match r.sub_table(&t, "auth") {
         Some(auth) => read_auth(r, &auth),
         None => {
@@ -83,6 +85,8 @@ pub(crate) fn read_connection(
         sensitive_headers: headers.sensitive,
         redactor: auth_core::Redactor::new(),
         store_key: None,
+        tenants,
+        template: None,
     })
 }
 

@@ -32,7 +32,8 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct ConnectionLayer {
     inner: Inner,
-    /// A fixed credential served from a rotating file (by a token layer): no token to show.
+    /// A fixed credential served from a rotating file (by a token layer), or one token per
+    /// tenant (a keyed layer): no one token to show or prefetch.
     fixed: bool,
     /// The default headers sent on every request.
     headers: DefaultHeadersLayer,
@@ -52,6 +53,18 @@ impl ConnectionLayer {
             inner: Inner::Token(TokenLayer::new(source)),
             fixed: false,
             headers: DefaultHeadersLayer::new(),
+        }
+    }
+
+    /// A keyed layer (one token per tenant) with the connection's default headers.
+    pub(crate) fn keyed(
+        layer: TokenLayer<Arc<dyn TokenSource>>,
+        headers: DefaultHeadersLayer,
+    ) -> Self {
+        Self {
+            inner: Inner::Token(layer),
+            fixed: true,
+            headers,
         }
     }
 
@@ -114,6 +127,9 @@ impl ConnectionSpec {
                 }],
             )
         })?;
+        if let (Some(tenants), Some(_)) = (&self.tenants, &self.template) {
+            return super::tenants::keyed_layer(self, tenants, origin);
+        }
         let path = format!("connections.{}.auth", self.name);
         let fail = |key: &str, message: String| {
             ConfigError::new(

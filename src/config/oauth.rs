@@ -142,13 +142,25 @@ pub(crate) fn token_source(
     spec: &ConnectionSpec,
     o: &OAuth2Spec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    // Secret files rotate: the grant is built again when one changed.
-    let source = super::rotation::rebuilt_on_change(spec, uncached_source(spec, o)?, {
-        let (spec, o) = (spec.clone(), o.clone());
-        move || uncached_source(&spec, &o)
-    });
+    let source = rotating_source(spec, o)?;
     let cache = cache_config(o.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(source, cache)))
+}
+
+/// The grant (or the discovery in front of it), without the cache, built again when one of
+/// its secret files changed.
+pub(crate) fn rotating_source(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+) -> Result<Arc<dyn TokenSource>, ConfigError> {
+    Ok(super::rotation::rebuilt_on_change(
+        spec,
+        uncached_source(spec, o)?,
+        {
+            let (spec, o) = (spec.clone(), o.clone());
+            move || uncached_source(&spec, &o)
+        },
+    ))
 }
 
 /// The grant (or the discovery in front of it), without the cache.
@@ -269,13 +281,25 @@ pub(crate) fn jwt_bearer_source(
     spec: &ConnectionSpec,
     j: &JwtBearerSpec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    // Secret files (the key, the service-account file) rotate: rebuilt when one changed.
-    let grant = super::rotation::rebuilt_on_change(spec, jwt_bearer_grant(spec, j)?, {
-        let (spec, j) = (spec.clone(), j.clone());
-        move || jwt_bearer_grant(&spec, &j)
-    });
+    let grant = rotating_jwt_bearer(spec, j)?;
     let cache = cache_config(j.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
+}
+
+/// The JWT bearer grant, without the cache; secret files (the key, the service-account file)
+/// rotate: it is built again when one changed.
+pub(crate) fn rotating_jwt_bearer(
+    spec: &ConnectionSpec,
+    j: &JwtBearerSpec,
+) -> Result<Arc<dyn TokenSource>, ConfigError> {
+    Ok(super::rotation::rebuilt_on_change(
+        spec,
+        jwt_bearer_grant(spec, j)?,
+        {
+            let (spec, j) = (spec.clone(), j.clone());
+            move || jwt_bearer_grant(&spec, &j)
+        },
+    ))
 }
 
 /// The JWT bearer grant, without the cache.

@@ -47,6 +47,31 @@ pub struct ConnectionSpec {
     /// The token-store key of the grant when not the connection's name: one user's sign-in
     /// (see [`ConnectionSpec::for_user`]).
     pub(crate) store_key: Option<String>,
+    /// `tenants = { max_keys = …, idle_timeout = … }`: a template whose `auth` table is filled
+    /// in per tenant (`{tenant}`); see [`ConnectionSpec::for_tenant`].
+    pub tenants: Option<TenantsSpec>,
+    /// The connection as written (environment merged), read again per tenant.
+    pub(crate) template: Option<std::sync::Arc<super::tenants::Template>>,
+}
+
+/// `tenants = { max_keys = 1000, idle_timeout = "1h" }` (or `tenants = true`): one token per
+/// tenant, the `auth` table's `{tenant}` filled in with the tenant's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TenantsSpec {
+    /// At most this many tenants' token sources are kept (least recently used evicted first).
+    pub max_keys: usize,
+    /// Tenants unused this long are evicted first when room is needed.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for TenantsSpec {
+    fn default() -> Self {
+        Self {
+            max_keys: auth_core::keyed::DEFAULT_MAX_KEYS,
+            idle_timeout: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for ConnectionSpec {
@@ -67,6 +92,7 @@ impl std::fmt::Debug for ConnectionSpec {
             .field("secret_check_interval", &self.secret_check_interval)
             .field("headers", &headers)
             .field("variables", &self.variables)
+            .field("tenants", &self.tenants)
             .field("redactor", &self.redactor)
             .finish()
     }

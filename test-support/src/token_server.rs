@@ -155,6 +155,8 @@ pub struct TokenServerBuilder {
     offline_requires: Vec<(String, String)>,
     /// Whether code exchanges return an (unsigned) `id_token` naming the user.
     id_tokens: bool,
+    /// Further registered clients (id, secret), e.g. one per tenant.
+    other_clients: Vec<(String, String)>,
 }
 
 /// An issuer whose JWT bearer assertions the server accepts.
@@ -173,6 +175,13 @@ impl TokenServerBuilder {
         if secret.is_none() {
             self.accept = AcceptAuth::Public;
         }
+        self
+    }
+
+    /// Registers one more confidential client (e.g. one per tenant). Its client-credentials
+    /// tokens are owned by its id: [`TokenServer::owner_of`] tells which client a token is for.
+    pub fn another_client(mut self, id: &str, secret: &str) -> Self {
+        self.other_clients.push((id.to_owned(), secret.to_owned()));
         self
     }
 
@@ -355,6 +364,7 @@ impl TokenServer {
             client_key: None,
             offline_requires: Vec::new(),
             id_tokens: false,
+            other_clients: Vec::new(),
         }
     }
 

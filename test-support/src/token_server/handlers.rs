@@ -170,7 +170,16 @@ pub(super) async fn token(
     }
     let scope = request.field("scope");
     match request.field("grant_type") {
-        Some("client_credentials") => shared.issue(scope, false),
+        Some("client_credentials") => {
+            let id = match &request.basic {
+                Some((id, _)) => Some(id.as_str()),
+                None => request.field("client_id"),
+            };
+            match id.filter(|id| shared.config.other_clients.iter().any(|(i, _)| i == id)) {
+                Some(id) => shared.issue_to(scope, false, Some(id), false),
+                None => shared.issue(scope, false),
+            }
+        }
         Some("password") => {
             let user = (request.field("username"), request.field("password"));
             let known = shared
@@ -294,6 +303,14 @@ fn reject_client(shared: &Shared, request: &TokenRequest) -> Option<Response<Bod
     };
     if !method_ok {
         return Some(unauthorized("client authentication method not allowed"));
+    }
+    if let (Some(id), Some(secret)) = (id, secret)
+        && config
+            .other_clients
+            .iter()
+            .any(|(i, s)| i == id && s == secret)
+    {
+        return None;
     }
     let expected = lock(&shared.client_secret).clone();
     if id != Some(config.client_id.as_str()) || secret != expected.as_deref() {
