@@ -80,11 +80,11 @@ pub use error::{ConfigError, Problem};
 pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
-pub use tenants::TENANT_PLACEHOLDER;
 pub use spec::{
     AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
     OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
 };
+pub use tenants::TENANT_PLACEHOLDER;
 #[cfg(feature = "oauth2")]
 pub use users::{signed_in_list, user_key};
 

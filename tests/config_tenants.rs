@@ -38,7 +38,9 @@ async fn recording_api() -> (String, Arc<Mutex<Vec<String>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -286,7 +288,10 @@ auth = { type = "bearer", token = { env = "CRM_TOKEN_{tenant}" } }
         .expect("spec")
         .layer()
         .expect_err("bearer per tenant");
-    assert!(error.to_string().contains("connections.crm.tenants"), "{error}");
+    assert!(
+        error.to_string().contains("connections.crm.tenants"),
+        "{error}"
+    );
     // Bad `tenants` values.
     for (value, expected) in [
         ("0", "expected `true` or a table"),
@@ -316,5 +321,8 @@ auth = { type = "bearer", token = { env = "CRM_TOKEN_{tenant}" } }
         .expect("spec")
         .for_tenant("acme")
         .expect_err("no tenants");
-    assert!(error.to_string().contains("connections.one.tenants"), "{error}");
+    assert!(
+        error.to_string().contains("connections.one.tenants"),
+        "{error}"
+    );
 }

@@ -226,7 +226,11 @@ pub(crate) async fn connection_as(
     let spec = connection(config, env, name)?;
     let spec = match (spec.tenants.is_some(), who.tenant) {
         (true, Some(tenant)) => spec.for_tenant(tenant).map_err(|e| {
-            Failure::new(Stage::Config, e.to_string(), "fix the configuration values named above")
+            Failure::new(
+                Stage::Config,
+                e.to_string(),
+                "fix the configuration values named above",
+            )
         })?,
         (true, None) => {
             return Err(Failure::new(

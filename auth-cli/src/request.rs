@@ -42,7 +42,8 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
             user: args.user.as_deref(),
             tenant: args.tenant.as_deref(),
         },
-    ).await?;
+    )
+    .await?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| usage(format!("`{}` is not an HTTP method", args.method)))?;
     let url = client::join(&spec.base_url, &args.path).map_err(usage)?;

@@ -386,14 +386,16 @@ where
         {
             return ResponseFuture::pass_through(self.inner.call(request));
         }
-        if let Some(pick) = &self.bound.shared.pick {
-            return self.call_keyed(pick(request.extensions()), request);
-        }
         match self.bound.shared.source.current() {
             // The hot path: the future takes a reference to the shared state only when the
             // request may be retried.
             Some(token) => ResponseFuture::send(&mut self.inner, &self.bound, request, token, None),
             None => {
+                // A keyed layer's source never has a token at hand: it is looked for here, off
+                // the hot path of a single-token layer.
+                if let Some(pick) = &self.bound.shared.pick {
+                    return self.call_keyed(pick(request.extensions()), request);
+                }
                 // The ready service goes into the future (it is called once the token comes);
                 // `self` keeps a fresh clone (tower's pattern).
                 let clone = self.inner.clone();

@@ -58,13 +58,29 @@ fn main() {
             extra[0],
             extra[1]
         );
+        // The keyed lookup allocates nothing: a keyed request costs what the same request
+        // (carrying its key extension) costs through a one-token layer.
+        if variant == Variant::TokenKeyed {
+            let with_key: Vec<f64> = Shape::ALL
+                .iter()
+                .map(|&shape| with_stack(Variant::TokenWithKey, Count(shape)))
+                .collect();
+            if counts != with_key {
+                misses.push(variant.name());
+            }
+            continue;
+        }
         // The replay copy of a request with headers: the header map's two tables.
         let allowed = if matches!(variant, Variant::Token | Variant::TowerRetry) {
             2.0
         } else {
             0.0
         };
-        let header_layer = !matches!(variant, Variant::NoLayer | Variant::ApiKeyQuery);
+        // The key extension is the application's (its map, and its copy for the replay).
+        let header_layer = !matches!(
+            variant,
+            Variant::NoLayer | Variant::ApiKeyQuery | Variant::TokenWithKey
+        );
         if header_layer && (extra[1] > allowed || counts[0] > tower_http[0]) {
             misses.push(variant.name());
         }

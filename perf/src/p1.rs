@@ -30,8 +30,8 @@ use tower::{
     service_fn,
 };
 use tower_auth::{
-    AccessToken, ApiKeyLayer, BasicAuthLayer, BearerLayer, CachedTokenSource, StaticTokenSource,
-    TokenLayer,
+    AccessToken, ApiKeyLayer, BasicAuthLayer, BearerLayer, CachedTokenSource, KeyedTokenSource,
+    StaticTokenSource, TokenKey, TokenLayer,
 };
 use tower_http::{auth::AddAuthorizationLayer, set_header::SetRequestHeaderLayer};
 
@@ -70,11 +70,22 @@ pub enum Variant {
     Token,
     /// The same with `retry_on_401(false)`: no replay copy.
     TokenNoRetry,
+    /// `TokenLayer` (one token) over requests that carry the same key extension as
+    /// `TokenKeyed`'s (ignored by the layer): the P7 baseline, so both sides pay the same for
+    /// the extension.
+    TokenWithKey,
+    /// `TokenLayer::keyed` over 1,000 warm keys (each with a fresh token), requests cycling
+    /// through the keys; each request gets its key inserted into its extensions first, as the
+    /// application's middleware would (P7, against `Token`).
+    TokenKeyed,
 }
+
+/// How many warm keys the keyed variant holds.
+pub const KEYS: usize = 1_000;
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 10] = [
+    pub const ALL: [Variant; 12] = [
         Variant::NoLayer,
         Variant::TowerHttp,
         Variant::TowerHttpCustomHeader,
@@ -85,6 +96,8 @@ impl Variant {
         Variant::Basic,
         Variant::Token,
         Variant::TokenNoRetry,
+        Variant::TokenWithKey,
+        Variant::TokenKeyed,
     ];
 
     /// The name shown in tables.
@@ -100,6 +113,8 @@ impl Variant {
             Variant::Basic => "BasicAuthLayer",
             Variant::Token => "TokenLayer (cached token)",
             Variant::TokenNoRetry => "TokenLayer (retry_on_401 off)",
+            Variant::TokenWithKey => "TokenLayer (request carries a key)",
+            Variant::TokenKeyed => "TokenLayer keyed (1,000 keys)",
         }
     }
 
@@ -116,6 +131,8 @@ impl Variant {
             Variant::Basic => "basic",
             Variant::Token => "token_layer",
             Variant::TokenNoRetry => "token_layer_no_retry",
+            Variant::TokenWithKey => "token_layer_with_key",
+            Variant::TokenKeyed => "token_layer_keyed",
         }
     }
 
@@ -136,6 +153,7 @@ impl Variant {
         match self {
             Variant::ApiKeyHeader => Some(Variant::TowerHttpCustomHeader),
             Variant::Token => Some(Variant::TowerRetry),
+            Variant::TokenKeyed => Some(Variant::TokenWithKey),
             _ => None,
         }
     }
@@ -330,6 +348,74 @@ pub fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
             let layer = TokenLayer::new(fresh_token_cache()).retry_on_401(false);
             with.run(layer.layer(inner))
         }
+        Variant::TokenWithKey => {
+            let (_, keys) = warm_keyed();
+            with.run(WithKey {
+                inner: TokenLayer::new(fresh_token_cache()).layer(inner),
+                keys,
+                next: 0,
+            })
+        }
+        Variant::TokenKeyed => {
+            let (layer, keys) = warm_keyed();
+            with.run(WithKey {
+                inner: layer.layer(inner),
+                keys,
+                next: 0,
+            })
+        }
+    }
+}
+
+/// A keyed layer whose [`KEYS`] keys all hold a fresh token, and the keys.
+fn warm_keyed() -> (
+    TokenLayer<KeyedTokenSource<TokenKey, StaticTokenSource>>,
+    Vec<TokenKey>,
+) {
+    let token = AccessToken::builder(TOKEN)
+        .expires_in(Duration::from_secs(24 * 3600))
+        .build()
+        .expect("a valid token");
+    let source = token.clone();
+    let keyed =
+        KeyedTokenSource::builder(move |_: &TokenKey| Ok(StaticTokenSource::new(source.clone())))
+            .max_keys(KEYS)
+            .build();
+    let keys: Vec<TokenKey> = (0..KEYS)
+        .map(|i| TokenKey::new(format!("user-{i:04}")))
+        .collect();
+    for key in &keys {
+        keyed
+            .source(key)
+            .expect("a source")
+            .cache()
+            .insert(token.clone());
+    }
+    (TokenLayer::keyed(keyed), keys)
+}
+
+/// Inserts the next key into each request's extensions, as an application's middleware does
+/// before a keyed layer (its cost is part of what a keyed request costs).
+struct WithKey<S> {
+    inner: S,
+    keys: Vec<TokenKey>,
+    next: usize,
+}
+
+impl<S: Service<Req>> Service<Req> for WithKey<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Req) -> Self::Future {
+        let key = self.keys[self.next].clone();
+        self.next = (self.next + 1) % self.keys.len();
+        request.extensions_mut().insert(key);
+        self.inner.call(request)
     }
 }
 

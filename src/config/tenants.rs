@@ -253,7 +253,16 @@ mod tests {
 
     #[test]
     fn tenant_ids_cannot_leave_a_directory() {
-        for bad in ["", "..", "../etc", "a/b", ".hidden", "a b", "a\u{0}b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "..",
+            "../etc",
+            "a/b",
+            ".hidden",
+            "a b",
+            "a\u{0}b",
+            &"x".repeat(65),
+        ] {
             let error = check_tenant(bad).expect_err(bad);
             assert_eq!(error.kind(), ErrorKind::Config);
         }

@@ -129,6 +129,18 @@ impl Report {
                 ));
             }
         }
+        // P7: a keyed layer (1,000 warm keys) against one token, both over requests carrying
+        // the same key extension (the application's, not the layer's cost).
+        let keyed = variant_index(Variant::TokenKeyed);
+        let single = variant_index(Variant::TokenWithKey);
+        let p7 = (p1.ratio[0][keyed] / p1.ratio[0][single])
+            .max(p1.ratio[1][keyed] / p1.ratio[1][single]);
+        let extra = p1.allocs[1][keyed] - p1.allocs[1][single];
+        targets.push(format!(
+            "P7 keyed TokenLayer, {} keys vs one token  ratio={p7:.3} allocs={extra:+.2} target<=1.2,+0 {}",
+            perf::p1::KEYS,
+            if p7 <= 1.2 && extra <= 0.0 { "PASS" } else { "FAIL" }
+        ));
         let _ = writeln!(out);
     }
 
