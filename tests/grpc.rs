@@ -370,23 +370,20 @@ async fn a_streaming_call_with_a_valid_token_goes_through_whole() {
     tx.send(Bytes::from_static(b"one,")).expect("open");
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     let path = http::uri::PathAndQuery::from_static(COLLECT);
-    let call = tokio::spawn({
-        let mut client = h.client.clone();
-        async move {
-            client.ready().await.map_err(|e| Status::unknown(e.to_string()))?;
-            client
-                .client_streaming(tonic::Request::new(stream), path, RawCodec)
-                .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    tx.send(Bytes::from_static(b"two")).expect("open");
-    drop(tx);
-    let response = tokio::time::timeout(Duration::from_secs(10), call)
-        .await
-        .expect("the call ends")
-        .expect("joined")
-        .expect("collected");
+    let call = h
+        .client
+        .client_streaming(tonic::Request::new(stream), path, RawCodec);
+    // The second message is sent while the call is in flight.
+    let send_later = async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tx.send(Bytes::from_static(b"two")).expect("open");
+    };
+    let (response, ()) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(call, send_later)
+    })
+    .await
+    .expect("the call ends");
+    let response = response.expect("collected");
     assert_eq!(response.into_inner(), Bytes::from_static(b"one,two"));
     assert_eq!(h.seen.calls_to(COLLECT).len(), 1);
 }
