@@ -124,7 +124,9 @@ async fn main() -> Result<(), BoxError> {
 type Issued = Arc<Mutex<HashMap<String, Instant>>>;
 
 fn lock(issued: &Issued) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
-    issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    issued
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A gRPC service written by hand: `Hello` echoes, `Admin` is refused, and a token is accepted
@@ -167,7 +169,9 @@ impl tower::Service<http::Request<Body>> for Greeter {
                         let reply = [b"hello, ".as_slice(), &req.into_inner()].concat();
                         Ok::<_, Status>(tonic::Response::new(Bytes::from(reply)))
                     });
-                    tonic::server::Grpc::new(RawCodec).unary(hello, request).await
+                    tonic::server::Grpc::new(RawCodec)
+                        .unary(hello, request)
+                        .await
                 }
                 path => Status::unimplemented(path.to_owned()).into_http(),
             })

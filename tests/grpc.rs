@@ -258,7 +258,11 @@ async fn unary_calls_never_fail_over_token_expiries_with_one_retry_per_rejection
     // Bounded: at most 200 calls or 10 s, and done once the server has expired 4 tokens.
     while calls < 200 && started.elapsed() < Duration::from_secs(10) {
         let answer = h.unary(ECHO, b"ping").await;
-        assert_eq!(answer.ok(), Some(Bytes::from_static(b"ping")), "call {calls}");
+        assert_eq!(
+            answer.ok(),
+            Some(Bytes::from_static(b"ping")),
+            "call {calls}"
+        );
         calls += 1;
         let rejected = h.seen.calls_to(ECHO).iter().filter(|(_, ok)| !ok).count();
         if rejected >= 4 {
@@ -268,7 +272,10 @@ async fn unary_calls_never_fail_over_token_expiries_with_one_retry_per_rejection
     }
     let at_server = h.seen.calls_to(ECHO);
     let rejected: Vec<usize> = (0..at_server.len()).filter(|&i| !at_server[i].1).collect();
-    assert!(rejected.len() >= 4, "the server expired tokens {rejected:?}");
+    assert!(
+        rejected.len() >= 4,
+        "the server expired tokens {rejected:?}"
+    );
     // Every call arrived once, plus one retry per rejection; every call succeeded.
     assert_eq!(at_server.len(), calls + rejected.len());
     assert_eq!(at_server.iter().filter(|(_, ok)| *ok).count(), calls);
@@ -296,7 +303,10 @@ async fn permission_denied_is_never_retried_and_carries_the_auth_error() {
     assert_eq!(error.grpc_status(), Some(7));
     let shown = error.to_string();
     assert!(shown.contains("gRPC status 7"), "{shown}");
-    assert!(shown.contains("not retried on PERMISSION_DENIED"), "{shown}");
+    assert!(
+        shown.contains("not retried on PERMISSION_DENIED"),
+        "{shown}"
+    );
     assert_eq!(h.seen.calls_to(DENIED).len(), 1);
     assert_eq!(h.seen.fetches.load(Ordering::SeqCst), 1);
 }
@@ -316,7 +326,10 @@ async fn a_unary_call_rejected_twice_returns_unauthenticated_with_the_token_reda
     let error = auth_error(&status);
     assert_eq!(error.kind(), ErrorKind::Unauthorized);
     let shown = error.to_string();
-    assert!(shown.contains("a freshly fetched token was rejected too"), "{shown}");
+    assert!(
+        shown.contains("a freshly fetched token was rejected too"),
+        "{shown}"
+    );
     // The server echoed the token in its message; the error and the status show it redacted.
     assert!(!shown.contains("tok-"), "{shown}");
     assert!(!status.message().contains("tok-"), "{}", status.message());

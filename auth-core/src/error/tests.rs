@@ -76,7 +76,10 @@ fn grpc_statuses_16_and_7_are_unauthorized_and_forbidden_with_the_message_redact
     let redactor = Redactor::new();
     redactor.add("tok-4711-secret");
     let shown = err.redact(&redactor).to_string();
-    assert!(shown.starts_with("the server answered gRPC status 16"), "{shown}");
+    assert!(
+        shown.starts_with("the server answered gRPC status 16"),
+        "{shown}"
+    );
     assert!(shown.contains("token [redacted] expired"), "{shown}");
     assert!(!shown.contains("tok-4711-secret"), "{shown}");
     assert!(!shown.contains("HTTP"), "{shown}");

@@ -9,12 +9,8 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{
-    AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource,
-};
-use http::{
-    Extensions, HeaderMap, Method, Request, Response, Uri, Version, request::Parts,
-};
+use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
+use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
 use pin_project_lite::pin_project;
@@ -22,8 +18,8 @@ use tower_service::Service;
 
 use super::{
     Bound, Settings, Shared,
-    replay::{self, ReplayPlan, ReplayableBody},
     rejected::{attach_error, give_up_reason},
+    replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision, Rejection},
 };
 use crate::{BoxError, placement::Placement, response::Detail};

@@ -10,7 +10,11 @@ use super::{
 };
 use crate::{BoxError, response::Detail};
 
-pub(super) fn give_up_reason(rejection: Rejection, retried: bool, could_retry: bool) -> &'static str {
+pub(super) fn give_up_reason(
+    rejection: Rejection,
+    retried: bool,
+    could_retry: bool,
+) -> &'static str {
     if rejection.is_forbidden() {
         match rejection {
             Rejection::Grpc(_) => {

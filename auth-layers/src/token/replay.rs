@@ -180,7 +180,10 @@ mod tests {
             plan(&mut Empty::<Bytes>::new(), 0).0,
             ReplayPlan::Copy
         ));
-        assert!(matches!(plan(&mut String::from("x"), 0).0, ReplayPlan::Copy));
+        assert!(matches!(
+            plan(&mut String::from("x"), 0).0,
+            ReplayPlan::Copy
+        ));
     }
 
     #[test]

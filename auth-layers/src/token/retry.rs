@@ -72,6 +72,7 @@ impl Rejection {
 /// when the request can be replayed; a 403 (or PERMISSION_DENIED) means the token was accepted
 /// but lacks permission, so a new one would not help. A 401 whose `WWW-Authenticate` says
 /// `invalid_request` or `insufficient_scope` is not about the token's validity either.
+#[inline]
 pub(crate) fn decide(status: StatusCode, headers: &HeaderMap, replayable: bool) -> Decision {
     match status {
         StatusCode::UNAUTHORIZED => {
@@ -102,8 +103,8 @@ fn token_problem(headers: &HeaderMap) -> bool {
     }
 }
 
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+static GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 
 /// The gRPC status 16 or 7 of a trailers-only response (headers of an HTTP 200); `None` for
 /// anything else. Only a status in the response headers counts: a regular gRPC response carries

@@ -19,8 +19,7 @@ use std::{
 
 use auth_core::AuthError;
 use base64::{
-    Engine as _,
-    alphabet,
+    Engine as _, alphabet,
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
 use bytes::{Bytes, BytesMut};
@@ -185,7 +184,10 @@ impl http_body::Body for ReadAhead {
     fn is_end_stream(&self) -> bool {
         self.read.is_empty()
             && self.failed.is_none()
-            && self.rest.as_ref().is_none_or(<Body as http_body::Body>::is_end_stream)
+            && self
+                .rest
+                .as_ref()
+                .is_none_or(<Body as http_body::Body>::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {

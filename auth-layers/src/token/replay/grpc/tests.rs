@@ -27,7 +27,9 @@ impl futures_core::Stream for Channel {
     type Item = Result<Frame<Bytes>, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
     }
 }
 
@@ -110,7 +112,10 @@ fn the_failure_is_the_status_tonic_would_read_with_the_auth_error_as_source() {
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(status.message(), "token expired");
     assert_eq!(
-        status.metadata().get("x-request-id").map(|v| v.to_str().ok()),
+        status
+            .metadata()
+            .get("x-request-id")
+            .map(|v| v.to_str().ok()),
         Some(Some("r-1"))
     );
     assert!(status.metadata().get("grpc-status").is_none());
