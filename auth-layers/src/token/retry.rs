@@ -103,8 +103,8 @@ fn token_problem(headers: &HeaderMap) -> bool {
     }
 }
 
-static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-static GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 
 /// The gRPC status 16 or 7 of a trailers-only response (headers of an HTTP 200); `None` for
 /// anything else. Only a status in the response headers counts: a regular gRPC response carries
