@@ -42,6 +42,7 @@
 //! | `tracing` | off | `tracing` events for token fetches, refreshes, failures and retries (never secrets) |
 //! | `config` | off | declarative connections in TOML or JSON ([`config`]) |
 //! | `yaml` | off | YAML configuration files too |
+//! | `grpc` | off | tonic's request body: unary calls on a tonic `Channel` retried after UNAUTHENTICATED, the `AuthError` behind tonic's `Status` (gRPC statuses are read without it) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

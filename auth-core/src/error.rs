@@ -56,6 +56,8 @@ struct Inner {
     provider: Option<ProviderError>,
     challenge: Option<WwwAuthenticate>,
     retry_after: Option<Duration>,
+    /// The gRPC status code of an error read from a gRPC response (its HTTP status is 200).
+    grpc_status: Option<u32>,
     source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
@@ -111,6 +113,36 @@ impl AuthError {
         Some(Self::build(kind, None, Some(status), None, challenge, None))
     }
 
+    /// An [`ErrorKind::Unauthorized`] error from gRPC status 16 (`UNAUTHENTICATED`) or an
+    /// [`ErrorKind::Forbidden`] one from 7 (`PERMISSION_DENIED`), or `None` for any other code.
+    /// `message` is the server's `grpc-message`, percent-decoded: it is kept as the
+    /// [`provider`](Self::provider)'s description (code `UNAUTHENTICATED` or
+    /// `PERMISSION_DENIED`), and treated like a challenge's text (redacted by value with
+    /// [`redact`](Self::redact), by shape and truncated when shown).
+    ///
+    /// ```
+    /// use auth_core::{AuthError, ErrorKind};
+    ///
+    /// let err = AuthError::from_grpc_status(16, Some("token expired")).expect("16 is UNAUTHENTICATED");
+    /// assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    /// assert_eq!(err.grpc_status(), Some(16));
+    /// assert!(err.to_string().starts_with("the server answered gRPC status 16"));
+    /// ```
+    pub fn from_grpc_status(code: u32, message: Option<&str>) -> Option<Self> {
+        let (kind, name) = match code {
+            16 => (ErrorKind::Unauthorized, "UNAUTHENTICATED"),
+            7 => (ErrorKind::Forbidden, "PERMISSION_DENIED"),
+            _ => return None,
+        };
+        let provider = ProviderError {
+            code: name.to_owned(),
+            description: message.map(str::to_owned),
+            uri: None,
+        };
+        let error = Self::build(kind, None, None, Some(provider), None, None);
+        Some(error.map(|i| i.grpc_status = Some(code)))
+    }
+
     fn build(
         kind: ErrorKind,
         detail: Option<String>,
@@ -127,6 +159,7 @@ impl AuthError {
                 provider,
                 challenge,
                 retry_after: None,
+                grpc_status: None,
                 source,
             }),
         }
@@ -142,6 +175,7 @@ impl AuthError {
                 provider: shared.provider.clone(),
                 challenge: shared.challenge.clone(),
                 retry_after: shared.retry_after,
+                grpc_status: shared.grpc_status,
                 // The source is not clonable; keep its text so nothing is lost.
                 source: shared
                     .source
@@ -258,6 +292,12 @@ impl AuthError {
         self.inner.status
     }
 
+    /// The gRPC status code the error came with (16 or 7), if it was read from a gRPC response;
+    /// see [`AuthError::from_grpc_status`].
+    pub fn grpc_status(&self) -> Option<u32> {
+        self.inner.grpc_status
+    }
+
     /// The provider's `error` / `error_description`, if the server sent them.
     pub fn provider(&self) -> Option<&ProviderError> {
         self.inner.provider.as_ref()
@@ -317,7 +357,11 @@ impl AuthError {
 
     fn write_sentence(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
-        f.write_str(inner.kind.summary())?;
+        match inner.grpc_status {
+            // The kind's summary names the HTTP status (401, 403), which gRPC does not use.
+            Some(code) => write!(f, "the server answered gRPC status {code}")?,
+            None => f.write_str(inner.kind.summary())?,
+        }
         if let Some(detail) = &inner.detail {
             write!(f, ": {detail}")?;
         }
@@ -366,6 +410,7 @@ impl fmt::Debug for AuthError {
             .field("provider", &inner.provider.as_ref().map(ShapedProvider))
             .field("challenge", &inner.challenge)
             .field("retry_after", &inner.retry_after)
+            .field("grpc_status", &inner.grpc_status)
             .field("source", &inner.source.as_ref().map(|s| s.to_string()))
             .finish()
     }

@@ -56,6 +56,7 @@ use crate::{
 };
 
 mod future;
+mod rejected;
 mod replay;
 mod retry;
 

@@ -65,6 +65,34 @@ fn response_401_carries_the_parsed_challenge_and_a_refined_hint() {
 }
 
 #[test]
+fn grpc_statuses_16_and_7_are_unauthorized_and_forbidden_with_the_message_redacted() {
+    let err = AuthError::from_grpc_status(16, Some("token tok-4711-secret expired"))
+        .expect("16 is UNAUTHENTICATED");
+    assert_eq!(err.kind(), ErrorKind::Unauthorized);
+    assert_eq!(err.grpc_status(), Some(16));
+    assert_eq!(err.status(), None);
+    let provider = err.provider().expect("the grpc-message is kept");
+    assert_eq!(provider.code, "UNAUTHENTICATED");
+    let redactor = Redactor::new();
+    redactor.add("tok-4711-secret");
+    let shown = err.redact(&redactor).to_string();
+    assert!(
+        shown.starts_with("the server answered gRPC status 16"),
+        "{shown}"
+    );
+    assert!(shown.contains("token [redacted] expired"), "{shown}");
+    assert!(!shown.contains("tok-4711-secret"), "{shown}");
+    assert!(!shown.contains("HTTP"), "{shown}");
+
+    let denied = AuthError::from_grpc_status(7, None).expect("7 is PERMISSION_DENIED");
+    assert_eq!(denied.kind(), ErrorKind::Forbidden);
+    assert!(denied.to_string().contains("`PERMISSION_DENIED`"));
+    for other in [0, 1, 2, 13, 14, 17] {
+        assert!(AuthError::from_grpc_status(other, Some("x")).is_none());
+    }
+}
+
+#[test]
 fn long_provider_descriptions_are_scrubbed_to_one_short_line() {
     let long = format!("line one\nline two {}", "word ".repeat(100));
     let err = AuthError::from_oauth("invalid_grant", Some(&long), None);

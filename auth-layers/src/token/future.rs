@@ -9,12 +9,8 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{
-    AccessToken, AuthError, ExposeSecret, Redactor, SecretString, TokenFuture, TokenSource,
-};
-use http::{
-    Extensions, HeaderMap, Method, Request, Response, StatusCode, Uri, Version, request::Parts,
-};
+use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
+use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
 use pin_project_lite::pin_project;
@@ -22,8 +18,9 @@ use tower_service::Service;
 
 use super::{
     Bound, Settings, Shared,
+    rejected::{attach_error, give_up_reason},
     replay::{self, ReplayPlan, ReplayableBody},
-    retry::{self, Decision},
+    retry::{self, Decision, Rejection},
 };
 use crate::{BoxError, placement::Placement, response::Detail};
 
@@ -76,7 +73,12 @@ pin_project! {
         // `replay` is the copy kept for the one retry.
         Calling { #[pin] fut: F, replay: Option<Replay<B>> },
         // A fresh token is fetched after a 401; `first` is returned if none comes.
-        Refetching { fut: TokenFuture<'static>, first: Option<R>, replay: Option<Replay<B>> },
+        Refetching {
+            fut: TokenFuture<'static>,
+            first: Option<R>,
+            rejection: Rejection,
+            replay: Option<Replay<B>>,
+        },
         Readying { replay: Option<Replay<B>> },
         // The token could not be placed in the request (a URI that takes no query).
         Failed { error: Option<AuthError> },
@@ -100,7 +102,7 @@ where
     B: ReplayableBody,
 {
     let plan = if settings.retry_on_401 {
-        replay::plan(request.body(), settings.replay_limit)
+        replay::plan(request.body_mut(), settings.replay_limit)
     } else {
         (ReplayPlan::Never, None)
     };
@@ -383,20 +385,23 @@ where
                         retry::decide(response.status(), response.headers(), can_retry),
                         retry_with,
                     ) {
-                        (Decision::Retry, Some((later, token))) => {
+                        (Decision::Retry(rejection), Some((later, token))) => {
                             #[cfg(feature = "tracing")]
                             tracing::debug!(
                                 target: "tower_auth::token_layer",
+                                grpc = matches!(rejection, Rejection::Grpc(_)),
                                 "401 for a token; invalidating it and retrying once"
                             );
                             #[cfg(feature = "metrics")]
-                            metrics::counter!(super::RETRIES, "status" => "401").increment(1);
+                            metrics::counter!(super::RETRIES, "status" => rejection.label())
+                                .increment(1);
                             later.invalidate(token);
                             let fut = fetch_owned(&later.bound.shared, later.picked.as_ref());
                             let replay = replay.take();
                             this.state.set(State::Refetching {
                                 fut,
                                 first: Some(response),
+                                rejection,
                                 replay,
                             });
                         }
@@ -404,15 +409,22 @@ where
                             this.state.set(State::Done);
                             return Poll::Ready(Ok(response));
                         }
-                        (Decision::GiveUp | Decision::Retry, _) => {
+                        (Decision::GiveUp(rejection) | Decision::Retry(rejection), _) => {
                             this.state.set(State::Done);
-                            let why = give_up_reason(response.status(), *this.retried, can_retry);
+                            let why = give_up_reason(rejection, *this.retried, can_retry);
                             let sent = [this.token.as_ref()];
-                            return Poll::Ready(Ok(attach_error(response, carried, why, &sent)));
+                            return Poll::Ready(attach_error::<B, _>(
+                                response, rejection, carried, why, &sent,
+                            ));
                         }
                     }
                 }
-                StateProj::Refetching { fut, first, replay } => {
+                StateProj::Refetching {
+                    fut,
+                    first,
+                    rejection,
+                    replay,
+                } => {
                     let token = match ready!(fut.as_mut().poll(cx)) {
                         Ok(token) => token,
                         Err(error) => {
@@ -422,16 +434,17 @@ where
                     };
                     if this.token.as_ref().is_some_and(|old| old.same_as(&token)) {
                         // The source has nothing newer: a retry would be rejected the same way.
-                        let first = first.take();
+                        let (first, rejection) = (first.take(), *rejection);
                         this.state.set(State::Done);
                         return match (first, *this.carried) {
-                            (Some(response), Some(carried)) => Poll::Ready(Ok(attach_error(
+                            (Some(response), Some(carried)) => Poll::Ready(attach_error::<B, _>(
                                 response,
+                                rejection,
                                 carried,
                                 "the token source has no other token to offer, so it was not \
                                  retried",
                                 &[this.token.as_ref(), Some(&token)],
-                            ))),
+                            )),
                             _ => Poll::Ready(Err(polled_after_completion())),
                         };
                     }
@@ -475,41 +488,6 @@ where
             }
         }
     }
-}
-
-fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'static str {
-    if status == StatusCode::FORBIDDEN {
-        "the token was accepted but does not grant access; requests are not retried on 403"
-    } else if retried {
-        "a freshly fetched token was rejected too"
-    } else if could_retry {
-        "the server's challenge says the request, not the token, is at fault, so it was not \
-         retried"
-    } else {
-        "the request could not be replayed (streaming or large body, or retry disabled), so it \
-         was not retried with a fresh token"
-    }
-}
-
-/// Attaches the 401/403 as an [`AuthError`] to the response, with every token the request sent
-/// cut out of the server's challenge (an API may echo the token it rejected).
-fn attach_error<ResB>(
-    mut response: Response<ResB>,
-    carried: Detail,
-    why: &str,
-    sent: &[Option<&AccessToken>],
-) -> Response<ResB> {
-    if let Some(error) = AuthError::from_response(&response) {
-        let redactor = Redactor::new();
-        for token in sent.iter().flatten() {
-            redactor.add_token(token);
-        }
-        let error = error
-            .with_detail(format!("{}; {why}", carried.as_str()))
-            .redact(&redactor);
-        response.extensions_mut().insert(error);
-    }
-    response
 }
 
 /// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.

@@ -2,17 +2,27 @@
 
 use std::convert::Infallible;
 
+use auth_core::AuthError;
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::Body;
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody, combinators::UnsyncBoxBody};
+
+use crate::BoxError;
+
+#[cfg(feature = "tonic")]
+mod grpc;
 
 /// A request body that [`TokenLayer`](super::TokenLayer) may be able to replay once.
 ///
 /// Bodies that can be copied cheaply (`Full<Bytes>`, `Empty<Bytes>`, `String`) are cloned before
 /// the first attempt. Bodies that cannot be cloned but can be rebuilt from bytes (`BoxBody`,
 /// `UnsyncBoxBody`) are buffered first when their size is known and within the layer's cap
-/// (default 64 KiB). Anything else (streaming bodies of unknown or larger size,
-/// `hyper::body::Incoming`) is sent once, and a 401 is returned to the caller as it is.
+/// (default 64 KiB). Bodies that know a replayable request when they see one read ahead
+/// ([`read_ahead`](Self::read_ahead)): tonic's body (feature `tonic`) is read as far as it is
+/// ready, and kept for a retry when it ended there as one gRPC message (a unary call). Anything
+/// else (streaming bodies of unknown or larger size, `hyper::body::Incoming`) is sent once, and
+/// a 401 is returned to the caller as it is.
 ///
 /// Implement it for your own body type to make it replayable:
 ///
@@ -43,6 +53,27 @@ pub trait ReplayableBody: Body + Sized {
     fn from_buffered(bytes: Bytes) -> Self {
         let _ = bytes;
         unreachable_buffering()
+    }
+
+    /// A copy for one retry, made by reading the body without waiting for it, at most `cap`
+    /// bytes; called when neither [`try_clone_body`](Self::try_clone_body) nor buffering a body
+    /// of known size applies. An implementation reads only what is ready now (it must never
+    /// wait for the rest: a streaming call's next message may depend on the response) and
+    /// leaves `self` sending the same bytes, read or not. Defaults to `None` without reading.
+    fn read_ahead(&mut self, cap: usize) -> Option<Self> {
+        let _ = cap;
+        None
+    }
+
+    /// How a gRPC authentication failure that is not retried (status 16 or 7 in a
+    /// trailers-only response) reaches the caller. `None` (the default) hands the response over
+    /// with `error` in its extensions, as for HTTP. A client that reads the status from the
+    /// response headers and drops the extensions needs an error instead: tonic's body returns
+    /// a `tonic::Status` whose `source()` is the [`AuthError`]. `error` has the tokens the
+    /// request sent cut out of the server's text already.
+    fn grpc_failure(headers: &HeaderMap, error: &AuthError) -> Option<BoxError> {
+        let _ = (headers, error);
+        None
     }
 }
 
@@ -115,7 +146,7 @@ pub(crate) enum ReplayPlan {
     Never,
 }
 
-pub(crate) fn plan<B: ReplayableBody>(body: &B, cap: usize) -> (ReplayPlan, Option<B>) {
+pub(crate) fn plan<B: ReplayableBody>(body: &mut B, cap: usize) -> (ReplayPlan, Option<B>) {
     if let Some(copy) = body.try_clone_body() {
         return (ReplayPlan::Copy, Some(copy));
     }
@@ -128,6 +159,9 @@ pub(crate) fn plan<B: ReplayableBody>(body: &B, cap: usize) -> (ReplayPlan, Opti
             return (ReplayPlan::Buffer, None);
         }
     }
+    if let Some(copy) = body.read_ahead(cap) {
+        return (ReplayPlan::Copy, Some(copy));
+    }
     (ReplayPlan::Never, None)
 }
 
@@ -139,28 +173,31 @@ mod tests {
     #[test]
     fn cloneable_bodies_are_copied() {
         assert!(matches!(
-            plan(&Full::new(Bytes::from_static(b"x")), 10).0,
+            plan(&mut Full::new(Bytes::from_static(b"x")), 10).0,
             ReplayPlan::Copy
         ));
         assert!(matches!(
-            plan(&Empty::<Bytes>::new(), 0).0,
+            plan(&mut Empty::<Bytes>::new(), 0).0,
             ReplayPlan::Copy
         ));
-        assert!(matches!(plan(&String::from("x"), 0).0, ReplayPlan::Copy));
+        assert!(matches!(
+            plan(&mut String::from("x"), 0).0,
+            ReplayPlan::Copy
+        ));
     }
 
     #[test]
     fn boxed_bodies_are_buffered_only_within_the_cap() {
-        let small: BoxBody<Bytes, Infallible> = Full::new(Bytes::from_static(b"12345")).boxed();
-        assert!(matches!(plan(&small, 5).0, ReplayPlan::Buffer));
-        assert!(matches!(plan(&small, 4).0, ReplayPlan::Never));
+        let mut small: BoxBody<Bytes, Infallible> = Full::new(Bytes::from_static(b"12345")).boxed();
+        assert!(matches!(plan(&mut small, 5).0, ReplayPlan::Buffer));
+        assert!(matches!(plan(&mut small, 4).0, ReplayPlan::Never));
     }
 
     #[test]
     fn streaming_bodies_of_unknown_size_are_never_replayed() {
         let stream = futures_stream();
-        let body: BoxBody<Bytes, Infallible> = StreamBody::new(stream).boxed();
-        assert!(matches!(plan(&body, 1 << 20).0, ReplayPlan::Never));
+        let mut body: BoxBody<Bytes, Infallible> = StreamBody::new(stream).boxed();
+        assert!(matches!(plan(&mut body, 1 << 20).0, ReplayPlan::Never));
     }
 
     fn futures_stream()

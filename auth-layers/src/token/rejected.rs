@@ -1,0 +1,66 @@
+//! What a response the layer gives up on carries: the [`AuthError`] of a 401 or 403 (or gRPC
+//! status 16 or 7), saying what the request carried and why it was not retried.
+
+use auth_core::{AccessToken, Redactor};
+use http::Response;
+
+use super::{
+    replay::ReplayableBody,
+    retry::{self, Rejection},
+};
+use crate::{BoxError, response::Detail};
+
+pub(super) fn give_up_reason(
+    rejection: Rejection,
+    retried: bool,
+    could_retry: bool,
+) -> &'static str {
+    if rejection.is_forbidden() {
+        match rejection {
+            Rejection::Grpc(_) => {
+                "the token was accepted but does not grant access; requests are not retried on \
+                 PERMISSION_DENIED"
+            }
+            Rejection::Http(_) => {
+                "the token was accepted but does not grant access; requests are not retried on 403"
+            }
+        }
+    } else if retried {
+        "a freshly fetched token was rejected too"
+    } else if could_retry {
+        "the server's challenge says the request, not the token, is at fault, so it was not \
+         retried"
+    } else {
+        "the request could not be replayed (streaming or large body, or retry disabled), so it \
+         was not retried with a fresh token"
+    }
+}
+
+/// Attaches the 401/403 (or gRPC 16/7) as an [`AuthError`] to the response, with every token
+/// the request sent cut out of the server's challenge or `grpc-message` (an API may echo the
+/// token it rejected). A gRPC failure becomes an error instead when the body type says its
+/// client would drop the response's extensions ([`ReplayableBody::grpc_failure`]).
+pub(super) fn attach_error<B: ReplayableBody, ResB>(
+    mut response: Response<ResB>,
+    rejection: Rejection,
+    carried: Detail,
+    why: &str,
+    sent: &[Option<&AccessToken>],
+) -> Result<Response<ResB>, BoxError> {
+    if let Some(error) = retry::error_of(rejection, response.headers()) {
+        let redactor = Redactor::new();
+        for token in sent.iter().flatten() {
+            redactor.add_token(token);
+        }
+        let error = error
+            .with_detail(format!("{}; {why}", carried.as_str()))
+            .redact(&redactor);
+        if let Rejection::Grpc(_) = rejection
+            && let Some(failure) = B::grpc_failure(response.headers(), &error)
+        {
+            return Err(failure);
+        }
+        response.extensions_mut().insert(error);
+    }
+    Ok(response)
+}
