@@ -33,6 +33,7 @@
 //! | `auth-core` | [`core`] | secrets, [`AccessToken`], [`TokenSource`], [`CachedTokenSource`], [`TokenStore`], [`AuthError`] |
 //! | `auth-layers` | [`layers`] | [`AddCredentialLayer`] (built by [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`]), [`TokenLayer`], [`DefaultHeadersLayer`] |
 //! | `auth-oauth` | `oauth` | OAuth 2.0 grants, client authentication, token-response normalization, `OAuth2Layer` |
+//! | `auth-reqwest` | `reqwest` | `reqwest-middleware` middlewares for every auth method (feature `reqwest`) |
 //!
 //! # Feature flags
 //!
@@ -42,6 +43,7 @@
 //! | `tracing` | off | `tracing` events for token fetches, refreshes, failures and retries (never secrets) |
 //! | `config` | off | declarative connections in TOML or JSON ([`config`]) |
 //! | `yaml` | off | YAML configuration files too |
+//! | `reqwest` | off | `reqwest-middleware` middlewares (`auth-reqwest`), HTTPS with rustls and ring; with `config`, a connection as a middleware |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -58,6 +60,9 @@ pub use auth_oauth as oauth;
 #[cfg(feature = "oauth2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use auth_oauth::{ClientAuth, OAuth2Layer};
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use auth_reqwest as reqwest;
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,

@@ -385,8 +385,7 @@ where
                             (Some(response), Some(carried)) => Poll::Ready(Ok(attach_error(
                                 response,
                                 carried,
-                                "the token source has no other token to offer, so it was not \
-                                 retried",
+                                NO_NEWER_TOKEN,
                                 &[this.token.as_ref(), Some(&token)],
                             ))),
                             _ => Poll::Ready(Err(polled_after_completion())),
@@ -434,7 +433,12 @@ where
     }
 }
 
-fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'static str {
+/// Why a 401 was not retried when the source gave back the token that was rejected.
+pub(crate) const NO_NEWER_TOKEN: &str =
+    "the token source has no other token to offer, so it was not retried";
+
+/// Why a 401 or 403 was handed over: after a retry, or why there was none.
+pub(crate) fn give_up_reason(status: StatusCode, retried: bool, could_retry: bool) -> &'static str {
     if status == StatusCode::FORBIDDEN {
         "the token was accepted but does not grant access; requests are not retried on 403"
     } else if retried {
@@ -456,17 +460,31 @@ fn attach_error<ResB>(
     why: &str,
     sent: &[Option<&AccessToken>],
 ) -> Response<ResB> {
-    if let Some(error) = AuthError::from_response(&response) {
-        let redactor = Redactor::new();
-        for token in sent.iter().flatten() {
-            redactor.add_token(token);
-        }
-        let error = error
-            .with_detail(format!("{}; {why}", carried.as_str()))
-            .redact(&redactor);
+    if let Some(error) = rejection(response.status(), response.headers(), carried, why, sent) {
         response.extensions_mut().insert(error);
     }
     response
+}
+
+/// The [`AuthError`] of a 401 or 403 (`None` for any other status): what the request carried,
+/// why it was handed over, the challenge with every token in `sent` cut out.
+pub(crate) fn rejection(
+    status: StatusCode,
+    headers: &HeaderMap,
+    carried: Detail,
+    why: &str,
+    sent: &[Option<&AccessToken>],
+) -> Option<AuthError> {
+    let error = AuthError::from_status_and_headers(status, headers)?;
+    let redactor = Redactor::new();
+    for token in sent.iter().flatten() {
+        redactor.add_token(token);
+    }
+    Some(
+        error
+            .with_detail(format!("{}; {why}", carried.as_str()))
+            .redact(&redactor),
+    )
 }
 
 /// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.
