@@ -88,7 +88,8 @@ pub mod prelude {
     pub use auth_oauth::{ClientAuth, OAuth2Layer};
 }
 
-/// The README's examples, compiled and run as doctests (they use OAuth 2.0 and configuration).
-#[cfg(all(doctest, feature = "oauth2", feature = "config"))]
+/// The README's examples, compiled and run as doctests (they use OAuth 2.0, configuration and
+/// reqwest).
+#[cfg(all(doctest, feature = "oauth2", feature = "config", feature = "reqwest"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
