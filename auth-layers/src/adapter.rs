@@ -164,7 +164,7 @@ impl AddCredentialLayer {
     /// Adds the layer's credential to `request`, as [`AddCredential`](crate::AddCredential)
     /// does: `Ok(None)` when the request is for an origin the layer is not restricted to (it is
     /// left untouched), otherwise what it now carries. Fails with
-    /// [`ErrorKind::Request`] only for a query-parameter credential whose request cannot take
+    /// [`ErrorKind::Request`](auth_core::ErrorKind::Request) only for a query-parameter credential whose request cannot take
     /// one, which an adapter's URL type normally rules out.
     pub fn add_to<R: OutgoingRequest + ?Sized>(
         &self,
