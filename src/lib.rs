@@ -33,6 +33,7 @@
 //! | `auth-core` | [`core`] | secrets, [`AccessToken`], [`TokenSource`], [`CachedTokenSource`], [`TokenStore`], [`AuthError`] |
 //! | `auth-layers` | [`layers`] | [`AddCredentialLayer`] (built by [`NoAuthLayer`], [`BearerLayer`], [`ApiKeyLayer`], [`BasicAuthLayer`]), [`TokenLayer`], [`DefaultHeadersLayer`] |
 //! | `auth-oauth` | `oauth` | OAuth 2.0 grants, client authentication, token-response normalization, `OAuth2Layer` |
+//! | `auth-reqwest` | `reqwest` | `reqwest-middleware` middlewares for every auth method (feature `reqwest`) |
 //!
 //! # Feature flags
 //!
@@ -43,6 +44,7 @@
 //! | `config` | off | declarative connections in TOML or JSON ([`config`]) |
 //! | `yaml` | off | YAML configuration files too |
 //! | `grpc` | off | tonic's request body: unary calls on a tonic `Channel` retried after UNAUTHENTICATED, the `AuthError` behind tonic's `Status` (gRPC statuses are read without it) |
+//! | `reqwest` | off | `reqwest-middleware` middlewares (`auth-reqwest`), HTTPS with rustls and ring; with `config`, a connection as a middleware |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -59,6 +61,9 @@ pub use auth_oauth as oauth;
 #[cfg(feature = "oauth2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use auth_oauth::{ClientAuth, OAuth2Layer};
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use auth_reqwest as reqwest;
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,
@@ -85,7 +90,8 @@ pub mod prelude {
     pub use auth_oauth::{ClientAuth, OAuth2Layer};
 }
 
-/// The README's examples, compiled and run as doctests (they use OAuth 2.0 and configuration).
-#[cfg(all(doctest, feature = "oauth2", feature = "config"))]
+/// The README's examples, compiled and run as doctests (they use OAuth 2.0, configuration and
+/// reqwest).
+#[cfg(all(doctest, feature = "oauth2", feature = "config", feature = "reqwest"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

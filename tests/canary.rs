@@ -506,3 +506,39 @@ async fn configured_file_credentials_never_show_the_secret() {
         assert!(error.to_string().contains("[redacted]"), "{error}");
     }
 }
+
+#[cfg(feature = "reqwest")]
+#[test]
+fn reqwest_middlewares_never_show_the_secret() {
+    use tower_auth::reqwest::{AuthMiddleware, CredentialMiddleware, TokenMiddleware};
+
+    for (name, layer) in [
+        ("CredentialMiddleware (bearer)", BearerLayer::new(CANARY)),
+        (
+            "CredentialMiddleware (basic)",
+            BasicAuthLayer::new("user", CANARY),
+        ),
+        (
+            "CredentialMiddleware (header key)",
+            ApiKeyLayer::header("X-Key", CANARY).build(),
+        ),
+        (
+            "CredentialMiddleware (query key)",
+            ApiKeyLayer::query("key", CANARY).build(),
+        ),
+    ] {
+        let layer = layer.expect("layer");
+        assert_debug_clean(name, &CredentialMiddleware::new(layer.clone()));
+        assert_debug_clean(name, &AuthMiddleware::from(layer));
+    }
+    let source = StaticTokenSource::new(canary_token());
+    assert_debug_clean("TokenMiddleware", &TokenMiddleware::new(source));
+    let shared: Arc<dyn TokenSource> = Arc::new(StaticTokenSource::new(canary_token()));
+    let headers = tower_auth::DefaultHeadersLayer::new()
+        .sensitive_header("X-Extra", CANARY)
+        .expect("header");
+    assert_debug_clean(
+        "AuthMiddleware (token)",
+        &AuthMiddleware::from(TokenLayer::new(shared)).with_default_headers(headers),
+    );
+}

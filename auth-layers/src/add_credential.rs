@@ -59,8 +59,8 @@ use crate::{
 /// builders. Cheap to clone; `Debug` shows where the credential goes, never the credential.
 #[derive(Clone)]
 pub struct AddCredentialLayer {
-    credential: Credential,
-    origins: Option<OriginFilter>,
+    pub(crate) credential: Credential,
+    pub(crate) origins: Option<OriginFilter>,
 }
 
 impl AddCredentialLayer {

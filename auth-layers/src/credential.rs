@@ -7,6 +7,7 @@ use auth_core::{ExposeSecret, SecretString};
 use http::{HeaderValue, Request, Uri};
 
 use crate::{
+    adapter::OutgoingRequest,
     placement::{HeaderSlot, QueryParam, Rejection},
     response::Detail,
 };
@@ -118,6 +119,31 @@ impl Credential {
                 slot.insert(request.headers_mut(), value.clone());
             }
             Kind::Query(query) => return self.apply_query(query, request.uri_mut()),
+            Kind::None => {}
+        }
+        Ok(self.sent)
+    }
+
+    /// [`apply`](Self::apply) for a request an adapter describes (`auth-reqwest`).
+    pub(crate) fn apply_to<R: OutgoingRequest + ?Sized>(
+        &self,
+        request: &mut R,
+    ) -> Result<Detail, Rejection> {
+        match &self.kind {
+            Kind::Header { slot, value, .. } => {
+                if self.keep_existing && request.headers().contains_key(slot.name()) {
+                    return Ok(self.kept);
+                }
+                slot.insert(request.headers_mut(), value.clone());
+            }
+            Kind::Query(query) => {
+                let current = request.query().unwrap_or("");
+                if self.keep_existing && query.param.carried_in(current) {
+                    return Ok(self.kept);
+                }
+                let new = query.param.replaced_in(current, query.pair.expose_secret());
+                request.set_query(&new);
+            }
             Kind::None => {}
         }
         Ok(self.sent)

@@ -48,10 +48,14 @@
 //! Every credential layer can be restricted to the [`Origin`]s its credential is meant for
 //! (`restrict_to_origin`); requests for any other origin, such as a redirect to another host,
 //! then pass through without it (see [`origin`]).
+//!
+//! Clients that are not Tower services get the same behaviour through an adapter built on
+//! [`adapter`] (`auth-reqwest` for `reqwest-middleware`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod adapter;
 pub mod add_credential;
 pub mod api_key;
 pub mod basic;

@@ -428,5 +428,32 @@ pub(crate) fn allows(filter: Option<&OriginFilter>, uri: &Uri) -> bool {
     filter.is_none_or(|filter| filter.matches(uri))
 }
 
+/// Like [`allows`], for a request an adapter describes by its URL's parts: `scheme`, `host`
+/// (an IPv6 literal in brackets) and `port` (`None` for the scheme's default), as
+/// [`url::Url`](https://docs.rs/url) gives them. A request without a host never matches.
+pub(crate) fn allows_parts(
+    filter: Option<&OriginFilter>,
+    scheme: &str,
+    host: Option<&str>,
+    port: Option<u16>,
+) -> bool {
+    let Some(filter) = filter else {
+        return true;
+    };
+    let Some(scheme) = Scheme::parse(scheme) else {
+        return false;
+    };
+    let Some(host) = host.filter(|host| !host.is_empty()) else {
+        return false;
+    };
+    let target = Target {
+        scheme,
+        host: HostRef::of(host),
+        port: port.unwrap_or(scheme.default_port()),
+        has_userinfo: false,
+    };
+    filter.origins.iter().any(|origin| origin.is(&target))
+}
+
 #[cfg(test)]
 mod tests;

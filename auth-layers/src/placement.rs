@@ -144,6 +144,17 @@ impl QueryParam {
         query::split(uri).is_ok_and(|(_, q)| q.split('&').any(|param| self.is_ours(param)))
     }
 
+    /// Whether the raw `query` (without `?`) already has a parameter of our name.
+    pub(crate) fn carried_in(&self, query: &str) -> bool {
+        query.split('&').any(|param| self.is_ours(param))
+    }
+
+    /// `query` (without `?`) with every parameter of our name replaced by `pair`, the other
+    /// parameters kept byte for byte.
+    pub(crate) fn replaced_in(&self, query: &str, pair: &str) -> String {
+        query::replaced(query, |param| self.is_ours(param), pair)
+    }
+
     /// Replaces every parameter of our name in `uri` with `pair` (from [`pair`](Self::pair)),
     /// keeping the path and the other parameters byte for byte. Fails, saying why, for a URI
     /// that takes no query (authority or asterisk form).

@@ -54,13 +54,7 @@ pub(crate) fn set_param(
     let mut new = String::with_capacity(path.len() + query.len() + pair.len() + 2);
     new.push_str(path);
     new.push('?');
-    for param in query.split('&') {
-        if !param.is_empty() && !ours(param) {
-            new.push_str(param);
-            new.push('&');
-        }
-    }
-    new.push_str(pair);
+    push_replaced(&mut new, query, ours, pair);
     // Both parts were valid before and the pair is percent-encoded, so this does not fail in
     // practice; it is still an error, not a panic.
     let new = PathAndQuery::try_from(new).map_err(|_| "the new query is not valid")?;
@@ -68,6 +62,25 @@ pub(crate) fn set_param(
     parts.path_and_query = Some(new);
     *uri = Uri::from_parts(parts).map_err(|_| "the URI cannot be rebuilt with a query")?;
     Ok(())
+}
+
+/// `query` (without `?`) with every parameter that is `ours` replaced by `pair`, for an adapter
+/// that holds the query apart from the rest of the URL.
+pub(crate) fn replaced(query: &str, ours: impl Fn(&str) -> bool, pair: &str) -> String {
+    let mut new = String::with_capacity(query.len() + pair.len() + 1);
+    push_replaced(&mut new, query, ours, pair);
+    new
+}
+
+/// Appends the parameters of `query` that are not `ours`, then `pair`, to `out`.
+fn push_replaced(out: &mut String, query: &str, ours: impl Fn(&str) -> bool, pair: &str) {
+    for param in query.split('&') {
+        if !param.is_empty() && !ours(param) {
+            out.push_str(param);
+            out.push('&');
+        }
+    }
+    out.push_str(pair);
 }
 
 /// The path and query of `uri`, or why a parameter cannot be added to it.

@@ -61,6 +61,9 @@ mod replay;
 mod retry;
 
 pub use future::ResponseFuture;
+// For the adapters (`crate::adapter`): the same retry decision and 401/403 error.
+pub(crate) use rejected::{NO_NEWER_TOKEN, give_up_reason, rejection_error};
+pub(crate) use retry::{Decision, decide};
 
 /// The counter (feature `metrics`) of requests retried with a fresh token after a 401, labelled
 /// `status`.
@@ -72,7 +75,7 @@ pub const DEFAULT_REPLAY_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Adds a token from a [`TokenSource`] to every request; see the [module docs](self).
 pub struct TokenLayer<T> {
-    shared: Arc<Shared<T>>,
+    pub(crate) shared: Arc<Shared<T>>,
 }
 
 impl<T> Clone for TokenLayer<T> {

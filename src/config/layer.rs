@@ -106,6 +106,31 @@ impl ConnectionLayer {
         }
         Ok(())
     }
+
+    /// The connection as a `reqwest-middleware` middleware (feature `reqwest`): the same
+    /// credential or token source (one cache, shared with this layer), origin restriction and
+    /// default headers.
+    ///
+    /// ```no_run
+    /// # async fn run(config: tower_auth::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_auth::reqwest::{reqwest, reqwest_middleware};
+    ///
+    /// let billing = config.connection("billing", None)?.layer()?;
+    /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    ///     .with(billing.reqwest_middleware())
+    ///     .build();
+    /// # let _ = client;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "reqwest")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+    pub fn reqwest_middleware(&self) -> auth_reqwest::AuthMiddleware {
+        let middleware = match &self.inner {
+            Inner::Static(layer) => auth_reqwest::AuthMiddleware::from(layer.clone()),
+            Inner::Token(layer) => auth_reqwest::AuthMiddleware::from(layer.clone()),
+        };
+        middleware.with_default_headers(self.headers.clone())
+    }
 }
 
 impl ConnectionSpec {

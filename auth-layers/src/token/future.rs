@@ -18,7 +18,7 @@ use tower_service::Service;
 
 use super::{
     Bound, Settings, Shared,
-    rejected::{attach_error, give_up_reason},
+    rejected::{NO_NEWER_TOKEN, attach_error, give_up_reason},
     replay::{self, ReplayPlan, ReplayableBody},
     retry::{self, Decision, Rejection},
 };
@@ -441,8 +441,7 @@ where
                                 response,
                                 rejection,
                                 carried,
-                                "the token source has no other token to offer, so it was not \
-                                 retried",
+                                NO_NEWER_TOKEN,
                                 &[this.token.as_ref(), Some(&token)],
                             )),
                             _ => Poll::Ready(Err(polled_after_completion())),

@@ -10,7 +10,12 @@ use super::{
 };
 use crate::{BoxError, response::Detail};
 
-pub(super) fn give_up_reason(
+/// Why a 401 was not retried when the source gave back the token that was rejected.
+pub(crate) const NO_NEWER_TOKEN: &str =
+    "the token source has no other token to offer, so it was not retried";
+
+/// Why a 401 or 403 was handed over: after a retry, or why there was none.
+pub(crate) fn give_up_reason(
     rejection: Rejection,
     retried: bool,
     could_retry: bool,
@@ -47,14 +52,7 @@ pub(super) fn attach_error<B: ReplayableBody, ResB>(
     why: &str,
     sent: &[Option<&AccessToken>],
 ) -> Result<Response<ResB>, BoxError> {
-    if let Some(error) = retry::error_of(rejection, response.headers()) {
-        let redactor = Redactor::new();
-        for token in sent.iter().flatten() {
-            redactor.add_token(token);
-        }
-        let error = error
-            .with_detail(format!("{}; {why}", carried.as_str()))
-            .redact(&redactor);
+    if let Some(error) = rejection_error(rejection, response.headers(), carried, why, sent) {
         if let Rejection::Grpc(_) = rejection
             && let Some(failure) = B::grpc_failure(response.headers(), &error)
         {
@@ -63,4 +61,26 @@ pub(super) fn attach_error<B: ReplayableBody, ResB>(
         response.extensions_mut().insert(error);
     }
     Ok(response)
+}
+
+/// The [`AuthError`] of a rejection: what the request carried, why it was handed over, and the
+/// challenge (or `grpc-message`) with every token in `sent` cut out. `None` when the headers
+/// describe no rejection.
+pub(crate) fn rejection_error(
+    rejection: Rejection,
+    headers: &http::HeaderMap,
+    carried: Detail,
+    why: &str,
+    sent: &[Option<&AccessToken>],
+) -> Option<auth_core::AuthError> {
+    let error = retry::error_of(rejection, headers)?;
+    let redactor = Redactor::new();
+    for token in sent.iter().flatten() {
+        redactor.add_token(token);
+    }
+    Some(
+        error
+            .with_detail(format!("{}; {why}", carried.as_str()))
+            .redact(&redactor),
+    )
 }
