@@ -42,6 +42,7 @@
 //! | `tracing` | off | `tracing` events for token fetches, refreshes, failures and retries (never secrets) |
 //! | `config` | off | declarative connections in TOML or JSON ([`config`]) |
 //! | `yaml` | off | YAML configuration files too |
+//! | `redis` | off | the fleet tier of the token cache on Redis or Valkey ([`redis`], `cache = { redis = … }` in a configuration) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -58,6 +59,9 @@ pub use auth_oauth as oauth;
 #[cfg(feature = "oauth2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
 pub use auth_oauth::{ClientAuth, OAuth2Layer};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use auth_redis as redis;
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,

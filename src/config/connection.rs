@@ -321,6 +321,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "prompt",
             "offline_access",
             "refresh_before",
+            "cache",
             "profile",
         ],
     );
@@ -433,6 +434,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         token_store: r.path(t, "token_store"),
         tls: read_tls(r, t),
         refresh_before: r.duration(t, "refresh_before"),
+        cache: super::fleet::read(r, t),
         profile,
     };
     Some(spec)
@@ -454,6 +456,7 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
             "service_account_file",
             "tls",
             "refresh_before",
+            "cache",
         ],
     );
     let service_account_file = r.key_file(t, "service_account_file");
@@ -489,6 +492,7 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
         service_account_file,
         tls: read_tls(r, t),
         refresh_before: r.duration(t, "refresh_before"),
+        cache: super::fleet::read(r, t),
     })
 }
 
@@ -504,6 +508,7 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
             "prefix",
             "location",
             "refresh_before",
+            "cache",
         ],
     );
     let request = r.sub_table(t, "request");
@@ -561,5 +566,6 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
         }),
         location,
         refresh_before: r.duration(t, "refresh_before"),
+        cache: super::fleet::read(r, t),
     })
 }
