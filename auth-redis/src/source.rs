@@ -4,8 +4,10 @@
 //! miss, or when Redis still holds the very token this process already has (its in-process
 //! cache is asking because that token is due for refresh), one process in the fleet takes the
 //! lock (`SET NX PX`, a random owner, released by a compare-and-delete), fetches, and publishes
-//! the sealed token with a TTL of its remaining life; the others poll (with jitter) for the
-//! result. Every Redis failure means fetching alone, never a failed request.
+//! the sealed token with a TTL of its remaining usable life (its life less auth-core's
+//! `MIN_USABLE_LIFETIME`, one second: a token closer to expiry counts as a miss); the others
+//! poll (with jitter) for the result. Every Redis failure means fetching alone, never a failed
+//! request.
 
 use std::{
     fmt,
@@ -13,7 +15,10 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use auth_core::{AccessToken, AuthError, ExposeSecret, TokenFuture, TokenSource};
+use auth_core::{
+    AccessToken, AuthError, ExposeSecret, TokenFuture, TokenSource,
+    cache::config::MIN_USABLE_LIFETIME,
+};
 use secrecy::zeroize::Zeroizing;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -127,6 +132,11 @@ impl<S> FleetTokenSource<S> {
         }
         let now_ms = unix_ms(SystemTime::now());
         let remaining = payload.expires_at_ms.checked_sub(now_ms)?;
+        // A token this close to expiry is not worth taking: the in-process cache would still
+        // serve it for its minimum usable life. It counts as a miss, so one process replaces it.
+        if remaining < MIN_USABLE_LIFETIME.as_millis() as u64 {
+            return None;
+        }
         let mut builder = AccessToken::builder(payload.secret.clone())
             .token_type(payload.token_type.clone())
             .header_prefix(payload.header_prefix.clone())
@@ -161,7 +171,8 @@ impl<S> FleetTokenSource<S> {
         );
         let mut value = self.sealer().fingerprint(secret.as_bytes()).to_vec();
         value.extend_from_slice(&self.sealer().seal(&self.key, &json)?);
-        Ok((value, remaining))
+        // The entry lives as long as the token is worth taking (see `open`).
+        Ok((value, remaining.saturating_sub(MIN_USABLE_LIFETIME)))
     }
 }
 

@@ -382,3 +382,19 @@ async fn in_front_of_the_fleet_the_in_process_cache_serves_without_redis() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_rejected_in_one_process_is_replaced_for_the_fleet() {
+    let redis = RedisServer::launch();
+    let server = token_server(3600).await;
+    let a = CachedTokenSource::new(source(&redis, &server));
+    let t1 = a.token().await.expect("t1");
+    // The layer's 401 path: the in-process cache drops it; the next fetch finds the same token
+    // in Redis, the one this process holds, so it replaces it for everyone.
+    a.invalidate(&t1);
+    let t2 = a.token().await.expect("t2");
+    assert_ne!(t2.secret().expose_secret(), t1.secret().expose_secret());
+    let b = source(&redis, &server).token().await.expect("b");
+    assert_eq!(b.secret().expose_secret(), t2.secret().expose_secret());
+    assert_eq!(server.fetches(), 2);
+}

@@ -70,11 +70,14 @@ pub enum Variant {
     Token,
     /// The same with `retry_on_401(false)`: no replay copy.
     TokenNoRetry,
+    /// `Token` with the fleet tier (auth-redis) configured under the in-process cache. Its
+    /// Redis is never contacted: the hot path does not reach it.
+    TokenFleet,
 }
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 10] = [
+    pub const ALL: [Variant; 11] = [
         Variant::NoLayer,
         Variant::TowerHttp,
         Variant::TowerHttpCustomHeader,
@@ -85,6 +88,7 @@ impl Variant {
         Variant::Basic,
         Variant::Token,
         Variant::TokenNoRetry,
+        Variant::TokenFleet,
     ];
 
     /// The name shown in tables.
@@ -100,6 +104,7 @@ impl Variant {
             Variant::Basic => "BasicAuthLayer",
             Variant::Token => "TokenLayer (cached token)",
             Variant::TokenNoRetry => "TokenLayer (retry_on_401 off)",
+            Variant::TokenFleet => "TokenLayer (cached token, Redis tier under it)",
         }
     }
 
@@ -116,6 +121,7 @@ impl Variant {
             Variant::Basic => "basic",
             Variant::Token => "token_layer",
             Variant::TokenNoRetry => "token_layer_no_retry",
+            Variant::TokenFleet => "token_layer_fleet",
         }
     }
 
@@ -136,6 +142,8 @@ impl Variant {
         match self {
             Variant::ApiKeyHeader => Some(Variant::TowerHttpCustomHeader),
             Variant::Token => Some(Variant::TowerRetry),
+            // The fleet tier must cost nothing on top of the plain cached token.
+            Variant::TokenFleet => Some(Variant::Token),
             _ => None,
         }
     }
@@ -144,7 +152,7 @@ impl Variant {
     pub fn has_target(self) -> bool {
         matches!(
             self,
-            Variant::Bearer | Variant::ApiKeyHeader | Variant::Token
+            Variant::Bearer | Variant::ApiKeyHeader | Variant::Token | Variant::TokenFleet
         )
     }
 }
@@ -287,6 +295,23 @@ fn fresh_token_cache() -> CachedTokenSource<StaticTokenSource> {
     cache
 }
 
+/// [`fresh_token_cache`] with the fleet tier under it: a Redis client that never connects
+/// (nothing listens on port 9), since a fresh token is served without it.
+fn fresh_fleet_cache() -> CachedTokenSource<auth_redis::FleetTokenSource<StaticTokenSource>> {
+    let token = AccessToken::builder(TOKEN)
+        .expires_in(Duration::from_secs(24 * 3600))
+        .build()
+        .expect("a valid token");
+    let fleet = auth_redis::RedisTokenCache::builder("redis://127.0.0.1:9")
+        .encryption_key(auth_redis::EncryptionKey::from_bytes([7; 32]))
+        .build()
+        .expect("a valid fleet cache");
+    let key = auth_redis::FleetKey::builder("https://idp.example/token", "bench").build();
+    let cache = CachedTokenSource::new(fleet.wrap(StaticTokenSource::new(token.clone()), &key));
+    cache.insert(token);
+    cache
+}
+
 /// Builds the stack for `variant` and hands it to `with`.
 pub fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
     let inner = inner();
@@ -330,6 +355,7 @@ pub fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
             let layer = TokenLayer::new(fresh_token_cache()).retry_on_401(false);
             with.run(layer.layer(inner))
         }
+        Variant::TokenFleet => with.run(TokenLayer::new(fresh_fleet_cache()).layer(inner)),
     }
 }
 
