@@ -26,7 +26,11 @@ const COMPARE_AND_SET: &str = "local v = redis.call('GET', KEYS[1]) \
     local cur = '' if v then cur = string.sub(v, 1, 16) end \
     if cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0";
 
-/// A [`TokenStore`] on Redis; see the [module docs](self). Records never expire by themselves.
+/// A [`TokenStore`] on Redis, sealed like the token cache. Refresh-token rotation is serialized
+/// across the fleet: [`TokenStore::lock`] takes a fleet-wide lock (the grants hold it from
+/// loading the refresh token to saving the rotated one), and a save is a compare-and-set on the
+/// record this store loaded, so a rotated refresh token is never overwritten by a stale one nor
+/// spent twice. Records never expire by themselves; Redis failing fails the store's calls.
 pub struct RedisTokenStore {
     cache: RedisTokenCache,
     /// Per store key, the fingerprint of the record this store last loaded or saved.
