@@ -59,6 +59,7 @@ mod custom;
 #[cfg(feature = "oauth2")]
 mod discovered;
 mod error;
+mod fleet;
 mod headers;
 mod layer;
 #[cfg(feature = "oauth2")]
@@ -81,8 +82,8 @@ pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
 pub use spec::{
-    AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, JwtBearerSpec, KeyMapSpec, Location,
-    OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
+    AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, FleetCacheSpec, JwtBearerSpec, KeyMapSpec,
+    Location, OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
 };
 pub use tenants::TENANT_PLACEHOLDER;
 #[cfg(feature = "oauth2")]
@@ -98,7 +99,12 @@ pub const CONFIG_ENV_VAR: &str = "TOWER_AUTH_CONFIG";
 /// The environment variable naming the environment.
 pub const ENVIRONMENT_ENV_VAR: &str = "TOWER_AUTH_ENV";
 
-const TOP_LEVEL_KEYS: &[&str] = &["default_environment", "strict_secrets", "connections"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "default_environment",
+    "strict_secrets",
+    "connections",
+    "cache",
+];
 
 /// A configuration file's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +144,8 @@ pub struct Config {
     default_environment: Option<String>,
     strict_secrets: bool,
     connections: Map<String, Value>,
+    /// The top-level `cache`: the default of every token connection without its own.
+    default_cache: Option<Value>,
     warnings: Vec<Problem>,
     redactor: auth_core::Redactor,
 }
@@ -198,6 +206,7 @@ impl Config {
         let default_environment = reader.string(&top, "default_environment");
         let strict_secrets = reader.bool(&top, "strict_secrets", false);
         reader.strict_secrets = strict_secrets;
+        let default_cache = fleet::read_default(&mut reader, &top);
         let connections = match reader.sub_table(&top, "connections") {
             Some(t) => t.map.clone(),
             None => {
@@ -214,6 +223,7 @@ impl Config {
             default_environment,
             strict_secrets,
             connections,
+            default_cache,
             warnings: Vec::new(),
             redactor: auth_core::Redactor::new(),
         };
@@ -233,6 +243,7 @@ impl Config {
         let auth_headers = headers::auth_headers(&self.connections);
         let read = |reader: &mut Reader<'_>, name: &str, env: Option<&str>, value: &Value| {
             let path = format!("connections.{name}");
+            let value = &fleet::with_default(value, self.default_cache.as_ref());
             let spec = connection::read_connection(reader, name, env, path.clone(), value);
             if let Some(spec) = spec {
                 headers::warn_credentials(reader.problems, &path, &spec.headers, &auth_headers);
@@ -366,10 +377,12 @@ impl Config {
             Some(env) => merged_for(value, env, &mut reader, &path),
             None => Some(without_envs(value)),
         };
-        let spec = merged.and_then(|merged| {
-            let spec = connection::read_connection(&mut reader, name, env, path, &merged);
-            spec.map(|spec| (spec, merged))
-        });
+        let spec = merged
+            .map(|merged| fleet::with_default(&merged, self.default_cache.as_ref()))
+            .and_then(|merged| {
+                let spec = connection::read_connection(&mut reader, name, env, path, &merged);
+                spec.map(|spec| (spec, merged))
+            });
         match spec {
             Some((mut spec, merged)) if problems.errors.is_empty() => {
                 spec.redactor = self.redactor.clone();

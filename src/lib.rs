@@ -45,6 +45,7 @@
 //! | `yaml` | off | YAML configuration files too |
 //! | `grpc` | off | tonic's request body: unary calls on a tonic `Channel` retried after UNAUTHENTICATED, the `AuthError` behind tonic's `Status` (gRPC statuses are read without it) |
 //! | `reqwest` | off | `reqwest-middleware` middlewares (`auth-reqwest`), HTTPS with rustls and ring; with `config`, a connection as a middleware |
+//! | `redis` | off | the fleet tier of the token cache on Redis or Valkey ([`redis`], `cache = { redis = … }` in a configuration) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -64,6 +65,10 @@ pub use auth_oauth::{ClientAuth, OAuth2Layer};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use auth_reqwest as reqwest;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use auth_redis as redis;
 
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,

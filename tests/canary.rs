@@ -542,3 +542,40 @@ fn reqwest_middlewares_never_show_the_secret() {
         &AuthMiddleware::from(TokenLayer::new(shared)).with_default_headers(headers),
     );
 }
+
+#[cfg(feature = "redis")]
+#[test]
+fn fleet_cache_types_never_show_the_secret() {
+    use tower_auth::redis::{EncryptionKey, FleetKey, RedisTokenCache, RedisTokenStore};
+    let key = EncryptionKey::generate().expect("key");
+    let key_text = {
+        use tower_auth::core::ExposeSecret;
+        key.to_base64().expose_secret().to_owned()
+    };
+    let shown = format!("{key:?}");
+    assert!(!shown.contains(&key_text), "EncryptionKey shows the key");
+    let url = format!("redis://app:{CANARY}@127.0.0.1:1/0");
+    let builder = RedisTokenCache::builder(url.clone())
+        .encryption_key(EncryptionKey::from_base64(&key_text).expect("key"));
+    assert_debug_clean("RedisTokenCacheBuilder", &builder);
+    let cache = builder.build().expect("cache");
+    assert_debug_clean("RedisTokenCache", &cache);
+    assert_clean("RedisTokenCache::shown_url", cache.shown_url());
+    let fleet_key = FleetKey::builder("https://idp.example/token", "c")
+        .client_secret(CANARY)
+        .build();
+    assert_debug_clean("FleetKey", &fleet_key);
+    assert_debug_clean(
+        "FleetKeyBuilder",
+        &FleetKey::builder("u", "c").client_secret(CANARY),
+    );
+    assert_clean("FleetKey's Redis key", &cache.token_key(&fleet_key));
+    let source = cache.wrap(StaticTokenSource::new(canary_token()), &fleet_key);
+    assert_debug_clean("FleetTokenSource", &source);
+    assert_debug_clean("RedisTokenStore", &RedisTokenStore::new(cache.clone()));
+    let err = RedisTokenCache::builder(format!("not a url {CANARY}"))
+        .allow_plaintext(true)
+        .build()
+        .expect_err("bad url");
+    assert_clean("FleetError", &err.to_string());
+}

@@ -125,6 +125,8 @@ enum ConfigCommand {
         /// Connections to show [default: all]
         names: Vec<String>,
     },
+    /// Print a fresh encryption key for `cache = { encryption_key = … }` (32 random bytes, base64)
+    GenKey,
 }
 
 /// How `check` prints its results.
@@ -138,6 +140,9 @@ enum OutputFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Config(ConfigCommand::GenKey) = cli.command {
+        return ExitCode::from(show::gen_key());
+    }
     let path = cli.config.clone().unwrap_or_else(Config::default_path);
     let config = match Config::load(&path) {
         Ok(config) => config,
@@ -222,6 +227,8 @@ fn main() -> ExitCode {
             } => login::run(&config, env, &name, no_browser, user.as_deref()).await,
             Command::Config(ConfigCommand::Validate) => show::validate(&config),
             Command::Config(ConfigCommand::Show { names }) => show::show(&config, env, &names),
+            // Handled before the configuration is loaded.
+            Command::Config(ConfigCommand::GenKey) => 0,
         }
     });
     ExitCode::from(code)

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use tower_auth::config::{
-    AuthSpec, Config, ConnectionSpec, KeyMapSpec, Location, SecretRef, TemplateValue, TlsSpec,
+    AuthSpec, Config, ConnectionSpec, FleetCacheSpec, KeyMapSpec, Location, SecretRef,
+    TemplateValue, TlsSpec,
 };
 
 /// Loading already reported every error (exit 2 before we get here); print the warnings.
@@ -18,6 +19,43 @@ pub(crate) fn validate(config: &Config) -> u8 {
         println!("warning: {warning}");
     }
     0
+}
+
+/// `tower-auth config gen-key`: a fresh fleet-cache encryption key on stdout.
+pub(crate) fn gen_key() -> u8 {
+    use tower_auth::core::ExposeSecret;
+    match tower_auth::redis::EncryptionKey::generate() {
+        Ok(key) => {
+            println!("{}", key.to_base64().expose_secret());
+            0
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            1
+        }
+    }
+}
+
+/// The fleet cache as one line: the URL without its password, never the key.
+fn cache_line(c: &FleetCacheSpec) -> String {
+    let redis = match &c.redis {
+        SecretRef::Literal(url) => {
+            use tower_auth::core::ExposeSecret;
+            quote(&tower_auth::redis::shown_url(url.expose_secret()))
+        }
+        other => secret(other),
+    };
+    let mut items = vec![format!("redis = {redis}")];
+    if let Some(prefix) = &c.key_prefix {
+        items.push(format!("key_prefix = {}", quote(prefix)));
+    }
+    if let Some(key) = &c.encryption_key {
+        items.push(format!("encryption_key = {}", secret(key)));
+    }
+    if c.allow_plaintext {
+        items.push("allow_plaintext = true".to_owned());
+    }
+    format!("{{ {} }}", items.join(", "))
 }
 
 pub(crate) fn show(config: &Config, env: Option<&str>, names: &[String]) -> u8 {
@@ -189,6 +227,9 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             if let Some(store) = &o.token_store {
                 field("token_store", quote(&store.display().to_string()));
             }
+            if let Some(cache) = &o.cache {
+                field("cache", cache_line(cache));
+            }
             if let Some(lead) = o.refresh_before {
                 field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
             }
@@ -219,6 +260,9 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             if !j.scopes.is_empty() {
                 field("scopes", format!("{:?}", j.scopes));
             }
+            if let Some(cache) = &j.cache {
+                field("cache", cache_line(cache));
+            }
             if let Some(lead) = j.refresh_before {
                 field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
             }
@@ -246,6 +290,9 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             field("location", quote(location_name(c.location)));
             field("header", quote(&c.header));
             field("prefix", quote(&c.prefix));
+            if let Some(cache) = &c.cache {
+                field("cache", cache_line(cache));
+            }
             if let Some(lead) = c.refresh_before {
                 field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
             }

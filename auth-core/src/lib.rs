@@ -45,5 +45,7 @@ pub use keyed::{KeyedEntry, KeyedTokenSource, TokenKey};
 pub use redact::Redactor;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use source::{FnTokenSource, StaticTokenSource, TokenFuture, TokenSource};
-pub use store::{FileTokenStore, MemoryTokenStore, StoreFuture, StoredToken, TokenStore};
+pub use store::{
+    FileTokenStore, MemoryTokenStore, StoreFuture, StoreLock, StoredToken, TokenStore,
+};
 pub use token::{AccessToken, AccessTokenBuilder, sensitive_header_value};

@@ -81,6 +81,44 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Removes the record for `key`; removing a missing key is not an error.
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Serializes refresh-token rotation of `key` across every process sharing this store: the
+    /// grants hold the returned lock from loading a refresh token to saving the rotated one, so
+    /// two processes never spend the same refresh token. Released when dropped.
+    ///
+    /// Defaults to [`StoreLock::none`]: a store in one process needs no more than the grants'
+    /// own in-process lock (the file store has its lock file).
+    fn lock<'a>(&'a self, key: &'a str) -> StoreFuture<'a, StoreLock> {
+        let _ = key;
+        Box::pin(async { Ok(StoreLock::none()) })
+    }
+}
+
+/// A lock taken with [`TokenStore::lock`], released when dropped.
+pub struct StoreLock {
+    _release: Option<Box<dyn Send + Sync>>,
+}
+
+impl StoreLock {
+    /// No lock to release (stores used by one process).
+    pub fn none() -> Self {
+        StoreLock { _release: None }
+    }
+
+    /// A lock released by dropping `release`.
+    pub fn new(release: impl Send + Sync + 'static) -> Self {
+        StoreLock {
+            _release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreLock")
+            .field("held", &self._release.is_some())
+            .finish()
+    }
 }
 
 impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
@@ -94,5 +132,9 @@ impl<T: TokenStore + ?Sized> TokenStore for std::sync::Arc<T> {
 
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         (**self).remove(key)
+    }
+
+    fn lock<'a>(&'a self, key: &'a str) -> StoreFuture<'a, StoreLock> {
+        (**self).lock(key)
     }
 }

@@ -71,7 +71,10 @@ fn main() {
             continue;
         }
         // The replay copy of a request with headers: the header map's two tables.
-        let allowed = if matches!(variant, Variant::Token | Variant::TowerRetry) {
+        let allowed = if matches!(
+            variant,
+            Variant::Token | Variant::TokenFleet | Variant::TowerRetry
+        ) {
             2.0
         } else {
             0.0

@@ -78,6 +78,9 @@ pub enum Variant {
     /// through the keys; each request gets its key inserted into its extensions first, as the
     /// application's middleware would (P7, against `Token`).
     TokenKeyed,
+    /// `Token` with the fleet tier (auth-redis) configured under the in-process cache. Its
+    /// Redis is never contacted: the hot path does not reach it.
+    TokenFleet,
 }
 
 /// How many warm keys the keyed variant holds.
@@ -85,7 +88,7 @@ pub const KEYS: usize = 1_000;
 
 impl Variant {
     /// Every variant, in table order.
-    pub const ALL: [Variant; 12] = [
+    pub const ALL: [Variant; 13] = [
         Variant::NoLayer,
         Variant::TowerHttp,
         Variant::TowerHttpCustomHeader,
@@ -98,6 +101,7 @@ impl Variant {
         Variant::TokenNoRetry,
         Variant::TokenWithKey,
         Variant::TokenKeyed,
+        Variant::TokenFleet,
     ];
 
     /// The name shown in tables.
@@ -115,6 +119,7 @@ impl Variant {
             Variant::TokenNoRetry => "TokenLayer (retry_on_401 off)",
             Variant::TokenWithKey => "TokenLayer (request carries a key)",
             Variant::TokenKeyed => "TokenLayer keyed (1,000 keys)",
+            Variant::TokenFleet => "TokenLayer (cached token, Redis tier under it)",
         }
     }
 
@@ -133,6 +138,7 @@ impl Variant {
             Variant::TokenNoRetry => "token_layer_no_retry",
             Variant::TokenWithKey => "token_layer_with_key",
             Variant::TokenKeyed => "token_layer_keyed",
+            Variant::TokenFleet => "token_layer_fleet",
         }
     }
 
@@ -154,6 +160,8 @@ impl Variant {
             Variant::ApiKeyHeader => Some(Variant::TowerHttpCustomHeader),
             Variant::Token => Some(Variant::TowerRetry),
             Variant::TokenKeyed => Some(Variant::TokenWithKey),
+            // The fleet tier must cost nothing on top of the plain cached token.
+            Variant::TokenFleet => Some(Variant::Token),
             _ => None,
         }
     }
@@ -162,7 +170,7 @@ impl Variant {
     pub fn has_target(self) -> bool {
         matches!(
             self,
-            Variant::Bearer | Variant::ApiKeyHeader | Variant::Token
+            Variant::Bearer | Variant::ApiKeyHeader | Variant::Token | Variant::TokenFleet
         )
     }
 }
@@ -305,6 +313,23 @@ fn fresh_token_cache() -> CachedTokenSource<StaticTokenSource> {
     cache
 }
 
+/// [`fresh_token_cache`] with the fleet tier under it: a Redis client that never connects
+/// (nothing listens on port 9), since a fresh token is served without it.
+fn fresh_fleet_cache() -> CachedTokenSource<auth_redis::FleetTokenSource<StaticTokenSource>> {
+    let token = AccessToken::builder(TOKEN)
+        .expires_in(Duration::from_secs(24 * 3600))
+        .build()
+        .expect("a valid token");
+    let fleet = auth_redis::RedisTokenCache::builder("redis://127.0.0.1:9")
+        .encryption_key(auth_redis::EncryptionKey::from_bytes([7; 32]))
+        .build()
+        .expect("a valid fleet cache");
+    let key = auth_redis::FleetKey::builder("https://idp.example/token", "bench").build();
+    let cache = CachedTokenSource::new(fleet.wrap(StaticTokenSource::new(token.clone()), &key));
+    cache.insert(token);
+    cache
+}
+
 /// Builds the stack for `variant` and hands it to `with`.
 pub fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
     let inner = inner();
@@ -348,6 +373,7 @@ pub fn with_stack<W: WithStack>(variant: Variant, with: W) -> W::Output {
             let layer = TokenLayer::new(fresh_token_cache()).retry_on_401(false);
             with.run(layer.layer(inner))
         }
+        Variant::TokenFleet => with.run(TokenLayer::new(fresh_fleet_cache()).layer(inner)),
         Variant::TokenWithKey => {
             let (_, keys) = warm_keyed();
             with.run(WithKey {

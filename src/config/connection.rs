@@ -325,6 +325,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "prompt",
             "offline_access",
             "refresh_before",
+            "cache",
             "profile",
         ],
     );
@@ -437,6 +438,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         token_store: r.path(t, "token_store"),
         tls: read_tls(r, t),
         refresh_before: r.duration(t, "refresh_before"),
+        cache: super::fleet::read(r, t),
         profile,
     };
     Some(spec)
@@ -458,6 +460,7 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
             "service_account_file",
             "tls",
             "refresh_before",
+            "cache",
         ],
     );
     let service_account_file = r.key_file(t, "service_account_file");
@@ -493,6 +496,7 @@ fn read_jwt_bearer(r: &mut Reader<'_>, t: &Table<'_>) -> Option<JwtBearerSpec> {
         service_account_file,
         tls: read_tls(r, t),
         refresh_before: r.duration(t, "refresh_before"),
+        cache: super::fleet::read(r, t),
     })
 }
 
@@ -508,6 +512,7 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
             "prefix",
             "location",
             "refresh_before",
+            "cache",
         ],
     );
     let request = r.sub_table(t, "request");
@@ -565,5 +570,6 @@ fn read_custom(r: &mut Reader<'_>, t: &Table<'_>) -> Option<CustomSpec> {
         }),
         location,
         refresh_before: r.duration(t, "refresh_before"),
+        cache: super::fleet::read(r, t),
     })
 }

@@ -25,6 +25,7 @@ pub(crate) fn token_layer(
         let (spec, c) = (spec.clone(), c.clone());
         move || request(&spec, &c).map(|r| Arc::new(r) as Arc<dyn TokenSource>)
     });
+    let source = super::fleet::shared(spec, c.cache.as_ref(), source, || fleet_key(spec, c))?;
     let cache = super::oauth::cache_config(c.refresh_before).name(spec.name.clone());
     let source: Arc<dyn TokenSource> = Arc::new(CachedTokenSource::with_config(source, cache));
     let path = format!("connections.{}.auth.location", spec.name);
@@ -94,4 +95,36 @@ fn request(spec: &ConnectionSpec, c: &CustomSpec) -> Result<CustomTokenRequest, 
         Location::Query => builder.send_in_query(&c.header),
     };
     builder.build().map_err(|e| problem("request", e))
+}
+
+/// What names a custom connection's token in the fleet cache: the request as configured, its
+/// secrets resolved (only their keyed hash reaches Redis).
+fn fleet_key(spec: &ConnectionSpec, c: &CustomSpec) -> Result<super::fleet::KeyParts, ConfigError> {
+    let path = format!("connections.{}.auth", spec.name);
+    let mut parts = super::fleet::KeyParts {
+        token_url: c.url.clone(),
+        client_id: format!("custom:{}", c.method),
+        grant: "custom".to_owned(),
+        ..Default::default()
+    };
+    let body = c.json.iter().chain(c.form.iter());
+    let sections = [("headers", &c.headers), ("values", &c.values)];
+    let all = sections.into_iter().chain(body.map(|m| ("body", m)));
+    for (section, map) in all {
+        for (name, value) in map {
+            match value {
+                TemplateValue::Text(text) => {
+                    parts
+                        .extra
+                        .insert(format!("{section}.{name}"), text.clone());
+                }
+                TemplateValue::Secret(secret) => parts.secrets.push(
+                    secret
+                        .resolve_for(&format!("{path}.{section}.{name}"), &spec.redactor)
+                        .map_err(ConfigError::secret)?,
+                ),
+            }
+        }
+    }
+    Ok(parts)
 }

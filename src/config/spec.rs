@@ -294,6 +294,9 @@ pub struct OAuth2Spec {
     /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
     /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
     pub refresh_before: Option<Duration>,
+    /// The fleet tier under the token cache (`cache = { redis = … }`), from this table or the
+    /// top-level default.
+    pub cache: Option<FleetCacheSpec>,
     /// Who signed in (`authorization_code` only): `profile = { url, id_path, email_path }`.
     pub profile: Option<ProfileSpec>,
 }
@@ -340,6 +343,9 @@ pub struct JwtBearerSpec {
     /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
     /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
     pub refresh_before: Option<Duration>,
+    /// The fleet tier under the token cache (`cache = { redis = … }`), from this table or the
+    /// top-level default.
+    pub cache: Option<FleetCacheSpec>,
 }
 
 /// A value in a custom request body or header: literal, secret, or `{{name}}` template. Also a
@@ -380,4 +386,22 @@ pub struct CustomSpec {
     /// (`refresh_before = "10s"`); see [`CacheConfig::refresh_before`](auth_core::CacheConfig::refresh_before).
     /// Unset: the last 25% of the token's life, at most 5 minutes, before a 30 s skew.
     pub refresh_before: Option<Duration>,
+    /// The fleet tier under the token cache (`cache = { redis = … }`), from this table or the
+    /// top-level default.
+    pub cache: Option<FleetCacheSpec>,
+}
+
+/// `cache = { redis = …, key_prefix = "…", encryption_key = { env = … }, allow_plaintext = false }`:
+/// tokens shared by every process through Redis (feature `redis`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FleetCacheSpec {
+    /// The Redis URL, or a secret reference to it (URLs carry passwords).
+    pub redis: SecretRef,
+    /// The namespace of the keys; `None` for `tower-auth`.
+    pub key_prefix: Option<String>,
+    /// 32 random bytes, base64 (`tower-auth config gen-key`).
+    pub encryption_key: Option<SecretRef>,
+    /// Store tokens in clear when no key is set.
+    pub allow_plaintext: bool,
 }

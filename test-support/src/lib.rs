@@ -29,6 +29,7 @@
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
 //! | [`pki`] | the test PKI: CA, server and client certificates; expired, intermediate, self-signed |
 //! | [`redirect`] | a server that answers every request with a redirect and records it |
+//! | [`redis`] | [`RedisServer`](redis::RedisServer): a real `redis-server` on a free port, stopped on drop |
 //! | [`tls`] | an HTTPS API on a [`pki`] certificate, optionally requiring client certificates |
 //! | [`token_server`] | an OAuth 2.0 authorization server: grants, fault switches, JWT assertions |
 #![deny(missing_docs)]
@@ -44,6 +45,7 @@ pub mod metrics;
 pub mod oauth2_mock_server;
 pub mod pki;
 pub mod redirect;
+pub mod redis;
 pub mod tls;
 pub mod token_server;
 

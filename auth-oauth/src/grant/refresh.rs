@@ -166,6 +166,9 @@ impl Rotation {
         initial: Option<&SecretString>,
     ) -> Result<AccessToken, AuthError> {
         let _serialized = self.lock.lock().await;
+        // Across processes too, when the store is shared (Redis): held until the rotated
+        // refresh token is saved.
+        let _fleet = self.store.lock(&self.key).await?;
         let stored = self.store.load(&self.key).await?;
         let from_store = stored.as_ref().and_then(|s| s.refresh_token.clone());
         let Some(refresh_token) = from_store.clone().or_else(|| initial.cloned()) else {
@@ -200,6 +203,7 @@ impl Rotation {
             return Ok(());
         };
         let _serialized = self.lock.lock().await;
+        let _fleet = self.store.lock(&self.key).await?;
         let stored = self.store.load(&self.key).await?;
         self.save(stored, refresh_token, response).await
     }

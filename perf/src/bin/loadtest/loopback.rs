@@ -72,7 +72,7 @@ pub(crate) struct Observed<T> {
 }
 
 impl<T> Observed<T> {
-    fn new(inner: T) -> Self {
+    pub(crate) fn new(inner: T) -> Self {
         Self {
             inner,
             awaited: Arc::default(),

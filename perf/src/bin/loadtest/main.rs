@@ -1,7 +1,9 @@
 //! The performance targets of tower-auth, measured on this machine against baselines measured in
 //! the same run: P1 hot-path cost and allocations, P2 single flight at 10,000 concurrent
-//! requests, P3 no waiting on proactive refresh, P4 loopback throughput. Everything runs in
-//! process on 127.0.0.1 (the demo token endpoint and APIs of `auth-test-support`).
+//! requests, P3 no waiting on proactive refresh, P4 loopback throughput, P5 one token fetch per
+//! token generation for a fleet of 8 processes sharing tokens through Redis. Everything runs on
+//! 127.0.0.1 (the demo token endpoint and APIs of `auth-test-support`; P5 also starts a
+//! `redis-server` and re-spawns this binary as its workers).
 //!
 //! Prints a table and one line per target (`P4 ratio=0.99 target>=0.97 PASS`), and writes the
 //! same summary to `target/bench-summary.md` (under `CARGO_TARGET_DIR` when set). What the
@@ -18,6 +20,7 @@
 //! its time limit.
 #![allow(clippy::print_stdout)]
 
+mod fleet;
 mod loopback;
 mod summary;
 
@@ -41,7 +44,9 @@ usage: loadtest [--quick] [--requests N] [--concurrency C] [--only LIST]
   --quick          short runs for CI (about 15 s); figures are indicative only
   --requests N     concurrent requests in the P2 burst (1..=100000; default 10000, quick 2000)
   --concurrency C  concurrent tasks in P4 (1..=1024; default 64)
-  --only LIST      comma-separated subset of p1,p2,p3,p4 (default: all)";
+  --only LIST      comma-separated subset of p1,p2,p3,p4,p5 (default: all)
+
+P5 runs 8 worker processes for 20 s (quick: 6 s) and needs redis-server on PATH.";
 
 const MAX_REQUESTS: usize = 100_000;
 const MAX_CONCURRENCY: usize = 1_024;
@@ -51,11 +56,11 @@ struct Args {
     quick: bool,
     requests: usize,
     concurrency: usize,
-    only: [bool; 4],
+    only: [bool; 5],
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let (mut quick, mut requests, mut concurrency, mut only) = (false, None, 64, [true; 4]);
+    let (mut quick, mut requests, mut concurrency, mut only) = (false, None, 64, [true; 5]);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -64,13 +69,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--requests" => requests = Some(count(&value("--requests")?, MAX_REQUESTS)?),
             "--concurrency" => concurrency = count(&value("--concurrency")?, MAX_CONCURRENCY)?,
             "--only" => {
-                only = [false; 4];
+                only = [false; 5];
                 for part in value("--only")?.split(',') {
                     match part.trim().to_ascii_lowercase().as_str() {
                         "p1" => only[0] = true,
                         "p2" => only[1] = true,
                         "p3" => only[2] = true,
                         "p4" => only[3] = true,
+                        "p5" => only[4] = true,
                         other => return Err(format!("--only: unknown target `{other}`")),
                     }
                 }
@@ -95,6 +101,16 @@ fn count(text: &str, max: usize) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("--p5-worker") {
+        return match fleet::worker(&raw[2..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: P5 worker: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
@@ -189,6 +205,14 @@ fn run(args: &Args, report: &mut Report) -> Result<(), BoxError> {
     }
     if args.only[3] {
         report.p4 = Some(rt.block_on(measure_p4(args.quick, args.concurrency))?);
+    }
+    if args.only[4] {
+        println!(
+            "P5: {} processes x {} concurrent requests sharing 2 s tokens through Redis ...",
+            fleet::PROCESSES,
+            fleet::CONCURRENCY
+        );
+        report.p5 = Some(rt.block_on(fleet::measure(args.quick))?);
     }
     Ok(())
 }

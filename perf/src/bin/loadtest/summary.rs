@@ -14,6 +14,7 @@ pub(crate) struct Report {
     pub(crate) p2: Vec<(&'static str, Burst)>,
     pub(crate) p3: Option<P3>,
     pub(crate) p4: Option<P4>,
+    pub(crate) p5: Option<super::fleet::P5>,
 }
 
 impl Report {
@@ -25,6 +26,7 @@ impl Report {
             p2: Vec::new(),
             p3: None,
             p4: None,
+            p5: None,
         }
     }
 
@@ -59,6 +61,9 @@ impl Report {
         }
         if let Some(p4) = &self.p4 {
             render_p4(p4, &mut out, &mut targets);
+        }
+        if let Some(p5) = &self.p5 {
+            render_p5(p5, &mut out, &mut targets);
         }
         let _ = writeln!(out, "## Targets\n\n```text");
         for line in &targets {
@@ -292,4 +297,50 @@ fn machine() -> String {
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     format!("{cpus} CPUs ({model}), {}", std::env::consts::OS)
+}
+
+fn render_p5(p5: &super::fleet::P5, out: &mut String, targets: &mut Vec<String>) {
+    use super::fleet;
+    let _ = writeln!(
+        out,
+        "## P5 a fleet sharing tokens through Redis\n\n{} worker processes x {} concurrent \
+         request loops (one request per loop every 50 ms) for {:?}, 2 s tokens, the token \
+         endpoint slowed to 200 ms; each worker's in-process cache refreshes {} ms before \
+         expiry (plus up to a quarter of that as jitter), so a token's usable life is {:?}. \
+         Token-endpoint calls are counted by the endpoint in a window that every worker spans \
+         (each has its first token before it opens); \"awaited\" counts requests that found no \
+         fresh token at hand.\n",
+        fleet::PROCESSES,
+        fleet::CONCURRENCY,
+        p5.run_for,
+        500,
+        fleet::usable_lifetime()
+    );
+    let _ = writeln!(
+        out,
+        "| token-endpoint calls | bound | requests ok | failed | awaited |"
+    );
+    let _ = writeln!(out, "|--:|--:|--:|--:|--:|");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |\n",
+        p5.token_calls,
+        p5.bound(),
+        p5.ok,
+        p5.failed,
+        p5.awaited
+    );
+    let verdict = if p5.token_calls <= p5.bound() && p5.failed == 0 && p5.awaited == 0 && p5.ok > 0
+    {
+        "PASS"
+    } else {
+        "FAIL"
+    };
+    targets.push(format!(
+        "P5 fleet calls={} target<={} failed={} awaited={} target=0,0 {verdict}",
+        p5.token_calls,
+        p5.bound(),
+        p5.failed,
+        p5.awaited
+    ));
 }
