@@ -79,6 +79,39 @@ fn request(api: &str, tenant: Option<&str>) -> Request<Full<Bytes>> {
     request
 }
 
+/// A hyper-util client behind the `crm` connection's (keyed) layer.
+fn client_of(
+    config: &Config,
+) -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = http::Response<hyper::body::Incoming>,
+    Error = tower::BoxError,
+> + Clone {
+    let layer = config
+        .connection("crm", None)
+        .expect("spec")
+        .layer()
+        .unwrap_or_else(|e| panic!("{e}"));
+    ServiceBuilder::new()
+        .layer(layer)
+        .service(auth_test_support::client())
+}
+
+/// Sends a request for `tenant` and expects a 200.
+async fn send_ok<C>(client: &C, api: &str, tenant: &str)
+where
+    C: tower::Service<Request<Full<Bytes>>, Response = http::Response<hyper::body::Incoming>>
+        + Clone,
+    C::Error: std::fmt::Debug,
+{
+    let response = client
+        .clone()
+        .oneshot(request(api, Some(tenant)))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK, "{tenant}");
+}
+
 #[tokio::test]
 async fn each_tenant_gets_its_own_token_from_its_own_secret() {
     let tokens = TokenServer::builder()
@@ -102,12 +135,7 @@ async fn each_tenant_gets_its_own_token_from_its_own_secret() {
         .service(auth_test_support::client());
     let order = ["acme", "globex", "acme", "globex", "globex", "acme"];
     for tenant in order {
-        let response = client
-            .clone()
-            .oneshot(request(&api, Some(tenant)))
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
+        send_ok(&client, &api, tenant).await;
     }
     let seen = seen.lock().expect("seen").clone();
     assert_eq!(seen.len(), order.len());
@@ -141,14 +169,7 @@ async fn a_tenant_without_its_secret_fails_alone_and_is_tried_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("acme.secret"), "acme-secret").expect("write");
     let config = config(&api, &tokens.token_url(), dir.path(), "{ max_keys = 10 }");
-    let layer = config
-        .connection("crm", None)
-        .expect("spec")
-        .layer()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = ServiceBuilder::new()
-        .layer(layer)
-        .service(auth_test_support::client());
+    let client = client_of(&config);
     let error = client
         .clone()
         .oneshot(request(&api, Some("initech")))
@@ -163,19 +184,10 @@ async fn a_tenant_without_its_secret_fails_alone_and_is_tried_again() {
     );
     assert!(!text.contains("acme-secret"), "{text}");
     // acme is not affected.
-    let ok = client
-        .clone()
-        .oneshot(request(&api, Some("acme")))
-        .await
-        .expect("acme");
-    assert_eq!(ok.status(), StatusCode::OK);
+    send_ok(&client, &api, "acme").await;
     // The secret appears: initech's next request reads it.
     std::fs::write(dir.path().join("initech.secret"), "initech-secret").expect("write");
-    let ok = client
-        .oneshot(request(&api, Some("initech")))
-        .await
-        .expect("initech");
-    assert_eq!(ok.status(), StatusCode::OK);
+    send_ok(&client, &api, "initech").await;
     assert_eq!(seen.lock().expect("seen").len(), 2);
 }
 
@@ -185,14 +197,7 @@ async fn requests_without_a_tenant_or_with_a_bad_id_are_refused_and_never_sent()
     let (api, seen) = recording_api().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(&api, &tokens.token_url(), dir.path(), "true");
-    let layer = config
-        .connection("crm", None)
-        .expect("spec")
-        .layer()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = ServiceBuilder::new()
-        .layer(layer)
-        .service(auth_test_support::client());
+    let client = client_of(&config);
     let error = client
         .clone()
         .oneshot(request(&api, None))
@@ -228,21 +233,9 @@ async fn the_bound_evicts_tenants_and_an_evicted_one_fetches_again() {
         std::fs::write(dir.path().join(format!("{t}.secret")), s).expect("write");
     }
     let config = config(&api, &tokens.token_url(), dir.path(), "{ max_keys = 2 }");
-    let layer = config
-        .connection("crm", None)
-        .expect("spec")
-        .layer()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let client = ServiceBuilder::new()
-        .layer(layer)
-        .service(auth_test_support::client());
+    let client = client_of(&config);
     for tenant in ["a", "b", "c", "c", "a"] {
-        let response = client
-            .clone()
-            .oneshot(request(&api, Some(tenant)))
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
+        send_ok(&client, &api, tenant).await;
     }
     // a, b, c fetched; c evicted one of a and b (both older), so a fetched again at most once.
     let fetched: Vec<String> = tokens

@@ -106,7 +106,9 @@ struct Setup {
     _task: tokio::task::JoinHandle<()>,
 }
 
-async fn setup(users: &[&str]) -> Setup {
+/// A token server that issued each of `users` a (rotating) refresh token, a store holding them
+/// under `crm#user:ID`, and the endpoint of the app's client.
+async fn signed_in(users: &[&str]) -> (TokenServer, Arc<MemoryTokenStore>, TokenEndpoint) {
     let tokens = TokenServer::builder()
         .client("app", Some("app-secret"))
         .rotate_refresh_tokens(true)
@@ -116,9 +118,11 @@ async fn setup(users: &[&str]) -> Setup {
     let store = Arc::new(MemoryTokenStore::new());
     for user in users {
         let refresh = tokens.issue_refresh_token_for(user);
-        let key = per_user::user_store_key("crm", user);
         store
-            .save(&key, &StoredToken::with_refresh_token(refresh))
+            .save(
+                &per_user::user_store_key("crm", user),
+                &StoredToken::with_refresh_token(refresh),
+            )
             .await
             .expect("seed");
     }
@@ -126,6 +130,11 @@ async fn setup(users: &[&str]) -> Setup {
         .client_secret("app-secret")
         .build()
         .expect("endpoint");
+    (tokens, store, endpoint)
+}
+
+async fn setup(users: &[&str]) -> Setup {
+    let (tokens, store, endpoint) = signed_in(users).await;
     let keyed = per_user(endpoint, store, "crm", TokenParams::new())
         .max_keys(100)
         .build();
@@ -243,25 +252,14 @@ async fn one_users_revoked_refresh_token_fails_that_user_alone() {
 
 #[tokio::test]
 async fn two_resources_of_one_user_get_two_tokens_and_share_the_rotating_refresh_token() {
-    let tokens = TokenServer::builder()
-        .client("app", Some("app-secret"))
-        .rotate_refresh_tokens(true)
-        .expires_in(Some(3600))
-        .start()
-        .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    let refresh = tokens.issue_refresh_token_for("alice");
-    store
-        .save(
-            &per_user::user_store_key("crm", "alice"),
-            &StoredToken::with_refresh_token(refresh.clone()),
-        )
+    let (tokens, store, endpoint) = signed_in(&["alice"]).await;
+    let seeded = store
+        .load(&per_user::user_store_key("crm", "alice"))
         .await
-        .expect("seed");
-    let endpoint = TokenEndpoint::builder(tokens.token_url(), "app")
-        .client_secret("app-secret")
-        .build()
-        .expect("endpoint");
+        .expect("load")
+        .and_then(|record| record.refresh_token)
+        .expect("seeded");
+    let refresh = tower_auth::ExposeSecret::expose_secret(&seeded).to_owned();
     let keyed = per_user(endpoint, store.clone(), "crm", TokenParams::new()).build();
     let calendar = TokenKey::new("alice").resource("https://calendar.example");
     let mail = TokenKey::new("alice").resource("https://mail.example");

@@ -213,6 +213,16 @@ pub(crate) struct Who<'a> {
     pub(crate) tenant: Option<&'a str>,
 }
 
+impl<'a> Who<'a> {
+    /// From the `--user` and `--tenant` arguments.
+    pub(crate) fn of(user: &'a Option<String>, tenant: &'a Option<String>) -> Self {
+        Self {
+            user: user.as_deref(),
+            tenant: tenant.as_deref(),
+        }
+    }
+}
+
 /// Connection `name` for `who.tenant` (`--tenant`, required by a connection with `tenants`), as
 /// `who.user` signed in to it (`--user`); without `--user`, the only (or first) user, and a
 /// `sign-in` failure listing the users when several signed in.

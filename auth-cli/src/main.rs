@@ -179,10 +179,7 @@ fn main() -> ExitCode {
                 tenant,
                 ..
             } => {
-                let who = diagnose::Who {
-                    user: user.as_deref(),
-                    tenant: tenant.as_deref(),
-                };
+                let who = diagnose::Who::of(&user, &tenant);
                 check::run(&config, env, &names, format, who).await
             }
             Command::Token {
@@ -190,13 +187,7 @@ fn main() -> ExitCode {
                 show,
                 user,
                 tenant,
-            } => {
-                let who = diagnose::Who {
-                    user: user.as_deref(),
-                    tenant: tenant.as_deref(),
-                };
-                token::run(&config, env, &name, show, who).await
-            }
+            } => token::run(&config, env, &name, show, diagnose::Who::of(&user, &tenant)).await,
             Command::Request {
                 name,
                 method,

@@ -38,10 +38,7 @@ async fn send(config: &Config, env: Option<&str>, name: &str, args: Args) -> Res
         config,
         env,
         name,
-        diagnose::Who {
-            user: args.user.as_deref(),
-            tenant: args.tenant.as_deref(),
-        },
+        diagnose::Who::of(&args.user, &args.tenant),
     )
     .await?;
     let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())

@@ -438,6 +438,8 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
             );
             telemetry::invalidated(self.shared.config.label());
             self.shared.entry.compare_and_swap(&*current, None);
+            // A tier below (a fleet cache shared with other processes) drops it too.
+            self.shared.source.invalidate(token);
         }
     }
 }

@@ -217,6 +217,20 @@ impl<T: TokenSource> TokenLayer<T> {
     pub fn retries_on_401(&self) -> bool {
         self.shared.settings.retry_on_401
     }
+
+    /// For a keyed layer ([`TokenLayer::keyed`]): the token source of the key in `extensions`,
+    /// or the [`NoTokenKey`](auth_core::ErrorKind::NoTokenKey) error when there is none (the
+    /// request must not be sent). `Ok(None)` for a one-token layer: use
+    /// [`source`](TokenLayer::source).
+    pub fn keyed_source(
+        &self,
+        extensions: &http::Extensions,
+    ) -> Result<Option<std::sync::Arc<dyn TokenSource>>, AuthError> {
+        match &self.shared.pick {
+            Some(pick) => pick(extensions).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Whether the origin restriction lets a credential go with `request`.

@@ -82,7 +82,16 @@ impl<T: TokenSource + Clone> TokenMiddleware<T> {
         let Some(carried) = self.layer.adds_token_to(&Outgoing(&mut request)) else {
             return next.run(request, extensions).await;
         };
-        let source = self.layer.source();
+        // A keyed layer: the source of the key the request's extensions carry (set with
+        // `RequestBuilder::with_extension(TokenKey::new(..))`); none, and it is not sent.
+        let picked = self
+            .layer
+            .keyed_source(extensions)
+            .map_err(middleware_error)?;
+        let source: &dyn TokenSource = match &picked {
+            Some(picked) => &**picked,
+            None => self.layer.source(),
+        };
         let token = match source.current() {
             Some(token) => token,
             None => source.token().await.map_err(middleware_error)?,

@@ -351,3 +351,48 @@ async fn a_token_endpoint_failure_downcasts_to_its_auth_error() {
     assert!(!error.to_string().contains("client-secret"));
     assert_eq!(api.request_count(), 0, "nothing sent without a token");
 }
+
+#[tokio::test]
+async fn a_keyed_layer_sends_each_key_its_own_token_and_refuses_a_request_without_one() {
+    use auth_core::{AccessToken, KeyedTokenSource, StaticTokenSource, TokenKey};
+    let api = ApiServer::start(Expectation::header("Authorization", "Bearer for-alice")).await;
+    let keyed = KeyedTokenSource::builder(|key: &TokenKey| {
+        Ok(StaticTokenSource::new(AccessToken::bearer(format!(
+            "for-{}",
+            key.subject()
+        ))?))
+    })
+    .build();
+    let reqwest = client(TokenMiddleware::from(TokenLayer::keyed(keyed)));
+    let url = format!("{}/v1/items", api.base_url());
+    let response = reqwest
+        .get(&url)
+        .with_extension(TokenKey::new("alice"))
+        .send()
+        .await
+        .expect("alice's request");
+    assert_eq!(response.status(), StatusCode::OK);
+    // bob's token is bob's: the API (expecting alice's) answers 401, never with alice's token.
+    let response = reqwest
+        .get(&url)
+        .with_extension(TokenKey::new("bob"))
+        .send()
+        .await
+        .expect("bob's request");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let error = reqwest.get(&url).send().await.expect_err("no key");
+    assert_eq!(
+        auth_error(&error).map(AuthError::kind),
+        Some(ErrorKind::NoTokenKey)
+    );
+    let sent: Vec<Vec<String>> = api
+        .requests()
+        .iter()
+        .map(|r| r.header_values("authorization"))
+        .collect();
+    assert_eq!(
+        sent,
+        [["Bearer for-alice"], ["Bearer for-bob"]],
+        "the request without a key was never sent"
+    );
+}

@@ -342,6 +342,37 @@ async fn invalidate_drops_only_the_current_token() {
     assert_eq!(source.fetches(), 2);
 }
 
+/// Records what it was asked to invalidate (a tier below the cache, such as a fleet cache).
+struct Recording(std::sync::Mutex<Vec<String>>);
+
+impl TokenSource for Recording {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async { AccessToken::bearer("current") })
+    }
+
+    fn invalidate(&self, token: &AccessToken) {
+        self.0
+            .lock()
+            .expect("recorded")
+            .push(token.header_value().to_str().unwrap_or("?").to_owned());
+    }
+}
+
+#[tokio::test]
+async fn invalidating_the_cached_token_reaches_the_source_below_once() {
+    let cache = CachedTokenSource::new(Recording(std::sync::Mutex::new(Vec::new())));
+    let cached = cache.token().await.expect("token");
+    cache.invalidate(&cached);
+    // Already dropped: a late 401 for it reaches nobody.
+    cache.invalidate(&cached);
+    let other = AccessToken::bearer("never-cached").expect("token");
+    cache.invalidate(&other);
+    assert_eq!(
+        *cache.source().0.lock().expect("recorded"),
+        ["Bearer current"]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn refresh_now_replaces_a_fresh_token_and_joins_a_running_fetch() {
     let source = Scripted::new([token(0, 3600), token(100, 3600)]);
