@@ -34,6 +34,18 @@ fn core_types_never_show_the_secret() {
         &AccessToken::builder(CANARY).refresh_token(CANARY),
     );
     assert_debug_clean("StaticTokenSource", &StaticTokenSource::new(token.clone()));
+    let keyed = tower_auth::KeyedTokenSource::builder({
+        let token = token.clone();
+        move |_: &tower_auth::TokenKey| Ok(StaticTokenSource::new(token.clone()))
+    })
+    .build();
+    let entry = keyed
+        .source(&tower_auth::TokenKey::new("alice"))
+        .expect("entry");
+    entry.cache().insert(token.clone());
+    assert_debug_clean("KeyedTokenSource", &keyed);
+    assert_debug_clean("KeyedEntry", &entry);
+    assert_debug_clean("TokenLayer::keyed", &TokenLayer::keyed(keyed.clone()));
     let mut stored = StoredToken::with_refresh_token(CANARY);
     stored.access_token = Some(CANARY.into());
     assert_debug_clean("StoredToken", &stored);
