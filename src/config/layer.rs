@@ -57,6 +57,7 @@ impl ConnectionLayer {
     }
 
     /// A keyed layer (one token per tenant) with the connection's default headers.
+    #[cfg(feature = "oauth2")]
     pub(crate) fn keyed(
         layer: TokenLayer<Arc<dyn TokenSource>>,
         headers: DefaultHeadersLayer,

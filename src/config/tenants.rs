@@ -21,17 +21,24 @@
 //! directory. `{tenant}` is filled in only inside `auth`: the API's URL and headers are the
 //! same for every tenant, and tokens go only to the origin of `base_url`.
 
+#[cfg(feature = "oauth2")]
 use std::sync::Arc;
 
-use auth_core::{AuthError, ErrorKind, KeyedTokenSource, TokenKey, TokenSource};
-use auth_layers::{Origin, TokenLayer};
+use auth_core::{AuthError, ErrorKind};
+#[cfg(feature = "oauth2")]
+use auth_core::{KeyedTokenSource, TokenKey, TokenSource};
+use auth_layers::Origin;
+#[cfg(feature = "oauth2")]
+use auth_layers::TokenLayer;
 use serde_json::Value;
 
+#[cfg(feature = "oauth2")]
+use super::spec::AuthSpec;
 use super::{
     error::{ConfigError, Problem, Problems},
     layer::ConnectionLayer,
     read::{Reader, Table},
-    spec::{AuthSpec, ConnectionSpec, TenantsSpec},
+    spec::{ConnectionSpec, TenantsSpec},
     variables,
 };
 
@@ -178,31 +185,38 @@ impl ConnectionSpec {
     }
 }
 
+/// The error for a template whose auth type has no token per tenant.
+fn not_token_based(spec: &ConnectionSpec) -> ConfigError {
+    ConfigError::new(
+        "configuration",
+        vec![Problem {
+            path: format!("connections.{}.tenants", spec.name),
+            message: format!(
+                "one token per tenant needs a token-based auth type (`oauth2`, `jwt_bearer`{}); \
+                 `{}` is not one",
+                if cfg!(feature = "oauth2") {
+                    ""
+                } else {
+                    ", with the `oauth2` feature"
+                },
+                spec.auth.type_name()
+            ),
+        }],
+    )
+}
+
 /// The keyed layer of a template: one cached token source per tenant, built on its first
 /// request.
+#[cfg(feature = "oauth2")]
 pub(crate) fn keyed_layer(
     spec: &ConnectionSpec,
     tenants: &TenantsSpec,
     origin: Origin,
 ) -> Result<ConnectionLayer, ConfigError> {
     let refresh_before = match &spec.auth {
-        #[cfg(feature = "oauth2")]
         AuthSpec::OAuth2(o) => o.refresh_before,
-        #[cfg(feature = "oauth2")]
         AuthSpec::JwtBearer(j) => j.refresh_before,
-        other => {
-            return Err(ConfigError::new(
-                "configuration",
-                vec![Problem {
-                    path: format!("connections.{}.tenants", spec.name),
-                    message: format!(
-                        "one token per tenant needs a token-based auth type (`oauth2`, \
-                         `jwt_bearer`); `{}` is not one",
-                        other.type_name()
-                    ),
-                }],
-            ));
-        }
+        _ => return Err(not_token_based(spec)),
     };
     let template = spec.clone();
     let mut keyed = KeyedTokenSource::builder(move |key: &TokenKey| {
@@ -222,20 +236,23 @@ pub(crate) fn keyed_layer(
     Ok(ConnectionLayer::keyed(layer, spec.default_headers_layer()?))
 }
 
+/// Without the `oauth2` feature no auth type has a token per tenant.
+#[cfg(not(feature = "oauth2"))]
+pub(crate) fn keyed_layer(
+    spec: &ConnectionSpec,
+    _tenants: &TenantsSpec,
+    _origin: Origin,
+) -> Result<ConnectionLayer, ConfigError> {
+    Err(not_token_based(spec))
+}
+
 /// A tenant's token source, without the cache (the keyed source caches per tenant).
+#[cfg(feature = "oauth2")]
 fn uncached_source(spec: &ConnectionSpec) -> Result<Arc<dyn TokenSource>, ConfigError> {
     match &spec.auth {
-        #[cfg(feature = "oauth2")]
         AuthSpec::OAuth2(o) => super::oauth::rotating_source(spec, o),
-        #[cfg(feature = "oauth2")]
         AuthSpec::JwtBearer(j) => super::oauth::rotating_jwt_bearer(spec, j),
-        other => Err(ConfigError::new(
-            "configuration",
-            vec![Problem {
-                path: format!("connections.{}.auth.type", spec.name),
-                message: format!("`{}` has no token source", other.type_name()),
-            }],
-        )),
+        _ => Err(not_token_based(spec)),
     }
 }
 
