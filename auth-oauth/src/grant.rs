@@ -8,7 +8,7 @@
 //! | resource owner password | [`Password`] | `grant_type=password`, `username`, `password` |
 //! | refresh token | [`RefreshToken`] | `grant_type=refresh_token`, `refresh_token` (rotation-safe, kept in a [`TokenStore`](auth_core::TokenStore)) |
 //! | authorization code + PKCE | [`AuthorizationCode`] | the authorization URL, then `grant_type=authorization_code`, `code`, `redirect_uri`, `code_verifier`; then refreshes |
-//! | refresh token, per user | [`per_user`] | one [`RefreshToken`] per [`TokenKey`](auth_core::TokenKey) (user, scopes, resource), each with its user's stored refresh token |
+//! | refresh token, per user | [`per_user()`] | one [`RefreshToken`] per [`TokenKey`](auth_core::TokenKey) (user, scopes, resource), each with its user's stored refresh token |
 //! | JWT bearer (RFC 7523 §2.1) | [`JwtBearer`] | `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, `assertion` (a fresh signed JWT each time) |
 //!
 //! ```
