@@ -379,8 +379,12 @@ impl RedisTokenCacheBuilder {
         let url = self.url.expose_secret();
         let shown_url = shown_url(url);
         if url.starts_with("rediss://") {
-            // redis' TLS builds its rustls config on the process default provider.
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            // redis' TLS builds its rustls config on the process default provider; building a
+            // config installs the one rustls's crate features name (ring: the tree enables no
+            // other) when none is set (`ring::default_provider()` is deprecated since 0.23.48).
+            if rustls::crypto::CryptoProvider::get_default().is_none() {
+                let _ = rustls::ClientConfig::builder();
+            }
         }
         let client = Client::open(url).map_err(|e| {
             FleetError::config("redis", format!("is not a redis URL ({:?})", e.kind()))

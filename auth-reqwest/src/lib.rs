@@ -101,10 +101,14 @@ pub fn auth_error(error: &reqwest_middleware::Error) -> Option<&AuthError> {
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub fn install_ring_provider() -> bool {
-    rustls::crypto::CryptoProvider::get_default().is_none()
-        && rustls::crypto::ring::default_provider()
-            .install_default()
-            .is_ok()
+    if rustls::crypto::CryptoProvider::get_default().is_some() {
+        return false;
+    }
+    // rustls installs the provider its crate features name (ring: tower-auth enables no other)
+    // when a config is first built; `ring::default_provider()` is deprecated since rustls
+    // 0.23.48, this is the path rustls keeps.
+    let _ = rustls::ClientConfig::builder();
+    rustls::crypto::CryptoProvider::get_default().is_some()
 }
 
 /// The middleware error for `error`, with the [`AuthError`] downcastable from it.
