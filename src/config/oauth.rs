@@ -22,6 +22,7 @@ use super::{
     spec::{ConnectionSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec, TlsSpec},
 };
 
+mod fleet_key;
 mod store;
 
 pub(crate) use store::expand_home;
@@ -143,7 +144,9 @@ pub(crate) fn token_source(
     o: &OAuth2Spec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
     let source = rotating_source(spec, o)?;
-    let source = super::fleet::shared(spec, o.cache.as_ref(), source, || oauth2_key(spec, o))?;
+    let source = super::fleet::shared(spec, o.cache.as_ref(), source, || {
+        fleet_key::oauth2_key(spec, o)
+    })?;
     let cache = cache_config(o.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(source, cache)))
 }
@@ -162,45 +165,6 @@ pub(crate) fn rotating_source(
             move || uncached_source(&spec, &o)
         },
     ))
-}
-
-/// What names an oauth2 connection's token in the fleet cache.
-fn oauth2_key(
-    spec: &ConnectionSpec,
-    o: &OAuth2Spec,
-) -> Result<super::fleet::KeyParts, ConfigError> {
-    let r = Resolver::new(spec);
-    let mut secrets = Vec::new();
-    for (key, secret) in [
-        ("client_secret", &o.client_secret),
-        ("private_key", &o.private_key),
-        ("password", &o.password),
-    ] {
-        if let Some(secret) = secret {
-            secrets.push(r.secret(key, secret)?);
-        }
-    }
-    // Delegated grants: one user's tokens (the connection's stored grant, the password user).
-    let subject = match o.grant.as_str() {
-        "refresh_token" | "authorization_code" => Some(format!("connection:{}", spec.name)),
-        "password" => o.username.clone(),
-        _ => None,
-    };
-    Ok(super::fleet::KeyParts {
-        token_url: o
-            .token_url
-            .clone()
-            .or_else(|| o.issuer.clone())
-            .unwrap_or_default(),
-        client_id: o.client_id.clone(),
-        grant: o.grant.clone(),
-        scopes: o.scopes.clone(),
-        audience: o.audience.clone(),
-        resources: o.resource.clone(),
-        subject,
-        extra: o.extra_params.clone(),
-        secrets,
-    })
 }
 
 /// The grant (or the discovery in front of it), without the cache.
@@ -323,26 +287,7 @@ pub(crate) fn jwt_bearer_source(
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
     let grant = rotating_jwt_bearer(spec, j)?;
     let grant = super::fleet::shared(spec, j.cache.as_ref(), grant, || {
-        let r = Resolver::new(spec);
-        let mut secrets = Vec::new();
-        if let Some(key) = &j.private_key {
-            secrets.push(r.secret("private_key", key)?);
-        }
-        Ok(super::fleet::KeyParts {
-            token_url: j.token_url.clone().unwrap_or_default(),
-            client_id: j.issuer.clone().unwrap_or_default(),
-            grant: "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
-            scopes: j.scopes.clone(),
-            audience: j.audience.clone(),
-            subject: j.subject.clone(),
-            extra: j
-                .service_account_file
-                .iter()
-                .map(|f| ("service_account_file".to_owned(), f.display().to_string()))
-                .collect(),
-            secrets,
-            ..Default::default()
-        })
+        fleet_key::jwt_bearer_key(spec, j)
     })?;
     let cache = cache_config(j.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
