@@ -27,6 +27,7 @@
 //! | [`logs`] | a TRACE subscriber whose output tests read back |
 //! | [`metrics`] | a `metrics` recorder that keeps what was recorded, for assertions |
 //! | [`oauth2_mock_server`] | the npm `oauth2-mock-server`, run by Node, for interop tests |
+//! | [`oidc_provider`] | panva's npm `oidc-provider` (DPoP, device flow, token exchange, revocation), run by Node |
 //! | [`pki`] | the test PKI: CA, server and client certificates; expired, intermediate, self-signed |
 //! | [`redirect`] | a server that answers every request with a redirect and records it |
 //! | [`redis`] | [`RedisServer`](redis::RedisServer): a real `redis-server` on a free port, stopped on drop |
@@ -42,7 +43,9 @@ pub mod keys;
 pub mod login_server;
 pub mod logs;
 pub mod metrics;
+mod node;
 pub mod oauth2_mock_server;
+pub mod oidc_provider;
 pub mod pki;
 pub mod redirect;
 pub mod redis;
