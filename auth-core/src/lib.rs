@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod binding;
 pub mod cache;
 pub mod challenge;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod source;
 pub mod store;
 pub mod token;
 
+pub use binding::TokenBinding;
 pub use cache::{CacheConfig, CachedTokenSource};
 pub use challenge::WwwAuthenticate;
 pub use error::{AuthError, ErrorKind, ProviderError};

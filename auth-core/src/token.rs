@@ -6,7 +6,7 @@ use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString, zeroize::Zeroizing};
 use tokio::time::Instant;
 
-use crate::{AuthError, ErrorKind};
+use crate::{AuthError, ErrorKind, TokenBinding};
 
 /// An access token as handed to a request: cheap to clone (one `Arc`), with the sensitive header
 /// value pre-built so the hot path does no formatting and no allocation.
@@ -40,6 +40,7 @@ struct Inner {
     refresh_token: Option<SecretString>,
     grant_type: Option<String>,
     header_value: HeaderValue,
+    binding: Option<Arc<dyn TokenBinding>>,
 }
 
 impl AccessToken {
@@ -54,6 +55,7 @@ impl AccessToken {
             scopes: Vec::new(),
             refresh_token: None,
             grant_type: None,
+            binding: None,
         }
     }
 
@@ -110,6 +112,13 @@ impl AccessToken {
         &self.inner.header_value
     }
 
+    /// The proof of possession a sender-constrained token needs on each request (DPoP);
+    /// `None` for a bearer token.
+    #[inline]
+    pub fn binding(&self) -> Option<&Arc<dyn TokenBinding>> {
+        self.inner.binding.as_ref()
+    }
+
     /// Whether the token is expired, or will be within `skew`, at `now`.
     pub fn expires_within(&self, skew: Duration, now: Instant) -> bool {
         match self.inner.expires_at {
@@ -143,6 +152,7 @@ impl fmt::Debug for AccessToken {
                 &self.inner.refresh_token.as_ref().map(|_| "[redacted]"),
             )
             .field("grant_type", &self.inner.grant_type)
+            .field("binding", &self.inner.binding.as_ref().map(|b| b.scheme()))
             .finish()
     }
 }
@@ -157,6 +167,7 @@ pub struct AccessTokenBuilder {
     scopes: Vec<String>,
     refresh_token: Option<SecretString>,
     grant_type: Option<String>,
+    binding: Option<Arc<dyn TokenBinding>>,
 }
 
 impl fmt::Debug for AccessTokenBuilder {
@@ -219,6 +230,12 @@ impl AccessTokenBuilder {
         self
     }
 
+    /// Binds the token to a key (DPoP): each request carrying it gets the binding's proof.
+    pub fn binding(mut self, binding: Arc<dyn TokenBinding>) -> Self {
+        self.binding = Some(binding);
+        self
+    }
+
     /// Builds the token, pre-building its header value.
     ///
     /// Fails with [`ErrorKind::Config`] when the token is empty or cannot be a header value.
@@ -244,6 +261,7 @@ impl AccessTokenBuilder {
                 refresh_token: self.refresh_token,
                 grant_type: self.grant_type,
                 header_value,
+                binding: self.binding,
             }),
         })
     }

@@ -39,6 +39,7 @@
 //! | [`params`] | [`TokenParams`], [`Scopes`]: scopes, audience, resources, extra parameters |
 //! | [`custom`] | [`CustomTokenRequest`]: a login endpoint of any shape (method, headers, JSON or form body with [`Template`]s and `{{name}}` placeholders) as a token source; [`TokenPlacement`] |
 //! | [`discovery`] | [`Discovery`], [`AuthServerMetadata`]: endpoints and client-authentication methods from RFC 8414 / OIDC metadata, cached per issuer |
+//! | [`dpop`] | [`Dpop`](dpop::Dpop), [`DpopKey`](dpop::DpopKey): DPoP (RFC 9449) sender-constrained tokens: proofs on token requests and on every request that carries a bound token, server nonces per origin |
 //! | [`normalize`](mod@normalize) | [`normalize()`], [`KeyMap`], [`TokenResponse`]: any token response to a token or a typed error |
 //! | [`http_client`] | [`TokenHttpClient`]: the `oauth2` crate's async HTTP client over any Tower service |
 //! | [`profile`] | [`Profile`](profile::Profile), [`ProfileEndpoint`](profile::ProfileEndpoint): who signed in, from a profile endpoint or an `id_token`'s claims |
@@ -74,6 +75,7 @@ pub mod assertion;
 pub mod client_auth;
 pub mod custom;
 pub mod discovery;
+pub mod dpop;
 pub mod endpoint;
 pub mod grant;
 pub mod http_client;

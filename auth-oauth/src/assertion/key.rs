@@ -11,6 +11,8 @@ use ring::{
     rand::SystemRandom,
     signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair},
 };
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use ring::signature::KeyPair as _;
 use secrecy::ExposeSecret;
 
 /// A JWS signature algorithm (RFC 7518 §3, RFC 8037 for `EdDSA`).
@@ -290,12 +292,61 @@ impl SigningKey {
         }
     }
 
+    /// A new EC P-256 key (ES256), from the system's random generator.
+    pub(crate) fn generate_p256() -> Result<Self, AuthError> {
+        let rng = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|_| generation_failed("EC P-256"))?;
+        Self::from_pkcs8_der(pkcs8.as_ref())
+    }
+
+    /// A new Ed25519 key (EdDSA), from the system's random generator.
+    pub(crate) fn generate_ed25519() -> Result<Self, AuthError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| generation_failed("Ed25519"))?;
+        Self::from_pkcs8_der(pkcs8.as_ref())
+    }
+
+    /// The public key as a JWK (RFC 7517) with only its required members, in the
+    /// lexicographic order RFC 7638 hashes them in: `{"crv","kty","x","y"}` (EC),
+    /// `{"crv","kty","x"}` (Ed25519), `{"e","kty","n"}` (RSA). Its SHA-256 is the key's
+    /// thumbprint.
+    pub(crate) fn public_jwk(&self) -> String {
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        match &self.inner.pair {
+            KeyPair::P256(pair) | KeyPair::P384(pair) => {
+                // The uncompressed point: 0x04 || x || y.
+                let point = pair.public_key().as_ref();
+                let half = (point.len() - 1) / 2;
+                let crv = if half == 32 { "P-256" } else { "P-384" };
+                format!(
+                    r#"{{"crv":"{crv}","kty":"EC","x":"{}","y":"{}"}}"#,
+                    b64(&point[1..=half]),
+                    b64(&point[1 + half..])
+                )
+            }
+            KeyPair::Ed25519(pair) => format!(
+                r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+                b64(pair.public_key().as_ref())
+            ),
+            KeyPair::Rsa(pair) => {
+                let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public());
+                format!(
+                    r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                    b64(&public.e),
+                    b64(&public.n)
+                )
+            }
+        }
+    }
+
     /// The signature of `message` with the configured algorithm.
     pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, AuthError> {
         let failed = || {
             AuthError::new(
                 ErrorKind::Config,
-                format!("signing the assertion with {} failed", self.algorithm),
+                format!("signing with {} failed", self.algorithm),
             )
         };
         let rng = &self.inner.rng;
@@ -374,6 +425,13 @@ fn key_pair(
                 .to_owned(),
         ),
     }
+}
+
+fn generation_failed(what: &str) -> AuthError {
+    AuthError::new(
+        ErrorKind::Config,
+        format!("generating an {what} key failed (the system random generator failed)"),
+    )
 }
 
 /// What ring's rejection means for a person. ring's reasons are fixed words, never key bytes.
