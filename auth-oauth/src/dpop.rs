@@ -20,13 +20,20 @@
 //! Bearer tokens keep their path: no proof, no lookup.
 //!
 //! ```
-//! use auth_oauth::{OAuth2Layer, TokenParams, dpop::{Dpop, DpopKey}};
+//! use auth_oauth::{OAuth2Layer, dpop::{Dpop, DpopKey}};
 //! # fn run() -> Result<(), auth_core::AuthError> {
+//! // A key generated at start; a Bearer answer is used as a bearer token.
 //! let layer = OAuth2Layer::client_credentials_builder("https://auth.example.com/token", "svc")
 //!     .client_secret("s3cr3t")
-//!     .dpop(Dpop::new(DpopKey::generate_es256()?).required(true))
+//!     .dpop(DpopKey::generate_es256()?)
 //!     .build()?;
-//! # let _ = layer; Ok(()) }
+//! // A key shared by several processes; a Bearer answer is refused.
+//! let key = DpopKey::generate_ed25519()?; // or DpopKey::from_pem_file("dpop.pem")?
+//! let strict = OAuth2Layer::client_credentials_builder("https://auth.example.com/token", "svc")
+//!     .client_secret("s3cr3t")
+//!     .dpop(Dpop::new(key).required(true))
+//!     .build()?;
+//! # let _ = (layer, strict); Ok(()) }
 //! ```
 
 use std::{fmt, path::Path, sync::Arc};
@@ -194,7 +201,10 @@ impl fmt::Debug for DpopKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DpopKey")
             .field("algorithm", &self.algorithm())
-            .field("key", &format_args!("[redacted {}]", self.inner.key.key_type()))
+            .field(
+                "key",
+                &format_args!("[redacted {}]", self.inner.key.key_type()),
+            )
             .finish()
     }
 }
@@ -268,7 +278,10 @@ impl Dpop {
         let nonce = self.inner.nonces.get(uri);
         let jwt = proof::sign(&self.inner.key, method, &htu(uri)?, ath, nonce.as_deref())?;
         let mut value = HeaderValue::try_from(jwt).map_err(|_| {
-            AuthError::new(ErrorKind::Request, "the DPoP proof is not a valid header value")
+            AuthError::new(
+                ErrorKind::Request,
+                "the DPoP proof is not a valid header value",
+            )
         })?;
         value.set_sensitive(true);
         Ok(value)
@@ -288,6 +301,13 @@ impl Dpop {
             dpop: self.clone(),
             ath: ath(access_token),
         })
+    }
+}
+
+impl From<DpopKey> for Dpop {
+    /// DPoP with `key`, a Bearer answer accepted.
+    fn from(key: DpopKey) -> Self {
+        Dpop::new(key)
     }
 }
 

@@ -23,13 +23,14 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use auth_core::{AuthError, ExposeSecret, Redactor, SecretString};
+use auth_core::{AuthError, ErrorKind, ExposeSecret, Redactor, SecretString};
 use http::{Method as HttpMethod, Request, header};
 use oauth2::url::Url;
 
 use crate::{
     ClientAuth, KeyMap, TokenHttpClient, TokenParams, TokenResponse,
     client_auth::{ClientIdentity, Method, rejected_client},
+    dpop::{DPOP, Dpop},
     normalize::normalize_with,
 };
 
@@ -66,6 +67,8 @@ struct Inner {
     bound_certificate: Mutex<Option<String>>,
     /// The client secret and whatever the builder was given to share.
     redactor: Redactor,
+    /// DPoP: a proof with every token request; `token_type: DPoP` answers are bound.
+    dpop: Option<Dpop>,
 }
 
 /// Form fields whose values are never secret: kept in the server's text, since an error that
@@ -142,6 +145,11 @@ impl TokenEndpoint {
     /// The HTTP client requests go through.
     pub fn http_client(&self) -> &TokenHttpClient {
         &self.inner.http
+    }
+
+    /// The DPoP key and state, when token requests carry proofs.
+    pub fn dpop(&self) -> Option<&Dpop> {
+        self.inner.dpop.as_ref()
     }
 
     /// The redactor errors are cleaned with; see [`TokenEndpointBuilder::redactor`].
@@ -308,7 +316,7 @@ impl TokenEndpoint {
             );
             let started = std::time::Instant::now();
             let result =
-                tracing::Instrument::instrument(self.exchange(request, &redactor), span.clone())
+                tracing::Instrument::instrument(self.attempt(request, &redactor), span.clone())
                     .await;
             let outcome = match &result {
                 Ok(_) => "success",
@@ -322,7 +330,42 @@ impl TokenEndpoint {
             result
         }
         #[cfg(not(feature = "tracing"))]
-        self.exchange(request, &redactor).await
+        self.attempt(request, &redactor).await
+    }
+
+    /// Sends the request; with DPoP, with a fresh proof, and once more when the server asks
+    /// for a nonce it has just sent (`use_dpop_nonce`, RFC 9449 §8).
+    async fn attempt(
+        &self,
+        mut request: Request<Vec<u8>>,
+        redactor: &Redactor,
+    ) -> Result<TokenResponse, AuthError> {
+        let Some(dpop) = &self.inner.dpop else {
+            return self.exchange(request, redactor).await;
+        };
+        let uri = request.uri().clone();
+        let before = dpop.nonce_for(&uri);
+        let mut resend = Request::new(request.body().clone());
+        *resend.method_mut() = request.method().clone();
+        *resend.uri_mut() = uri.clone();
+        *resend.headers_mut() = request.headers().clone();
+        let proof = dpop.proof_header(request.method(), &uri, None)?;
+        request.headers_mut().insert(&DPOP, proof);
+        match self.exchange(request, redactor).await {
+            Err(error)
+                if error.provider().is_some_and(|p| p.code == "use_dpop_nonce")
+                    && dpop.nonce_for(&uri) != before =>
+            {
+                event!(
+                    debug,
+                    "the token endpoint asked for a DPoP nonce; sending it"
+                );
+                let proof = dpop.proof_header(resend.method(), &uri, None)?;
+                resend.headers_mut().insert(&DPOP, proof);
+                self.exchange(resend, redactor).await
+            }
+            other => other,
+        }
     }
 
     /// Sends a built token request and reads the answer, cutting `redactor`'s secrets out of
@@ -332,17 +375,21 @@ impl TokenEndpoint {
         request: Request<Vec<u8>>,
         redactor: &Redactor,
     ) -> Result<TokenResponse, AuthError> {
+        let uri = self.inner.dpop.as_ref().map(|_| request.uri().clone());
         let response = self
             .inner
             .http
             .send(request)
             .await
             .map_err(|e| e.redact(redactor))?;
+        if let (Some(dpop), Some(uri)) = (&self.inner.dpop, &uri) {
+            dpop.remember_nonce(uri, response.headers());
+        }
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let token = normalize_with(
+        let mut token = normalize_with(
             response.status(),
             content_type,
             response.body(),
@@ -360,8 +407,29 @@ impl TokenEndpoint {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(bound);
         }
+        if let Some(dpop) = &self.inner.dpop {
+            token = bind(dpop, token)?;
+        }
         Ok(token)
     }
+}
+
+/// A DPoP token request's answer: a `DPoP` token is bound to the key; a `Bearer` one is a
+/// downgrade, refused when DPoP is required (RFC 9449 §5: the server may ignore the proof).
+fn bind(dpop: &Dpop, token: TokenResponse) -> Result<TokenResponse, AuthError> {
+    if token.token_type().eq_ignore_ascii_case("dpop") {
+        let binding = dpop.bind(token.access_token());
+        return Ok(token.bound(binding));
+    }
+    if dpop.is_required() && token.token_type() == "Bearer" {
+        return Err(AuthError::new(
+            ErrorKind::UnsupportedTokenType,
+            "the token endpoint answered the DPoP token request with a Bearer token, and DPoP \
+             is required (`dpop = { required = true }`): a token that is not bound to the key \
+             is refused",
+        ));
+    }
+    Ok(token)
 }
 
 impl fmt::Debug for TokenEndpoint {

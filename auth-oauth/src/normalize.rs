@@ -42,9 +42,11 @@
 //! # Ok::<(), auth_core::AuthError>(())
 //! ```
 
-use std::{fmt, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
-use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, Redactor, SecretString};
+use auth_core::{
+    AccessToken, AuthError, ErrorKind, ExposeSecret, Redactor, SecretString, TokenBinding,
+};
 use http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -75,6 +77,8 @@ pub struct TokenResponse {
     grant_type: Option<String>,
     /// The OpenID Connect `id_token`, if one came (a string field of that name).
     id_token: Option<SecretString>,
+    /// The key a `DPoP` token is bound to, set by a DPoP token endpoint.
+    binding: Option<Arc<dyn TokenBinding>>,
 }
 
 impl TokenResponse {
@@ -121,7 +125,7 @@ impl TokenResponse {
         header_prefix: Option<&str>,
         requested_scopes: &[String],
     ) -> Result<AccessToken, AuthError> {
-        if header_prefix.is_none() && self.token_type != "Bearer" {
+        if header_prefix.is_none() && self.token_type != "Bearer" && self.binding.is_none() {
             return Err(AuthError::new(
                 ErrorKind::UnsupportedTokenType,
                 format!(
@@ -150,6 +154,9 @@ impl TokenResponse {
         }
         if let Some(grant_type) = &self.grant_type {
             builder = builder.grant_type(grant_type.clone());
+        }
+        if let Some(binding) = &self.binding {
+            builder = builder.binding(binding.clone());
         }
         builder.build().map_err(|e| {
             AuthError::new(
@@ -340,6 +347,7 @@ fn read(
             Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.clone())),
             _ => None,
         },
+        binding: None,
     })
 }
 
@@ -482,6 +490,17 @@ fn field_names(object: &Map<String, Value>, redactor: &Redactor) -> String {
 }
 
 impl TokenResponse {
+    /// Binds the token to a DPoP key: its access token carries the binding.
+    pub(crate) fn bound(mut self, binding: Arc<dyn TokenBinding>) -> Self {
+        self.binding = Some(binding);
+        self
+    }
+
+    /// Whether the token is bound to a key (DPoP).
+    pub fn is_bound(&self) -> bool {
+        self.binding.is_some()
+    }
+
     /// Records the `grant_type` of the request this answers; the access token carries it.
     pub(crate) fn answering(mut self, grant_type: Option<&str>) -> Self {
         self.grant_type = grant_type.map(str::to_owned);

@@ -9,7 +9,9 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
+use auth_core::{
+    AccessToken, AuthError, ExposeSecret, SecretString, TokenBinding, TokenFuture, TokenSource,
+};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
@@ -44,6 +46,8 @@ pin_project! {
         // passed the request through (another origin, or the caller's own credential).
         carried: Option<Detail>,
         retried: bool,
+        // A DPoP nonce challenge was answered (once per request; not the retry after a 401).
+        nonce_retried: bool,
     }
 }
 
@@ -56,6 +60,9 @@ struct Later<S, T> {
     /// (for the token, or for the body); for a retry, a clone of the spare, taken only when the
     /// retry happens.
     service: Option<S>,
+    /// The request's URI when its token is bound (DPoP): responses are shown to the binding,
+    /// which keeps the server's nonce for the origin. Boxed: bearer requests pay a null.
+    bound_uri: Option<Box<Uri>>,
 }
 
 pin_project! {
@@ -79,7 +86,8 @@ pin_project! {
             rejection: Rejection,
             replay: Option<Replay<B>>,
         },
-        Readying { replay: Option<Replay<B>> },
+        // `again`: a resend after a DPoP nonce challenge, which keeps a copy for a later 401.
+        Readying { replay: Option<Replay<B>>, again: bool },
         // The token could not be placed in the request (a URI that takes no query).
         Failed { error: Option<AuthError> },
         Done,
@@ -209,17 +217,20 @@ where
         picked: Option<Arc<dyn TokenSource>>,
     ) -> Self {
         let settings = &bound.shared.settings;
+        let bound_uri = bound_uri(&request, &token);
         let state = begin(inner, settings, request, &token);
         let carried = Some(settings.carried);
         let service = match &state {
-            // Sent, and no retry possible: nothing more to do but look at the response.
-            State::Calling { replay: None, .. } | State::Failed { .. } => {
+            // Sent, and no retry possible: nothing more to do but look at the response (a
+            // bound token's binding looks at it too).
+            State::Calling { replay: None, .. } | State::Failed { .. } if bound_uri.is_none() => {
                 return Self {
                     state,
                     later: None,
                     token: None,
                     carried,
                     retried: false,
+                    nonce_retried: false,
                 };
             }
             // Not called yet: the ready service goes into the future, the layer keeps a clone
@@ -237,10 +248,12 @@ where
                 bound: bound.clone(),
                 picked,
                 service,
+                bound_uri,
             }),
             token: Some(token),
             carried,
             retried: false,
+            nonce_retried: false,
         }
     }
 
@@ -262,10 +275,12 @@ where
                 bound,
                 picked,
                 service: Some(inner),
+                bound_uri: None,
             }),
             token: None,
             carried,
             retried: false,
+            nonce_retried: false,
         }
     }
 
@@ -277,6 +292,7 @@ where
             token: None,
             carried: None,
             retried: false,
+            nonce_retried: false,
         }
     }
 
@@ -292,6 +308,7 @@ where
             token: None,
             carried: None,
             retried: false,
+            nonce_retried: false,
         }
     }
 }
@@ -323,6 +340,7 @@ where
                         Some(Later {
                             bound,
                             service: Some(service),
+                            bound_uri: uri,
                             ..
                         }),
                     ) = (request.take(), this.later.as_mut())
@@ -330,6 +348,7 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
+                    *uri = bound_uri(&request, &token);
                     let next = begin(service, &bound.shared.settings, request, &token);
                     this.state.set(next);
                     *this.token = Some(token);
@@ -372,6 +391,27 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     };
+                    if let (
+                        Some(Later {
+                            bound_uri: Some(uri),
+                            ..
+                        }),
+                        Some(token),
+                    ) = (&this.later, &*this.token)
+                        && let Some(binding) = token.binding()
+                        && binding.observe(uri, response.status(), response.headers())
+                        && !*this.nonce_retried
+                        && replay.is_some()
+                    {
+                        // A DPoP nonce challenge: the same token, a proof with the new nonce.
+                        *this.nonce_retried = true;
+                        let replay = replay.take();
+                        this.state.set(State::Readying {
+                            replay,
+                            again: true,
+                        });
+                        continue;
+                    }
                     // A copy is kept only when retrying is on, and with it the shared state and
                     // the token.
                     let retry_with = match (&this.later, &*this.token) {
@@ -450,9 +490,12 @@ where
                     let replay = replay.take();
                     *this.token = Some(token);
                     *this.retried = true;
-                    this.state.set(State::Readying { replay });
+                    this.state.set(State::Readying {
+                        replay,
+                        again: false,
+                    });
                 }
-                StateProj::Readying { replay } => {
+                StateProj::Readying { replay, again } => {
                     let Some(Later { bound, service, .. }) = this.later.as_mut() else {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
@@ -468,12 +511,32 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    if let Err(error) = place(&bound.shared.settings, &mut request, token) {
+                    // After a nonce challenge the 401 retry is still to come: keep a copy as
+                    // the first attempt did (a buffered body is buffered again, at once).
+                    let settings = &bound.shared.settings;
+                    let plan = if *again {
+                        replay::plan(request.body_mut(), settings.replay_limit)
+                    } else {
+                        (ReplayPlan::Never, None)
+                    };
+                    let keep = match plan {
+                        (ReplayPlan::Copy, Some(body)) => Some(Replay::copy(&request, body)),
+                        _ => None,
+                    };
+                    if let Err(error) = place(settings, &mut request, token) {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
+                    if let (ReplayPlan::Buffer, _) = plan {
+                        let (head, body) = request.into_parts();
+                        this.state.set(State::Buffering {
+                            collect: body.collect(),
+                            head: Some(head),
+                        });
+                        continue;
+                    }
                     let fut = service.call(request);
-                    this.state.set(State::Calling { fut, replay: None });
+                    this.state.set(State::Calling { fut, replay: keep });
                 }
                 StateProj::Failed { error } => {
                     let error = error.take();
@@ -499,13 +562,30 @@ fn place<B>(
     match &settings.placement {
         Placement::Header(slot) => {
             slot.insert(request.headers_mut(), token.header_value().clone());
-            Ok(())
         }
         Placement::Query(param) => {
             let pair = SecretString::from(param.pair(token.secret().expose_secret()));
-            param.set(request.uri_mut(), pair.expose_secret())
+            param.set(request.uri_mut(), pair.expose_secret())?;
         }
     }
+    match token.binding() {
+        None => Ok(()),
+        Some(binding) => prove(binding.as_ref(), request),
+    }
+}
+
+/// Adds a bound token's proof (DPoP) for this request.
+#[inline(never)]
+fn prove<B>(binding: &dyn TokenBinding, request: &mut Request<B>) -> Result<(), AuthError> {
+    let (name, value) = binding.proof(request.method(), request.uri())?;
+    request.headers_mut().insert(name, value);
+    Ok(())
+}
+
+/// The URI a bound token's responses are judged by; `None` for a bearer token.
+#[inline]
+fn bound_uri<B>(request: &Request<B>, token: &AccessToken) -> Option<Box<Uri>> {
+    token.binding().map(|_| Box::new(request.uri().clone()))
 }
 
 fn polled_after_completion() -> BoxError {

@@ -21,6 +21,7 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use super::TokenLayer;
 use crate::BoxError;
 
+mod bound;
 mod clones;
 mod query;
 

@@ -7,12 +7,12 @@ use auth_core::{
     AuthError, ErrorKind,
     pem::{self, EcCurve, KeyAlgorithm, KeyEncoding, PemSource, PrivateKey},
 };
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use ring::signature::KeyPair as _;
 use ring::{
     rand::SystemRandom,
     signature::{self, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair},
 };
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use ring::signature::KeyPair as _;
 use secrecy::ExposeSecret;
 
 /// A JWS signature algorithm (RFC 7518 §3, RFC 8037 for `EdDSA`).
@@ -295,9 +295,8 @@ impl SigningKey {
     /// A new EC P-256 key (ES256), from the system's random generator.
     pub(crate) fn generate_p256() -> Result<Self, AuthError> {
         let rng = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| generation_failed("EC P-256"))?;
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| generation_failed("EC P-256"))?;
         Self::from_pkcs8_der(pkcs8.as_ref())
     }
 

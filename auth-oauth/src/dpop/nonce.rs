@@ -60,6 +60,8 @@ impl Nonces {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<str>, u64)>> {
-        self.by_origin.lock().unwrap_or_else(PoisonError::into_inner)
+        self.by_origin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -22,7 +22,11 @@ fn open(jwt: &str) -> (Value, Value) {
     let signature = URL_SAFE_NO_PAD.decode(parts[2]).expect("signature");
     let signed = format!("{}.{}", parts[0], parts[1]);
     let jwk = &header["jwk"];
-    let b = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().expect("member")).expect("b64");
+    let b = |name: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().expect("member"))
+            .expect("b64")
+    };
     match header["alg"].as_str() {
         Some("ES256") => {
             let mut point = vec![4u8];
@@ -67,7 +71,10 @@ fn a_proof_has_the_rfc_9449_header_and_claims() {
         let (header, claims) = open(jwt.expose_secret());
         assert_eq!(header["typ"], "dpop+jwt");
         assert_eq!(header["alg"], key.algorithm().as_str());
-        assert!(header["jwk"].get("d").is_none(), "no private member in the jwk");
+        assert!(
+            header["jwk"].get("d").is_none(),
+            "no private member in the jwk"
+        );
         assert_eq!(header["jwk"].to_string(), key.public_jwk().to_owned());
         assert_eq!(claims["htm"], "GET");
         assert_eq!(claims["htu"], "https://api.example.com/v1/items");
@@ -200,7 +207,10 @@ fn a_binding_answers_a_nonce_challenge_once_per_new_nonce() {
     assert_eq!(dpop.nonce_for(&uri).as_deref(), Some("rotated"));
     // A plain invalid_token 401 is a rejection, not a challenge.
     let mut rejected = HeaderMap::new();
-    rejected.insert(WWW_AUTHENTICATE, HeaderValue::from_static(r#"DPoP error="invalid_token""#));
+    rejected.insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"DPoP error="invalid_token""#),
+    );
     rejected.insert(&DPOP_NONCE, HeaderValue::from_static("another"));
     assert!(!binding.observe(&uri, StatusCode::UNAUTHORIZED, &rejected));
     let (name, value) = binding.proof(&Method::GET, &uri).expect("proof");
@@ -215,7 +225,11 @@ fn keys_from_pem_and_rsa() {
     let key = DpopKey::from_pem(auth_test_support_free_p256_pem()).expect("pem");
     assert_eq!(key.algorithm().as_str(), "ES256");
     let again = DpopKey::from_pem(auth_test_support_free_p256_pem()).expect("pem");
-    assert_eq!(key.thumbprint(), again.thumbprint(), "the same key, the same jkt");
+    assert_eq!(
+        key.thumbprint(),
+        again.thumbprint(),
+        "the same key, the same jkt"
+    );
     let err = DpopKey::from_pem("not a key").expect_err("bad pem");
     assert!(!err.to_string().is_empty());
 }

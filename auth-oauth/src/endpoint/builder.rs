@@ -37,6 +37,7 @@ pub struct TokenEndpointBuilder {
     #[cfg(feature = "mtls")]
     client_tls: Option<auth_layers::tls::ClientTls>,
     redactor: Option<Redactor>,
+    dpop: Option<crate::dpop::Dpop>,
 }
 
 impl TokenEndpointBuilder {
@@ -56,7 +57,17 @@ impl TokenEndpointBuilder {
             #[cfg(feature = "mtls")]
             client_tls: None,
             redactor: None,
+            dpop: None,
         }
+    }
+
+    /// Sends a DPoP proof (RFC 9449) with every token request, answering a `use_dpop_nonce`
+    /// error once with the nonce it came with; a token issued as `token_type: DPoP` is bound to
+    /// the key (see [`dpop`](crate::dpop)). A Bearer answer is used as a bearer token unless
+    /// [`Dpop::required`](crate::dpop::Dpop::required).
+    pub fn dpop(mut self, dpop: crate::dpop::Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
     }
 
     /// The [`Redactor`] the endpoint shares: it adds its client secret to it (as sent: alone
@@ -296,6 +307,7 @@ impl TokenEndpointBuilder {
                 certificate_thumbprint,
                 bound_certificate: Mutex::new(None),
                 redactor,
+                dpop: self.dpop,
             }),
         })
     }
@@ -317,6 +329,7 @@ impl fmt::Debug for TokenEndpointBuilder {
             )
             .field("key_map", &self.key_map)
             .field("header_prefix", &self.header_prefix)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }

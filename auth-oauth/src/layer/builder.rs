@@ -90,6 +90,14 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
         self
     }
 
+    /// DPoP (RFC 9449): every token request carries a proof made with the key, and a token
+    /// issued as `token_type: DPoP` is sent as `Authorization: DPoP …` with a fresh proof on
+    /// each request. See [`dpop`](crate::dpop).
+    pub fn dpop(self, dpop: impl Into<crate::dpop::Dpop>) -> Self {
+        let dpop = dpop.into();
+        self.endpoint(|e| e.dpop(dpop))
+    }
+
     /// The client secret (for grants whose constructor does not take one).
     pub fn client_secret(self, secret: impl Into<SecretString>) -> Self {
         self.endpoint(|e| e.client_secret(secret))
