@@ -74,12 +74,26 @@ pub const DPOP: OidcClient = OidcClient {
     post: false,
 };
 
+/// Where the provider requires a server-provided DPoP nonce (RFC 9449 §8, §9): a proof without
+/// the current one is answered with `use_dpop_nonce` and a `DPoP-Nonce` header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DpopNonce {
+    /// Nowhere (the default).
+    #[default]
+    Never,
+    /// At the token endpoint and at userinfo.
+    Everywhere,
+    /// At userinfo only: a resource server's challenge, with tokens issued without one (the
+    /// token endpoint then sends no `DPoP-Nonce` either, so the first nonce comes from
+    /// userinfo).
+    UserinfoOnly,
+}
+
 /// How the provider is started.
 #[derive(Debug, Clone, Default)]
 pub struct OidcOptions {
-    /// Require a server-provided DPoP nonce at the token endpoint and at userinfo (answered
-    /// with `use_dpop_nonce` and a `DPoP-Nonce` header).
-    pub dpop_nonce: bool,
+    /// Where DPoP nonces are required.
+    pub dpop_nonce: DpopNonce,
     /// Lifetime of issued access tokens, in seconds (default 3600).
     pub access_token_ttl: Option<u64>,
     /// Lifetime of device codes, in seconds (default 600).
@@ -112,7 +126,12 @@ impl OidcProvider {
     /// As [`start`](Self::start).
     pub async fn start_with(options: OidcOptions) -> OidcProvider {
         let mut args = serde_json::Map::new();
-        args.insert("dpop_nonce".into(), options.dpop_nonce.into());
+        let nonce = match options.dpop_nonce {
+            DpopNonce::Never => Value::Bool(false),
+            DpopNonce::Everywhere => Value::Bool(true),
+            DpopNonce::UserinfoOnly => Value::from("userinfo"),
+        };
+        args.insert("dpop_nonce".into(), nonce);
         if let Some(ttl) = options.access_token_ttl {
             args.insert("access_token_ttl".into(), ttl.into());
         }

@@ -4,7 +4,8 @@
 // extension grant), revocation (RFC 7009) and introspection (RFC 7662).
 //
 // Run by `auth_test_support::oidc_provider::OidcProvider::start`. Arguments: one JSON object,
-//   {"dpop_nonce": bool,        // require a server-provided DPoP nonce (token endpoint and userinfo)
+//   {"dpop_nonce": false|true|"userinfo", // require a server-provided DPoP nonce (everywhere, or
+//                               // at userinfo only, so a resource server's challenge is seen)
 //    "access_token_ttl": secs,  // lifetime of issued access tokens (default 3600)
 //    "device_code_ttl": secs,   // lifetime of device codes (default 600)
 //    "device_interval": secs}   // adds `interval` to device authorization responses (the
@@ -13,7 +14,7 @@
 // - Listens on 127.0.0.1 with an ephemeral port; the issuer is http://127.0.0.1:PORT. Prints one
 //   JSON line {"event":"listening","port":N} once it serves.
 // - Prints one JSON line per token endpoint request it decided, {"event":"grant", "ok": bool,
-//   "grant_type", "client_id", "dpop": bool (a valid DPoP proof came with it), "params": {...},
+//   "grant_type", "client_id", "dpop": bool (a DPoP proof came with it), "params": {...},
 //   "error"?}, and {"event":"exchange","subject":…,"actor":…} for each token exchange, so the
 //   Rust tests check what a real server understood.
 // - Exits when its stdin closes, so it never outlives the test that started it.
@@ -106,9 +107,12 @@ const provider = new Provider(issuer, {
     dPoP: {
       enabled: true,
       nonceSecret: randomBytes(32),
-      requireNonce: () => options.dpop_nonce === true,
+      requireNonce: (ctx) => options.dpop_nonce === true
+        || (options.dpop_nonce === 'userinfo' && ctx.oidc?.route === 'userinfo'),
     },
   },
+  // RS256 too (the provider's default list is ES256 and EdDSA), for RSA keys from PEM.
+  enabledJWA: { dPoPSigningAlgValues: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] },
   // Refresh tokens for every grant of a client allowed to refresh, offline_access or not.
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   // Confidential clients' refresh tokens rotate too, so a spent one is refused.
@@ -201,8 +205,19 @@ if (options.device_interval) {
   });
 }
 
+// With nonces required at userinfo only, the token endpoint does not hand nonces out either
+// (the provider would otherwise send one with every DPoP answer): the client first meets the
+// nonce at the resource server, as with an API that has its own nonce policy.
+if (options.dpop_nonce === 'userinfo') {
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === '/token') ctx.remove('dpop-nonce');
+  });
+}
+
 function grantEvent(ctx, ok, err) {
-  const { params, client, dPoP } = ctx.oidc ?? {};
+  const { params, client } = ctx.oidc ?? {};
+  const dPoP = ctx.get('DPoP');
   print({
     event: 'grant',
     ok,
