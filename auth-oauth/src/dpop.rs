@@ -184,7 +184,7 @@ impl DpopKey {
         let uri: Uri = url.parse().map_err(|_| {
             AuthError::new(ErrorKind::Request, "a DPoP proof needs an absolute URL")
         })?;
-        let ath = access_token.map(|t| ath(t));
+        let ath = access_token.map(ath);
         proof::sign(self, method, &htu(&uri)?, ath.as_deref(), nonce).map(SecretString::from)
     }
 
