@@ -58,6 +58,7 @@ mod connection;
 mod custom;
 #[cfg(feature = "oauth2")]
 mod discovered;
+mod dpop;
 mod error;
 mod fleet;
 mod headers;
@@ -82,8 +83,8 @@ pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
 pub use spec::{
-    AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, FleetCacheSpec, JwtBearerSpec, KeyMapSpec,
-    Location, OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
+    AuthSpec, CheckSpec, ConnectionSpec, CustomSpec, DpopSpec, FleetCacheSpec, JwtBearerSpec,
+    KeyMapSpec, Location, OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
 };
 pub use tenants::TENANT_PLACEHOLDER;
 #[cfg(feature = "oauth2")]

@@ -233,6 +233,19 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             if let Some(lead) = o.refresh_before {
                 field("refresh_before", format!("\"{}ms\"", lead.as_millis()));
             }
+            if let Some(dpop) = &o.dpop {
+                // Without `key`, a key is generated each time the connection is built.
+                let mut parts: Vec<String> = dpop
+                    .key
+                    .iter()
+                    .map(|key| format!("key = {}", secret(key)))
+                    .collect();
+                if let Some(alg) = &dpop.alg {
+                    parts.push(format!("alg = {}", quote(alg)));
+                }
+                parts.push(format!("required = {}", dpop.required));
+                field("dpop", format!("{{ {} }}", parts.join(", ")));
+            }
             key_map_field(&mut field, &o.key_map);
             if let Some(tls) = &o.tls {
                 field("tls", tls_line(tls));

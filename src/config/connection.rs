@@ -327,6 +327,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "refresh_before",
             "cache",
             "profile",
+            "dpop",
         ],
     );
     let grant = one_of(r, t, "grant", GRANTS);
@@ -440,6 +441,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         refresh_before: r.duration(t, "refresh_before"),
         cache: super::fleet::read(r, t),
         profile,
+        dpop: super::dpop::read(r, t),
     };
     Some(spec)
 }

@@ -11,6 +11,7 @@ use auth_oauth::{
     ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, TokenHttpClient,
     assertion::{Algorithm, SigningKey},
     discovery::{AuthServerMetadata, Discovery},
+    dpop::{Dpop, DpopKey},
     grant::AuthorizationCode,
     layer::LayerGrant,
 };
@@ -19,7 +20,7 @@ use super::{
     discovered::Discovered,
     error::{ConfigError, Problem},
     secret::SecretRef,
-    spec::{ConnectionSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec, TlsSpec},
+    spec::{ConnectionSpec, DpopSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec, TlsSpec},
 };
 
 mod fleet_key;
@@ -491,7 +492,38 @@ fn common<G: LayerGrant>(
     if let Some(lead) = o.refresh_before {
         builder = builder.refresh_before(lead);
     }
+    if let Some(dpop) = &o.dpop {
+        builder = builder.dpop(dpop_of(r, dpop)?);
+    }
     Ok(builder)
+}
+
+/// The DPoP key of `dpop`: loaded from its secret, or generated (ES256, or EdDSA with
+/// `alg = "EdDSA"`).
+fn dpop_of(r: &Resolver, spec: &DpopSpec) -> Result<Dpop, ConfigError> {
+    let path = |key: &str| format!("dpop.{key}");
+    let key = match &spec.key {
+        Some(secret) => {
+            let pem = r.secret(&path("key"), secret)?;
+            DpopKey::from_pem(pem.expose_secret().as_bytes())
+                .map_err(|e| r.problem(&path("key"), e.message()))?
+        }
+        None if spec.alg.as_deref() == Some("EdDSA") => {
+            DpopKey::generate_ed25519().map_err(|e| r.build_error(e))?
+        }
+        None => DpopKey::generate_es256().map_err(|e| r.build_error(e))?,
+    };
+    let key = match &spec.alg {
+        Some(alg) if spec.key.is_some() => {
+            let alg: Algorithm = alg
+                .parse()
+                .map_err(|e: AuthError| r.problem(&path("alg"), e.message()))?;
+            key.with_algorithm(alg)
+                .map_err(|e| r.problem(&path("alg"), e.message()))?
+        }
+        _ => key,
+    };
+    Ok(Dpop::new(key).required(spec.required))
 }
 
 /// `client_auth = "tls"` (RFC 8705 `tls_client_auth`): the certificate of `auth.tls`.

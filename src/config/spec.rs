@@ -299,6 +299,25 @@ pub struct OAuth2Spec {
     pub cache: Option<FleetCacheSpec>,
     /// Who signed in (`authorization_code` only): `profile = { url, id_path, email_path }`.
     pub profile: Option<ProfileSpec>,
+    /// DPoP sender-constrained tokens (RFC 9449): `dpop = true` or `dpop = { key, alg,
+    /// required }`.
+    pub dpop: Option<DpopSpec>,
+}
+
+/// `dpop = { key = { file = "dpop.pem" }, alg = "ES256", required = true }` (or `dpop = true`):
+/// token requests carry DPoP proofs, and `token_type: DPoP` tokens are sent with a proof per
+/// request.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DpopSpec {
+    /// The private key (PEM, a secret reference), so several processes share one binding;
+    /// `None`: a key generated when the connection is built.
+    pub key: Option<SecretRef>,
+    /// The signing algorithm: `ES256` (default for a generated key), `EdDSA`, or with `key`,
+    /// `ES384`, `RS256`, `PS256`, `PS384`; `None`: the key type's default.
+    pub alg: Option<String>,
+    /// Refuse a token endpoint's Bearer answer (a downgrade); default `false`.
+    pub required: bool,
 }
 
 /// `profile = { url = "https://api.example.com/me", id_path = "id", email_path = "email" }`:
