@@ -519,6 +519,47 @@ async fn configured_file_credentials_never_show_the_secret() {
     }
 }
 
+/// A configured DPoP key (inline PEM, an env reference, a file): the spec and the connection's
+/// layer never show it; a key that is not PEM fails naming its key path, not its value.
+#[cfg(all(feature = "config", feature = "oauth2"))]
+#[test]
+fn configured_dpop_keys_never_show() {
+    use auth_test_support::keys::TestKey;
+    use tower_auth::config::{Config, Format};
+
+    let key = TestKey::es256();
+    let body = key.private_base64();
+    let toml = |dpop: &str| {
+        format!(
+            "[connections.api]\nbase_url = \"http://127.0.0.1:1\"\n\
+             [connections.api.auth]\ntype = \"oauth2\"\ngrant = \"client_credentials\"\n\
+             token_url = \"http://127.0.0.1:1/token\"\nclient_id = \"c\"\n\
+             client_secret = \"{CANARY}\"\ndpop = {dpop}\n"
+        )
+    };
+    let inline = format!(
+        "{{ key = \"\"\"{}\"\"\", required = true }}",
+        key.private_pem
+    );
+    let config = Config::from_str(&toml(&inline), Format::Toml).unwrap_or_else(|e| panic!("{e}"));
+    let spec = config.connection("api", None).expect("spec");
+    let shown = format!("{spec:?} {spec:#?}");
+    assert!(!shown.contains(&body[40..80]), "the spec shows the DPoP key: {shown}");
+    assert_debug_clean("ConnectionSpec with a DPoP key", &spec);
+    let layer = spec.layer().expect("layer");
+    let shown = format!("{layer:?} {layer:#?}");
+    assert!(!shown.contains(&body[40..80]), "the layer shows the DPoP key: {shown}");
+    assert_debug_clean("ConnectionLayer with a DPoP key", &layer);
+
+    let bad = format!("{{ key = \"{CANARY}\" }}");
+    let config = Config::from_str(&toml(&bad), Format::Toml).unwrap_or_else(|e| panic!("{e}"));
+    let spec = config.connection("api", None).expect("spec");
+    let err = spec.layer().expect_err("not a key");
+    let text = format!("{err} {err:?}");
+    assert_clean("a bad DPoP key's error", &text);
+    assert!(text.contains("connections.api.auth.dpop.key"), "{text}");
+}
+
 #[cfg(feature = "reqwest")]
 #[test]
 fn reqwest_middlewares_never_show_the_secret() {

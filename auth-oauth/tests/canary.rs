@@ -185,3 +185,70 @@ async fn errors_never_echo_a_secret() {
         .expect_err("state mismatch");
     assert_error_clean("state mismatch", &err);
 }
+
+/// DPoP: the private key never shows (its PEM body, its scalar in hex or base64url), neither
+/// does a bound token, in the Debug of the key, its state, the endpoint, the layer and the
+/// token, nor in the error of a key that cannot be read.
+#[tokio::test]
+async fn dpop_keys_and_bound_tokens_never_show() {
+    use auth_oauth::dpop::{Dpop, DpopKey};
+    use auth_test_support::keys::TestKey;
+    use base64::Engine as _;
+
+    let key = TestKey::es256();
+    let scalar = key.ec_private_scalar();
+    let leaks = [
+        key.private_base64()[40..80].to_owned(),
+        scalar
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&scalar),
+        base64::engine::general_purpose::STANDARD.encode(&scalar),
+        format!("{:?}", &scalar[..8]),
+    ];
+    let check = |what: &str, text: String| {
+        for leak in &leaks {
+            assert!(
+                !text.contains(leak.as_str()),
+                "{what} shows the DPoP private key: {text}"
+            );
+        }
+        assert!(!text.contains(CANARY), "{what} leaks the canary: {text}");
+    };
+    let dpop_key = DpopKey::from_pem(&key.private_pem).expect("key");
+    check("DpopKey", format!("{dpop_key:?} {dpop_key:#?}"));
+    let dpop = Dpop::new(dpop_key.clone()).required(true);
+    check("Dpop", format!("{dpop:?} {dpop:#?}"));
+
+    // A DPoP-bound token (the server answers token_type DPoP) with the canary as its value.
+    let server = TokenServer::builder()
+        .client("id", Some(CANARY))
+        .start()
+        .await;
+    server.push_fault(Fault::json(
+        200,
+        json!({"access_token": CANARY, "token_type": "DPoP", "expires_in": 3600}),
+    ));
+    let endpoint = TokenEndpoint::builder(server.token_url(), "id")
+        .client_secret(CANARY)
+        .dpop(dpop.clone());
+    check("TokenEndpointBuilder with DPoP", format!("{endpoint:?}"));
+    let endpoint = endpoint.build().expect("endpoint");
+    check("TokenEndpoint with DPoP", format!("{endpoint:?}"));
+    let layer = OAuth2Layer::client_credentials(server.token_url(), "id", CANARY)
+        .dpop(dpop)
+        .build()
+        .expect("layer");
+    check("OAuth2Layer with DPoP", format!("{layer:?}"));
+    let token = auth_core::TokenSource::token(layer.source())
+        .await
+        .expect("a DPoP token");
+    assert!(token.binding().is_some());
+    check("a bound AccessToken", format!("{token:?} {token:#?}"));
+
+    // A PEM that is not a key, with the canary inside: the error names the problem only.
+    let bad = format!("-----BEGIN PRIVATE KEY-----\n{CANARY}\n-----END PRIVATE KEY-----\n");
+    let err = DpopKey::from_pem(&bad).expect_err("not a key");
+    assert_error_clean("DpopKey::from_pem", &err);
+}
