@@ -544,11 +544,17 @@ fn configured_dpop_keys_never_show() {
     let config = Config::from_str(&toml(&inline), Format::Toml).unwrap_or_else(|e| panic!("{e}"));
     let spec = config.connection("api", None).expect("spec");
     let shown = format!("{spec:?} {spec:#?}");
-    assert!(!shown.contains(&body[40..80]), "the spec shows the DPoP key: {shown}");
+    assert!(
+        !shown.contains(&body[40..80]),
+        "the spec shows the DPoP key: {shown}"
+    );
     assert_debug_clean("ConnectionSpec with a DPoP key", &spec);
     let layer = spec.layer().expect("layer");
     let shown = format!("{layer:?} {layer:#?}");
-    assert!(!shown.contains(&body[40..80]), "the layer shows the DPoP key: {shown}");
+    assert!(
+        !shown.contains(&body[40..80]),
+        "the layer shows the DPoP key: {shown}"
+    );
     assert_debug_clean("ConnectionLayer with a DPoP key", &layer);
 
     let bad = format!("{{ key = \"{CANARY}\" }}");

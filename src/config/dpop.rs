@@ -46,16 +46,17 @@ pub(crate) fn read(r: &mut Reader<'_>, t: &Table<'_>) -> Option<DpopSpec> {
                     None
                 }
             };
-            if key.is_none() && table.get("key").is_none() {
-                if let Some(alg) = alg.as_deref().filter(|a| !matches!(*a, "ES256" | "EdDSA")) {
-                    r.problems.error(
-                        &table.key_path("alg"),
-                        format!(
-                            "`{alg}` needs a `key` (a generated key is ES256 or EdDSA; give an \
-                             RSA or P-384 key as `key = {{ file = \"dpop.pem\" }}`)"
-                        ),
-                    );
-                }
+            if key.is_none()
+                && table.get("key").is_none()
+                && let Some(alg) = alg.as_deref().filter(|a| !matches!(*a, "ES256" | "EdDSA"))
+            {
+                r.problems.error(
+                    &table.key_path("alg"),
+                    format!(
+                        "`{alg}` needs a `key` (a generated key is ES256 or EdDSA; give an RSA \
+                         or P-384 key as `key = {{ file = \"dpop.pem\" }}`)"
+                    ),
+                );
             }
             Some(DpopSpec {
                 key,
