@@ -38,7 +38,9 @@
 
 use std::{fmt, path::Path, sync::Arc};
 
-use auth_core::{AuthError, ErrorKind, SecretString, TokenBinding};
+use auth_core::{
+    AccessToken, AccessTokenBuilder, AuthError, ErrorKind, SecretString, TokenBinding,
+};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 
@@ -266,6 +268,28 @@ impl Dpop {
     /// The nonce last received from `url`'s origin, if any.
     pub fn nonce_for(&self, url: &Uri) -> Option<Arc<str>> {
         self.inner.nonces.get(url)
+    }
+
+    /// A DPoP-bound access token with value `secret`, for a token obtained with this key by
+    /// other means (the token endpoint binds the tokens it issues itself): `token_type` DPoP,
+    /// sent as `Authorization: DPoP …` with a proof per request by the token layers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_oauth::dpop::{Dpop, DpopKey};
+    ///
+    /// let dpop = Dpop::new(DpopKey::generate_es256()?);
+    /// let token = dpop.access_token("obtained-elsewhere").expires_in(Duration::from_secs(300)).build()?;
+    /// assert_eq!(token.header_value(), "DPoP obtained-elsewhere");
+    /// assert!(token.binding().is_some());
+    /// # Ok::<(), auth_core::AuthError>(())
+    /// ```
+    pub fn access_token(&self, secret: impl Into<SecretString>) -> AccessTokenBuilder {
+        let secret = secret.into();
+        let binding = self.bind(&secret);
+        AccessToken::builder(secret)
+            .token_type("DPoP")
+            .binding(binding)
     }
 
     /// A proof for a request to `uri` (with `ath` for a token), with the origin's nonce.

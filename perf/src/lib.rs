@@ -3,7 +3,7 @@
 //!
 //! | target | what it is |
 //! |---|---|
-//! | `loadtest` (binary) | the P1–P4 targets against baselines measured in the same run |
+//! | `loadtest` (binary) | the P1–P7 targets against baselines measured in the same run |
 //! | `soak` (binary) | 64 clients through `TokenLayer` for a set time, with revocations |
 //! | `p1probe` (binary) | one P1 stack, for profilers |
 //! | `hot_path` (bench) | criterion timings of the P1 stacks |
@@ -11,9 +11,10 @@
 //!
 //! The library holds what they share: [`p1`], the P1 stacks and their driver (used by
 //! `loadtest`, `p1probe` and both benches, so all of them measure the same code), and [`soak`],
-//! the API and token endpoint the soak test runs against.
+//! the API and token endpoint the soak test runs against; [`p6`], the DPoP stacks.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod p1;
+pub mod p6;
 pub mod soak;

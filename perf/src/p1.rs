@@ -40,7 +40,7 @@ pub type Req = Request<Empty<Bytes>>;
 /// The response type of every stack.
 pub type Resp = Response<Empty<Bytes>>;
 
-const TOKEN: &str = "hot-path-token-0123456789abcdef";
+pub(crate) const TOKEN: &str = "hot-path-token-0123456789abcdef";
 const API_KEY: &str = "hot-path-api-key-0123456789";
 
 /// The layers compared; `NoLayer` is the baseline for allocations, `TowerHttp` for time.
@@ -238,6 +238,12 @@ pub struct Requests {
 }
 
 impl Requests {
+    /// The same requests to `uri` (P6 needs absolute URIs: a DPoP proof names the URL).
+    pub fn with_uri(mut self, uri: Uri) -> Self {
+        self.uri = uri;
+        self
+    }
+
     /// One request.
     pub fn make(&self) -> Req {
         let mut request = Request::new(Empty::new());
@@ -291,9 +297,9 @@ pub trait WithStack {
     fn run<S: Stack + 'static>(self, stack: S) -> Self::Output;
 }
 
-type Inner = tower::util::ServiceFn<fn(Req) -> Ready<Result<Resp, Infallible>>>;
+pub(crate) type Inner = tower::util::ServiceFn<fn(Req) -> Ready<Result<Resp, Infallible>>>;
 
-fn inner() -> Inner {
+pub(crate) fn inner() -> Inner {
     fn answer(request: Req) -> Ready<Result<Resp, Infallible>> {
         // The request is looked at, then dropped here, as a client would after sending it.
         black_box(&request);
@@ -303,7 +309,7 @@ fn inner() -> Inner {
 }
 
 /// A cache holding a token that stays fresh for the whole run (no refresh is due).
-fn fresh_token_cache() -> CachedTokenSource<StaticTokenSource> {
+pub(crate) fn fresh_token_cache() -> CachedTokenSource<StaticTokenSource> {
     let token = AccessToken::builder(TOKEN)
         .expires_in(Duration::from_secs(24 * 3600))
         .build()

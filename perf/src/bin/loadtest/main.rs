@@ -1,7 +1,8 @@
 //! The performance targets of tower-auth, measured on this machine against baselines measured in
 //! the same run: P1 hot-path cost and allocations, P2 single flight at 10,000 concurrent
 //! requests, P3 no waiting on proactive refresh, P4 loopback throughput, P5 one token fetch per
-//! token generation for a fleet of 8 processes sharing tokens through Redis. Everything runs on
+//! token generation for a fleet of 8 processes sharing tokens through Redis, P6 the cost of a
+//! DPoP proof per request against the bearer `TokenLayer`. Everything runs on
 //! 127.0.0.1 (the demo token endpoint and APIs of `auth-test-support`; P5 also starts a
 //! `redis-server` and re-spawns this binary as its workers).
 //!
@@ -32,7 +33,10 @@ use std::{
 
 use auth_test_support::demo::DemoProvider;
 use loopback::{ApiClient, Latencies, Pace};
-use perf::p1::{self, Shape, Stack, Variant, WithStack};
+use perf::{
+    p1::{self, Shape, Stack, Variant, WithStack},
+    p6::{self, Proof},
+};
 use summary::Report;
 use tower::{BoxError, Layer};
 use tower_auth::CacheConfig;
@@ -44,7 +48,7 @@ usage: loadtest [--quick] [--requests N] [--concurrency C] [--only LIST]
   --quick          short runs for CI (about 15 s); figures are indicative only
   --requests N     concurrent requests in the P2 burst (1..=100000; default 10000, quick 2000)
   --concurrency C  concurrent tasks in P4 (1..=1024; default 64)
-  --only LIST      comma-separated subset of p1,p2,p3,p4,p5 (default: all)
+  --only LIST      comma-separated subset of p1,p2,p3,p4,p5,p6 (default: all)
 
 P5 runs 8 worker processes for 20 s (quick: 6 s) and needs redis-server on PATH.";
 
@@ -56,11 +60,11 @@ struct Args {
     quick: bool,
     requests: usize,
     concurrency: usize,
-    only: [bool; 5],
+    only: [bool; 6],
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let (mut quick, mut requests, mut concurrency, mut only) = (false, None, 64, [true; 5]);
+    let (mut quick, mut requests, mut concurrency, mut only) = (false, None, 64, [true; 6]);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -69,7 +73,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--requests" => requests = Some(count(&value("--requests")?, MAX_REQUESTS)?),
             "--concurrency" => concurrency = count(&value("--concurrency")?, MAX_CONCURRENCY)?,
             "--only" => {
-                only = [false; 5];
+                only = [false; 6];
                 for part in value("--only")?.split(',') {
                     match part.trim().to_ascii_lowercase().as_str() {
                         "p1" => only[0] = true,
@@ -77,6 +81,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                         "p3" => only[2] = true,
                         "p4" => only[3] = true,
                         "p5" => only[4] = true,
+                        "p6" => only[5] = true,
                         other => return Err(format!("--only: unknown target `{other}`")),
                     }
                 }
@@ -165,7 +170,11 @@ fn run(args: &Args, report: &mut Report) -> Result<(), BoxError> {
         println!("P1: hot path ...");
         report.p1 = Some(measure_p1(args.quick));
     }
-    if !args.only[1..].iter().any(|on| *on) {
+    if args.only[5] {
+        println!("P6: DPoP proofs per request ...");
+        report.p6 = Some(measure_p6(args.quick));
+    }
+    if !args.only[1..5].iter().any(|on| *on) {
         return Ok(());
     }
     // Servers and the multi-thread client scenarios share one runtime with a worker per core.
@@ -234,13 +243,13 @@ struct P1 {
 /// A stack ready to be timed batch after batch, next to the others (so variants alternate).
 type Timed = Box<dyn FnMut(&p1::Requests, u32) -> Duration>;
 
-struct Prepare(Shape);
+struct Prepare(p1::Requests);
 
 impl WithStack for Prepare {
     type Output = (Timed, f64);
 
     fn run<S: Stack + 'static>(self, mut stack: S) -> (Timed, f64) {
-        let allocs = p1::allocations_per_request(&mut stack, &self.0.requests(), |f| {
+        let allocs = p1::allocations_per_request(&mut stack, &self.0, |f| {
             allocation_counter::measure(f).count_total
         });
         (
@@ -261,34 +270,77 @@ fn measure_p1(quick: bool) -> P1 {
     };
     let baseline = variant_index(Variant::TowerHttp);
     for shape in Shape::ALL {
-        let requests = shape.requests();
-        let (mut stacks, allocs): (Vec<Timed>, Vec<f64>) = Variant::ALL
+        let (stacks, allocs): (Vec<Timed>, Vec<f64>) = Variant::ALL
             .iter()
-            .map(|&variant| p1::with_stack(variant, Prepare(shape)))
+            .map(|&variant| p1::with_stack(variant, Prepare(shape.requests())))
             .unzip();
-        let mut samples = vec![Vec::with_capacity(rounds); stacks.len()];
-        for round in 0..rounds {
-            // Rotate the order every round so no variant always runs first or last.
-            for k in 0..stacks.len() {
-                let i = (k + round) % stacks.len();
-                let per_request = stacks[i](&requests, batch);
-                samples[i].push(per_request.as_secs_f64() * 1e9);
-            }
-        }
-        let ratios = samples
-            .iter()
-            .map(|s| {
-                median(
-                    s.iter()
-                        .zip(&samples[baseline])
-                        .map(|(a, b)| a / b)
-                        .collect(),
-                )
-            })
-            .collect();
-        result.ns.push(samples.into_iter().map(median).collect());
+        let (ns, ratios) = interleaved(stacks, &shape.requests(), rounds, batch, baseline);
+        result.ns.push(ns);
         result.ratio.push(ratios);
         result.allocs.push(allocs);
+    }
+    result
+}
+
+/// Times `stacks` batch after batch, rotating their order every round so no stack always runs
+/// first or last: the median ns per request of each, and the median over rounds of its ratio to
+/// `stacks[baseline]` in the same round (paired, so drift in the machine's load cancels out).
+fn interleaved(
+    mut stacks: Vec<Timed>,
+    requests: &p1::Requests,
+    rounds: usize,
+    batch: u32,
+    baseline: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut samples = vec![Vec::with_capacity(rounds); stacks.len()];
+    for round in 0..rounds {
+        for k in 0..stacks.len() {
+            let i = (k + round) % stacks.len();
+            let per_request = stacks[i](requests, batch);
+            samples[i].push(per_request.as_secs_f64() * 1e9);
+        }
+    }
+    let ratios = samples
+        .iter()
+        .map(|s| {
+            median(
+                s.iter()
+                    .zip(&samples[baseline])
+                    .map(|(a, b)| a / b)
+                    .collect(),
+            )
+        })
+        .collect();
+    (samples.into_iter().map(median).collect(), ratios)
+}
+
+// ---------------------------------------------------------------------------------------------
+// P6
+
+struct P6 {
+    rounds: usize,
+    batch: u32,
+    /// `[shape][proof]`: median ns per request, and the median ratio to the bearer token.
+    ns: Vec<Vec<f64>>,
+    ratio: Vec<Vec<f64>>,
+}
+
+fn measure_p6(quick: bool) -> P6 {
+    let (rounds, batch) = if quick { (3, 2_000) } else { (15, 20_000) };
+    let mut result = P6 {
+        rounds,
+        batch,
+        ns: Vec::new(),
+        ratio: Vec::new(),
+    };
+    for shape in Shape::ALL {
+        let stacks: Vec<Timed> = Proof::ALL
+            .iter()
+            .map(|&proof| p6::with_stack(proof, Prepare(p6::requests(shape))).0)
+            .collect();
+        let (ns, ratios) = interleaved(stacks, &p6::requests(shape), rounds, batch, 0);
+        result.ns.push(ns);
+        result.ratio.push(ratios);
     }
     result
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use perf::p1::Variant;
+use perf::{p1::Variant, p6::Proof};
 
 use super::{Args, P1, P3, P4, P4_VARIANTS, loopback, loopback::Burst, median, variant_index};
 
@@ -15,6 +15,7 @@ pub(crate) struct Report {
     pub(crate) p3: Option<P3>,
     pub(crate) p4: Option<P4>,
     pub(crate) p5: Option<super::fleet::P5>,
+    pub(crate) p6: Option<super::P6>,
 }
 
 impl Report {
@@ -27,6 +28,7 @@ impl Report {
             p3: None,
             p4: None,
             p5: None,
+            p6: None,
         }
     }
 
@@ -64,6 +66,9 @@ impl Report {
         }
         if let Some(p5) = &self.p5 {
             render_p5(p5, &mut out, &mut targets);
+        }
+        if let Some(p6) = &self.p6 {
+            render_p6(p6, &mut out, &mut targets);
         }
         let _ = writeln!(out, "## Targets\n\n```text");
         for line in &targets {
@@ -343,4 +348,42 @@ fn render_p5(p5: &super::fleet::P5, out: &mut String, targets: &mut Vec<String>)
         p5.failed,
         p5.awaited
     ));
+}
+
+fn render_p6(p6: &super::P6, out: &mut String, targets: &mut Vec<String>) {
+    let _ = writeln!(
+        out,
+        "## P6 DPoP proofs per request\n\n`TokenLayer` with a fresh cached token to \
+         `https://api.example.com/v1/items?page=2`: a bearer token, then DPoP-bound tokens (a \
+         proof signed per request); median of {} interleaved rounds of {} requests, ratio to \
+         the bearer token in the same round.\n",
+        p6.rounds, p6.batch
+    );
+    let _ = writeln!(
+        out,
+        "| stack | no headers ns/req | ratio | 4 headers ns/req | ratio |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (i, proof) in Proof::ALL.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2}x | {:.0} | {:.2}x |",
+            proof.name(),
+            p6.ns[0][i],
+            p6.ratio[0][i],
+            p6.ns[1][i],
+            p6.ratio[1][i]
+        );
+    }
+    let _ = writeln!(out);
+    for (i, proof) in Proof::ALL.iter().enumerate().skip(1) {
+        targets.push(format!(
+            "P6 {} ns/req={:.0} bearer={:.0} ratio={:.1} extra_us={:.1} (reported, no target)",
+            proof.name(),
+            p6.ns[0][i],
+            p6.ns[0][0],
+            p6.ratio[0][i],
+            (p6.ns[0][i] - p6.ns[0][0]) / 1000.0
+        ));
+    }
 }
