@@ -29,7 +29,10 @@ pub trait TokenBinding: Send + Sync + 'static {
     /// the server sent. Returns `true` when the response is a challenge to send the same
     /// request again with a fresh proof (a 401 with `error="use_dpop_nonce"` and a new nonce),
     /// which is not a rejection of the token.
-    fn observe(&self, uri: &Uri, status: StatusCode, headers: &HeaderMap) -> bool;
+    ///
+    /// `uri` is `None` when the layer kept no copy of the request (a body that cannot be
+    /// replayed): the binding then files the nonce under the origin of its latest proof.
+    fn observe(&self, uri: Option<&Uri>, status: StatusCode, headers: &HeaderMap) -> bool;
 
     /// The authentication scheme of the binding, for `Debug` output and diagnostics (`DPoP`).
     fn scheme(&self) -> &'static str;

@@ -36,7 +36,11 @@
 //! # let _ = (layer, strict); Ok(()) }
 //! ```
 
-use std::{fmt, path::Path, sync::Arc};
+use std::{
+    fmt,
+    path::Path,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use auth_core::{
     AccessToken, AccessTokenBuilder, AuthError, ErrorKind, SecretString, TokenBinding,
@@ -324,6 +328,7 @@ impl Dpop {
         Arc::new(Binding {
             dpop: self.clone(),
             ath: ath(access_token),
+            last: Mutex::default(),
         })
     }
 }
@@ -345,20 +350,36 @@ impl fmt::Debug for Dpop {
     }
 }
 
-/// The binding of one DPoP token: its key's state and the token's `ath`.
+/// The binding of one DPoP token: its key's state, the token's `ath`, and the URI of its
+/// latest proof (where a response the layer kept no copy for came from).
 struct Binding {
     dpop: Dpop,
     ath: String,
+    last: Mutex<Option<Uri>>,
 }
 
 impl TokenBinding for Binding {
     fn proof(&self, method: &Method, uri: &Uri) -> Result<(HeaderName, HeaderValue), AuthError> {
         let value = self.dpop.proof_header(method, uri, Some(&self.ath))?;
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(uri.clone());
         Ok((DPOP.clone(), value))
     }
 
-    fn observe(&self, uri: &Uri, status: StatusCode, headers: &HeaderMap) -> bool {
-        let fresh = self.dpop.remember_nonce(uri, headers);
+    fn observe(&self, uri: Option<&Uri>, status: StatusCode, headers: &HeaderMap) -> bool {
+        if !headers.contains_key(&DPOP_NONCE) {
+            return false;
+        }
+        let fresh = match uri {
+            Some(uri) => self.dpop.remember_nonce(uri, headers),
+            None => {
+                let last = self
+                    .last
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                last.is_some_and(|uri| self.dpop.remember_nonce(&uri, headers))
+            }
+        };
         fresh && status == StatusCode::UNAUTHORIZED && asks_for_nonce(headers)
     }
 

@@ -9,9 +9,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{
-    AccessToken, AuthError, ExposeSecret, SecretString, TokenBinding, TokenFuture, TokenSource,
-};
+use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
@@ -46,8 +44,29 @@ pin_project! {
         // passed the request through (another origin, or the caller's own credential).
         carried: Option<Detail>,
         retried: bool,
-        // A DPoP nonce challenge was answered (once per request; not the retry after a 401).
-        nonce_retried: bool,
+        // Whether the token is bound (DPoP), and whether a nonce challenge was answered (once
+        // per request; not the retry after a 401).
+        nonce: Nonce,
+    }
+}
+
+/// A request's token and DPoP nonces: a bearer token never looks at them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nonce {
+    /// A bearer token.
+    Bearer,
+    /// A bound token: a nonce challenge is answered by sending the request again.
+    Bound,
+    /// A bound token whose nonce challenge was answered.
+    Answered,
+}
+
+impl Nonce {
+    fn of(token: &AccessToken) -> Nonce {
+        match token.binding() {
+            None => Nonce::Bearer,
+            Some(_) => Nonce::Bound,
+        }
     }
 }
 
@@ -60,9 +79,6 @@ struct Later<S, T> {
     /// (for the token, or for the body); for a retry, a clone of the spare, taken only when the
     /// retry happens.
     service: Option<S>,
-    /// The request's URI when its token is bound (DPoP): responses are shown to the binding,
-    /// which keeps the server's nonce for the origin. Boxed: bearer requests pay a null.
-    bound_uri: Option<Box<Uri>>,
 }
 
 pin_project! {
@@ -104,12 +120,15 @@ fn begin<S, B>(
     settings: &Settings,
     mut request: Request<B>,
     token: &AccessToken,
+    bound: bool,
 ) -> State<S::Future, B, S::Response>
 where
     S: Service<Request<B>>,
     B: ReplayableBody,
 {
-    let plan = if settings.retry_on_401 {
+    // A bound token's request keeps a copy even with retrying off: a DPoP nonce challenge is
+    // answered by sending it again.
+    let plan = if settings.retry_on_401 || bound {
         replay::plan(request.body_mut(), settings.replay_limit)
     } else {
         (ReplayPlan::Never, None)
@@ -121,6 +140,9 @@ where
         _ => None,
     };
     if let Err(error) = place(settings, &mut request, token) {
+        return State::Failed { error: Some(error) };
+    }
+    if bound && let Err(error) = prove(token, &mut request) {
         return State::Failed { error: Some(error) };
     }
     if let (ReplayPlan::Buffer, _) = plan {
@@ -216,21 +238,48 @@ where
         token: AccessToken,
         picked: Option<Arc<dyn TokenSource>>,
     ) -> Self {
+        if token.binding().is_some() {
+            return Self::send_bound(inner, bound, request, token, picked);
+        }
+        Self::send_with::<false>(inner, bound, request, token, picked)
+    }
+
+    /// [`send`](Self::send) for a bound token (DPoP), off the bearer path.
+    #[cold]
+    #[inline(never)]
+    fn send_bound(
+        inner: &mut S,
+        bound: &Arc<Bound<S, T>>,
+        request: Request<B>,
+        token: AccessToken,
+        picked: Option<Arc<dyn TokenSource>>,
+    ) -> Self {
+        Self::send_with::<true>(inner, bound, request, token, picked)
+    }
+
+    #[inline(always)]
+    fn send_with<const BOUND: bool>(
+        inner: &mut S,
+        bound: &Arc<Bound<S, T>>,
+        request: Request<B>,
+        token: AccessToken,
+        picked: Option<Arc<dyn TokenSource>>,
+    ) -> Self {
         let settings = &bound.shared.settings;
-        let bound_uri = bound_uri(&request, &token);
-        let state = begin(inner, settings, request, &token);
+        let state = begin(inner, settings, request, &token, BOUND);
         let carried = Some(settings.carried);
+        let nonce = if BOUND { Nonce::Bound } else { Nonce::Bearer };
         let service = match &state {
             // Sent, and no retry possible: nothing more to do but look at the response (a
             // bound token's binding looks at it too).
-            State::Calling { replay: None, .. } | State::Failed { .. } if bound_uri.is_none() => {
+            State::Calling { replay: None, .. } | State::Failed { .. } if !BOUND => {
                 return Self {
                     state,
                     later: None,
                     token: None,
                     carried,
                     retried: false,
-                    nonce_retried: false,
+                    nonce,
                 };
             }
             // Not called yet: the ready service goes into the future, the layer keeps a clone
@@ -248,12 +297,11 @@ where
                 bound: bound.clone(),
                 picked,
                 service,
-                bound_uri,
             }),
             token: Some(token),
             carried,
             retried: false,
-            nonce_retried: false,
+            nonce,
         }
     }
 
@@ -275,12 +323,11 @@ where
                 bound,
                 picked,
                 service: Some(inner),
-                bound_uri: None,
             }),
             token: None,
             carried,
             retried: false,
-            nonce_retried: false,
+            nonce: Nonce::Bearer,
         }
     }
 
@@ -292,7 +339,7 @@ where
             token: None,
             carried: None,
             retried: false,
-            nonce_retried: false,
+            nonce: Nonce::Bearer,
         }
     }
 
@@ -308,7 +355,7 @@ where
             token: None,
             carried: None,
             retried: false,
-            nonce_retried: false,
+            nonce: Nonce::Bearer,
         }
     }
 }
@@ -340,7 +387,6 @@ where
                         Some(Later {
                             bound,
                             service: Some(service),
-                            bound_uri: uri,
                             ..
                         }),
                     ) = (request.take(), this.later.as_mut())
@@ -348,8 +394,9 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(polled_after_completion()));
                     };
-                    *uri = bound_uri(&request, &token);
-                    let next = begin(service, &bound.shared.settings, request, &token);
+                    *this.nonce = Nonce::of(&token);
+                    let is_bound = *this.nonce == Nonce::Bound;
+                    let next = begin(service, &bound.shared.settings, request, &token, is_bound);
                     this.state.set(next);
                     *this.token = Some(token);
                 }
@@ -391,20 +438,16 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(response));
                     };
-                    if let (
-                        Some(Later {
-                            bound_uri: Some(uri),
-                            ..
-                        }),
-                        Some(token),
-                    ) = (&this.later, &*this.token)
-                        && let Some(binding) = token.binding()
-                        && binding.observe(uri, response.status(), response.headers())
-                        && !*this.nonce_retried
-                        && replay.is_some()
+                    if *this.nonce != Nonce::Bearer
+                        && bound_response(
+                            this.token.as_ref(),
+                            replay,
+                            this.later.as_ref().map(|l| &l.bound.shared.settings),
+                            this.nonce,
+                            &response,
+                        )
                     {
                         // A DPoP nonce challenge: the same token, a proof with the new nonce.
-                        *this.nonce_retried = true;
                         let replay = replay.take();
                         this.state.set(State::Readying {
                             replay,
@@ -412,8 +455,8 @@ where
                         });
                         continue;
                     }
-                    // A copy is kept only when retrying is on, and with it the shared state and
-                    // the token.
+                    // A copy is kept only when retrying is on (or for a bound token's nonce
+                    // challenge, dropped by then), and with it the shared state and the token.
                     let retry_with = match (&this.later, &*this.token) {
                         (Some(later), Some(token)) if replay.is_some() && !*this.retried => {
                             Some((later, token))
@@ -488,6 +531,9 @@ where
                         };
                     }
                     let replay = replay.take();
+                    if *this.nonce == Nonce::Bearer {
+                        *this.nonce = Nonce::of(&token);
+                    }
                     *this.token = Some(token);
                     *this.retried = true;
                     this.state.set(State::Readying {
@@ -523,7 +569,12 @@ where
                         (ReplayPlan::Copy, Some(body)) => Some(Replay::copy(&request, body)),
                         _ => None,
                     };
-                    if let Err(error) = place(settings, &mut request, token) {
+                    let placed =
+                        place(settings, &mut request, token).and_then(|()| match token.binding() {
+                            Some(_) => prove(token, &mut request),
+                            None => Ok(()),
+                        });
+                    if let Err(error) = placed {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
@@ -562,30 +613,52 @@ fn place<B>(
     match &settings.placement {
         Placement::Header(slot) => {
             slot.insert(request.headers_mut(), token.header_value().clone());
+            Ok(())
         }
         Placement::Query(param) => {
             let pair = SecretString::from(param.pair(token.secret().expose_secret()));
-            param.set(request.uri_mut(), pair.expose_secret())?;
+            param.set(request.uri_mut(), pair.expose_secret())
         }
     }
-    match token.binding() {
-        None => Ok(()),
-        Some(binding) => prove(binding.as_ref(), request),
+}
+
+/// A bound token's response: shown to the binding (which keeps the server's nonce). `true` when
+/// it is a nonce challenge to answer now (once per request, with a copy of the request at
+/// hand; `nonce` becomes `Answered`); otherwise, with retrying off, the copy kept for the
+/// challenge is dropped, so a 401 is not retried.
+#[cold]
+#[inline(never)]
+fn bound_response<B, R>(
+    token: Option<&AccessToken>,
+    replay: &mut Option<Replay<B>>,
+    settings: Option<&Settings>,
+    nonce: &mut Nonce,
+    response: &Response<R>,
+) -> bool {
+    let Some(binding) = token.and_then(AccessToken::binding) else {
+        return false;
+    };
+    let uri = replay.as_ref().map(|r| &r.uri);
+    let challenged = binding.observe(uri, response.status(), response.headers());
+    if challenged && *nonce == Nonce::Bound && replay.is_some() && settings.is_some() {
+        *nonce = Nonce::Answered;
+        return true;
     }
+    if settings.is_some_and(|s| !s.retry_on_401) {
+        *replay = None;
+    }
+    false
 }
 
 /// Adds a bound token's proof (DPoP) for this request.
 #[inline(never)]
-fn prove<B>(binding: &dyn TokenBinding, request: &mut Request<B>) -> Result<(), AuthError> {
+fn prove<B>(token: &AccessToken, request: &mut Request<B>) -> Result<(), AuthError> {
+    let Some(binding) = token.binding() else {
+        return Ok(());
+    };
     let (name, value) = binding.proof(request.method(), request.uri())?;
     request.headers_mut().insert(name, value);
     Ok(())
-}
-
-/// The URI a bound token's responses are judged by; `None` for a bearer token.
-#[inline]
-fn bound_uri<B>(request: &Request<B>, token: &AccessToken) -> Option<Box<Uri>> {
-    token.binding().map(|_| Box::new(request.uri().clone()))
 }
 
 fn polled_after_completion() -> BoxError {

@@ -195,15 +195,15 @@ fn a_binding_answers_a_nonce_challenge_once_per_new_nonce() {
         HeaderValue::from_static(r#"DPoP error="use_dpop_nonce", error_description="nonce""#),
     );
     // A challenge without a nonce: nothing to answer with.
-    assert!(!binding.observe(&uri, StatusCode::UNAUTHORIZED, &headers));
+    assert!(!binding.observe(Some(&uri), StatusCode::UNAUTHORIZED, &headers));
     headers.insert(&DPOP_NONCE, HeaderValue::from_static("fresh"));
-    assert!(binding.observe(&uri, StatusCode::UNAUTHORIZED, &headers));
+    assert!(binding.observe(Some(&uri), StatusCode::UNAUTHORIZED, &headers));
     // The same nonce again: the proof already carried it, a resend would fail the same way.
-    assert!(!binding.observe(&uri, StatusCode::UNAUTHORIZED, &headers));
+    assert!(!binding.observe(Some(&uri), StatusCode::UNAUTHORIZED, &headers));
     // A 200 with a rotated nonce is remembered, and is no challenge.
     let mut ok = HeaderMap::new();
     ok.insert(&DPOP_NONCE, HeaderValue::from_static("rotated"));
-    assert!(!binding.observe(&uri, StatusCode::OK, &ok));
+    assert!(!binding.observe(Some(&uri), StatusCode::OK, &ok));
     assert_eq!(dpop.nonce_for(&uri).as_deref(), Some("rotated"));
     // A plain invalid_token 401 is a rejection, not a challenge.
     let mut rejected = HeaderMap::new();
@@ -212,7 +212,7 @@ fn a_binding_answers_a_nonce_challenge_once_per_new_nonce() {
         HeaderValue::from_static(r#"DPoP error="invalid_token""#),
     );
     rejected.insert(&DPOP_NONCE, HeaderValue::from_static("another"));
-    assert!(!binding.observe(&uri, StatusCode::UNAUTHORIZED, &rejected));
+    assert!(!binding.observe(Some(&uri), StatusCode::UNAUTHORIZED, &rejected));
     let (name, value) = binding.proof(&Method::GET, &uri).expect("proof");
     assert_eq!(name, "dpop");
     let (_, claims) = open(value.to_str().expect("ascii"));
@@ -259,4 +259,19 @@ fn debug_shows_no_key_material() {
     assert!(shown.contains("[redacted EC P-256]"), "{shown}");
     assert!(!shown.contains(key.public_jwk()), "{shown}");
     assert!(shown.contains("required: true"), "{shown}");
+}
+
+#[test]
+fn without_a_uri_the_nonce_goes_to_the_latest_proofs_origin() {
+    let dpop = Dpop::new(DpopKey::generate_es256().expect("key"));
+    let binding = dpop.bind(&SecretString::from("tok"));
+    let uri: Uri = "https://api.example/upload".parse().expect("uri");
+    let mut headers = HeaderMap::new();
+    headers.insert(&DPOP_NONCE, HeaderValue::from_static("n"));
+    // No proof yet: nowhere to file it.
+    assert!(!binding.observe(None, StatusCode::OK, &headers));
+    assert_eq!(dpop.inner.nonces.len(), 0);
+    binding.proof(&Method::POST, &uri).expect("proof");
+    assert!(!binding.observe(None, StatusCode::OK, &headers));
+    assert_eq!(dpop.nonce_for(&uri).as_deref(), Some("n"));
 }

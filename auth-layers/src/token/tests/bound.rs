@@ -39,7 +39,7 @@ impl TokenBinding for FakeBinding {
         Ok((HeaderName::from_static("dpop"), value))
     }
 
-    fn observe(&self, _uri: &Uri, status: StatusCode, headers: &HeaderMap) -> bool {
+    fn observe(&self, _uri: Option<&Uri>, status: StatusCode, headers: &HeaderMap) -> bool {
         let Some(nonce) = headers.get("dpop-nonce").and_then(|v| v.to_str().ok()) else {
             return false;
         };
@@ -308,4 +308,29 @@ async fn a_bearer_token_gets_no_proof() {
         .oneshot(Request::new(Full::default()))
         .await
         .expect("response");
+}
+
+#[tokio::test]
+async fn with_retrying_off_a_nonce_challenge_is_still_answered_but_a_401_is_not_retried() {
+    let binding = Arc::new(FakeBinding::default());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let (counter, b) = (fetches.clone(), binding.clone());
+    let source = CachedTokenSource::new(Arc::new(FnTokenSource::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let token = bound(&format!("t{n}"), &b);
+        async move { Ok(token) }
+    })));
+    let api = DpopApi::new("t1", "n1");
+    let client = ServiceBuilder::new()
+        .layer(TokenLayer::new(source).retry_on_401(false))
+        .service(api.service::<BoxBody<Bytes, Infallible>>());
+    let response = client.clone().oneshot(post(b"x")).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(api.calls(), 2, "the challenge, then the answer");
+    // t1 revoked: a 401 goes to the caller, no retry with a new token.
+    *api.valid.lock().expect("lock") = "t2".to_owned();
+    let response = client.oneshot(post(b"y")).await.expect("response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api.calls(), 3);
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
 }
