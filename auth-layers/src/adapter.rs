@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use auth_layers::{BearerLayer, Origin, adapter::OutgoingRequest};
-//! use http::{HeaderMap, StatusCode};
+//! use http::{HeaderMap, Method, StatusCode, Uri};
 //!
 //! /// A client's request, reduced to what the layers look at.
 //! struct MyRequest { host: String, headers: HeaderMap, query: Option<String> }
@@ -49,7 +49,7 @@
 //! ```
 
 use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenSource};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode, Uri};
 
 use crate::{
     AddCredentialLayer, TokenLayer, origin,
@@ -82,6 +82,13 @@ pub trait OutgoingRequest {
 
     /// Replaces the URL's query (given without `?`, percent-encoded).
     fn set_query(&mut self, query: &str);
+
+    /// The request's method and full URI, for the proof a bound token (DPoP) needs on each
+    /// request. `None` (the default) for an adapter that cannot tell: then a bound token is
+    /// refused by [`TokenLayer::put_token`] rather than sent without its proof.
+    fn target(&self) -> Option<(Method, Uri)> {
+        None
+    }
 }
 
 /// What a request carried (in words, never the secret), to describe the server's 401 or 403.
@@ -199,8 +206,18 @@ impl<T: TokenSource> TokenLayer<T> {
     }
 
     /// Puts `token` where the layer sends tokens (a header, replacing any of that name, or a
-    /// query parameter, replacing any of that name).
-    pub fn put_token<R: OutgoingRequest + ?Sized>(&self, request: &mut R, token: &AccessToken) {
+    /// query parameter, replacing any of that name), and for a bound token (DPoP) its proof
+    /// for this request ([`OutgoingRequest::target`]), made fresh on each call.
+    ///
+    /// # Errors
+    ///
+    /// Only for a bound token: the adapter gives no [`target`](OutgoingRequest::target), or no
+    /// proof can be made for it.
+    pub fn put_token<R: OutgoingRequest + ?Sized>(
+        &self,
+        request: &mut R,
+        token: &AccessToken,
+    ) -> Result<(), AuthError> {
         match &self.shared.settings.placement {
             Placement::Header(slot) => {
                 slot.insert(request.headers_mut(), token.header_value().clone())
@@ -211,6 +228,38 @@ impl<T: TokenSource> TokenLayer<T> {
                 request.set_query(&new);
             }
         }
+        let Some(binding) = token.binding() else {
+            return Ok(());
+        };
+        let Some((method, uri)) = request.target() else {
+            return Err(AuthError::new(
+                auth_core::ErrorKind::Request,
+                format!(
+                    "the token is bound ({}) and needs a proof per request, but this client's \
+                     adapter does not give the request's method and URI",
+                    binding.scheme()
+                ),
+            ));
+        };
+        let (name, value) = binding.proof(&method, &uri)?;
+        request.headers_mut().insert(name, value);
+        Ok(())
+    }
+
+    /// For a bound token (DPoP): shows the response to `uri` to the token's binding, which keeps
+    /// the server's nonce; `true` when it is a nonce challenge, to answer by sending the same
+    /// request once more with the same token ([`put_token`](Self::put_token) makes the new
+    /// proof). Always `false` for a bearer token.
+    pub fn nonce_challenge(
+        &self,
+        token: &AccessToken,
+        uri: Option<&Uri>,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> bool {
+        token
+            .binding()
+            .is_some_and(|binding| binding.observe(uri, status, headers))
     }
 
     /// Whether a 401 is retried once with a fresh token (see [`TokenLayer::retry_on_401`]).

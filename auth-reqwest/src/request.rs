@@ -35,4 +35,9 @@ impl OutgoingRequest for Outgoing<'_> {
     fn set_query(&mut self, query: &str) {
         self.0.url_mut().set_query(Some(query));
     }
+
+    fn target(&self) -> Option<(http::Method, http::Uri)> {
+        let uri = self.0.url().as_str().parse().ok()?;
+        Some((self.0.method().clone(), uri))
+    }
 }

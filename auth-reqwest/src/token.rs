@@ -5,7 +5,7 @@ use std::fmt;
 use auth_core::{AccessToken, TokenSource};
 use auth_layers::{
     TokenLayer,
-    adapter::{HandedOver, RetryDecision, retry_decision},
+    adapter::{HandedOver, OutgoingRequest, RetryDecision, retry_decision},
 };
 use http::Extensions;
 use reqwest::{Request, Response};
@@ -96,14 +96,43 @@ impl<T: TokenSource + Clone> TokenMiddleware<T> {
             Some(token) => token,
             None => source.token().await.map_err(middleware_error)?,
         };
-        self.layer.put_token(&mut Outgoing(&mut request), &token);
-        let copy = if self.layer.retries_on_401() {
+        self.layer
+            .put_token(&mut Outgoing(&mut request), &token)
+            .map_err(middleware_error)?;
+        // A bound token's request is copied even with retrying off: a DPoP nonce challenge is
+        // answered by sending it again with the same token.
+        let bound = token.binding().is_some();
+        let mut copy = if self.layer.retries_on_401() || bound {
             request.try_clone()
         } else {
             None
         };
+        let uri = bound
+            .then(|| Outgoing(&mut request).target().map(|(_, uri)| uri))
+            .flatten();
+        let mut response = next.clone().run(request, extensions).await?;
+        if bound
+            && let Some(again) = copy.as_ref().and_then(Request::try_clone)
+            && self.layer.nonce_challenge(
+                &token,
+                uri.as_ref(),
+                response.status(),
+                response.headers(),
+            )
+        {
+            drop(response);
+            let mut again = again;
+            self.layer
+                .put_token(&mut Outgoing(&mut again), &token)
+                .map_err(middleware_error)?;
+            response = next.clone().run(again, extensions).await?;
+            self.layer
+                .nonce_challenge(&token, uri.as_ref(), response.status(), response.headers());
+        }
+        if !self.layer.retries_on_401() {
+            copy = None;
+        }
         let could_retry = copy.is_some();
-        let response = next.clone().run(request, extensions).await?;
         let (status, headers) = (response.status(), response.headers());
         let copy = match (retry_decision(status, headers, could_retry), copy) {
             (RetryDecision::Accept, _) => return Ok(response),
@@ -143,7 +172,9 @@ impl<T: TokenSource + Clone> TokenMiddleware<T> {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<Response> {
-        self.layer.put_token(&mut Outgoing(&mut copy), &fresh);
+        self.layer
+            .put_token(&mut Outgoing(&mut copy), &fresh)
+            .map_err(middleware_error)?;
         let response = next.run(copy, extensions).await?;
         let error = carried.token_rejection(
             response.status(),
