@@ -155,6 +155,11 @@ async fn bad_dpop_settings_name_their_key_path() {
             "unknown key",
         ),
         (
+            "dpop = true\ncache = { redis = \"redis://127.0.0.1:9\", encryption_key = \"k\" }",
+            "connections.svc.auth.cache",
+            "cannot be shared with other processes",
+        ),
+        (
             r#"dpop = { key = "not a pem" }"#,
             "connections.svc.auth.dpop.key",
             "no private key found",

@@ -443,6 +443,13 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         profile,
         dpop: super::dpop::read(r, t),
     };
+    if spec.dpop.is_some() && t.get("cache").is_some() {
+        r.problems.error(
+            &t.key_path("cache"),
+            "a DPoP-bound token is bound to this process's key and cannot be shared with other \
+             processes: remove `cache` (or `dpop`)",
+        );
+    }
     Some(spec)
 }
 

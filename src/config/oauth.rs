@@ -145,9 +145,15 @@ pub(crate) fn token_source(
     o: &OAuth2Spec,
 ) -> Result<Arc<dyn TokenSource>, ConfigError> {
     let source = rotating_source(spec, o)?;
-    let source = super::fleet::shared(spec, o.cache.as_ref(), source, || {
-        fleet_key::oauth2_key(spec, o)
-    })?;
+    // A DPoP-bound token is bound to this process's key: another process could not use it, so
+    // a DPoP connection keeps its tokens in-process (a connection's own `cache` with `dpop` is
+    // refused when read; the top-level default is not applied to it).
+    let fleet = if o.dpop.is_some() {
+        None
+    } else {
+        o.cache.as_ref()
+    };
+    let source = super::fleet::shared(spec, fleet, source, || fleet_key::oauth2_key(spec, o))?;
     let cache = cache_config(o.refresh_before).name(spec.name.clone());
     Ok(Arc::new(CachedTokenSource::with_config(source, cache)))
 }
