@@ -35,6 +35,7 @@ use crate::{
 
 mod binding;
 mod builder;
+mod device;
 
 pub use builder::TokenEndpointBuilder;
 
