@@ -8,6 +8,7 @@ use tower::{ServiceBuilder, ServiceExt, service_fn};
 use super::*;
 
 mod headers;
+mod device;
 mod sign_in;
 mod tls;
 
