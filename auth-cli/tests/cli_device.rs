@@ -128,13 +128,17 @@ async fn login_signs_in_with_the_printed_code_and_token_works_from_the_stored_re
         run.stdout
     );
     assert!(
-        run.stdout.contains("✓ dev  signed in (refresh token stored"),
+        run.stdout
+            .contains("✓ dev  signed in (refresh token stored"),
         "{}",
         run.stdout
     );
     assert!(!run.stdout.contains('█'), "{}", run.stdout);
     let stored = std::fs::read_to_string(dir.path().join("tokens.json")).expect("token store");
-    assert!(stored.contains("\"dev\""), "stored under the connection's name");
+    assert!(
+        stored.contains("\"dev\""),
+        "stored under the connection's name"
+    );
 
     let token = tower_auth(&["-c", &config, "token", "dev", "--show"], &[]).await;
     assert_eq!(token.code, 0, "{}", token.all());
@@ -143,7 +147,10 @@ async fn login_signs_in_with_the_printed_code_and_token_works_from_the_stored_re
     assert_eq!(info["sub"], "alice", "{info}");
     // `token` refreshed with the stored refresh token (a new process: no cached token).
     let grants = provider.grants_now();
-    assert_eq!(grants.last().expect("grants")["grant_type"], "refresh_token");
+    assert_eq!(
+        grants.last().expect("grants")["grant_type"],
+        "refresh_token"
+    );
     assert_eq!(grants.last().expect("grants")["ok"], true);
 }
 
@@ -162,8 +169,10 @@ async fn a_refused_code_exits_non_zero_naming_access_denied() {
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("access_denied"), "{}", run.stderr);
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
-    assert!(!dir.path().join("tokens.json").exists() || {
-        let stored = std::fs::read_to_string(dir.path().join("tokens.json")).expect("read");
-        !stored.contains("refresh_token")
-    });
+    assert!(
+        !dir.path().join("tokens.json").exists() || {
+            let stored = std::fs::read_to_string(dir.path().join("tokens.json")).expect("read");
+            !stored.contains("refresh_token")
+        }
+    );
 }

@@ -211,8 +211,9 @@ async fn the_device_code_never_shows() {
         &layer_builder.build().expect("layer"),
     );
 
-    let started =
-        format!(r#"{{"device_code":"{CANARY}","user_code":"AB","verification_uri":"https://e.x/d"}}"#);
+    let started = format!(
+        r#"{{"device_code":"{CANARY}","user_code":"AB","verification_uri":"https://e.x/d"}}"#
+    );
     server.push_fault(Fault::raw(200, Some("application/json"), started));
     let authorization = grant.authorize().await.expect("device authorization");
     assert_debug_clean("DeviceAuthorization", &authorization);
@@ -227,7 +228,9 @@ async fn the_device_code_never_shows() {
     let bodies = [
         format!(r#"{{"device_code":"{CANARY}"}}"#),
         format!(r#"{{"device_code":"{CANARY}","user_code":"AB","verification_uri":"x"}}"#),
-        format!(r#"{{"device_code":"{CANARY}","error":"invalid_scope","error_description":"{CANARY}"}}"#),
+        format!(
+            r#"{{"device_code":"{CANARY}","error":"invalid_scope","error_description":"{CANARY}"}}"#
+        ),
         format!("<p>device_code={CANARY}</p>"),
         format!(r#"{{"message":"bad {CANARY}"}}"#),
     ];

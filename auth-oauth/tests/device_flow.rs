@@ -144,19 +144,32 @@ async fn signs_in_refreshes_and_stores(client: OidcClient) {
 
     // The refresh token is stored; a refresh through the layer spends it and the provider's
     // rotated one replaces it.
-    let first = store.load(KEY).await.unwrap().expect("stored sign-in");
+    let first = store
+        .load(KEY)
+        .await
+        .expect("store")
+        .expect("stored sign-in");
     let first_refresh = first.refresh_token.expect("refresh token");
     let refreshed = oauth.source().refresh_now().await.expect("refresh");
     assert_ne!(
         refreshed.secret().expose_secret(),
         token.secret().expose_secret()
     );
-    let info = provider.introspect(refreshed.secret().expose_secret()).await;
+    let info = provider
+        .introspect(refreshed.secret().expose_secret())
+        .await;
     assert_eq!(info["active"], true, "{info}");
     assert_eq!(info["sub"], "alice", "{info}");
-    let rotated = store.load(KEY).await.unwrap().expect("stored sign-in");
+    let rotated = store
+        .load(KEY)
+        .await
+        .expect("store")
+        .expect("stored sign-in");
     assert_ne!(
-        rotated.refresh_token.expect("refresh token").expose_secret(),
+        rotated
+            .refresh_token
+            .expect("refresh token")
+            .expose_secret(),
         first_refresh.expose_secret(),
         "the provider rotates refresh tokens"
     );
@@ -188,8 +201,11 @@ async fn a_refused_sign_in_ends_with_access_denied() {
         .expect_err("refused");
     user.finished().await;
     assert_eq!(error.kind(), ErrorKind::AccessDenied, "{error}");
-    assert_eq!(error.provider().expect("provider error").code, "access_denied");
-    assert!(store.load(KEY).await.unwrap().is_none());
+    assert_eq!(
+        error.provider().expect("provider error").code,
+        "access_denied"
+    );
+    assert!(store.load(KEY).await.expect("store").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +231,11 @@ async fn a_code_nobody_approves_expires() {
         prompt.expect("prompt").expires_in(),
         Some(Duration::from_secs(2))
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let (polls, _) = device_polls(&provider);
     assert!((1..=3).contains(&polls), "{polls} polls in 2 s at 1 s");
 }

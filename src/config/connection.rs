@@ -409,13 +409,11 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
                 );
             }
         }
-        Some("device_code") => {
-            if t.get("device_authorization_url").is_none() && issuer.is_none() {
-                r.problems.error(
-                    &t.key_path("device_authorization_url"),
-                    "missing (give `device_authorization_url`, or `issuer` for discovery)",
-                );
-            }
+        Some("device_code") if t.get("device_authorization_url").is_none() && issuer.is_none() => {
+            r.problems.error(
+                &t.key_path("device_authorization_url"),
+                "missing (give `device_authorization_url`, or `issuer` for discovery)",
+            );
         }
         _ => {}
     }

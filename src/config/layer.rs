@@ -305,8 +305,9 @@ impl ConnectionSpec {
                 "configuration",
                 vec![Problem {
                     path: format!("connections.{}.auth.grant", self.name),
-                    message: "device sign-in needs `type = \"oauth2\"` with `grant = \"device_code\"`"
-                        .to_owned(),
+                    message:
+                        "device sign-in needs `type = \"oauth2\"` with `grant = \"device_code\"`"
+                            .to_owned(),
                 }],
             )),
         }

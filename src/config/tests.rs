@@ -7,8 +7,8 @@ use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 use super::*;
 
-mod headers;
 mod device;
+mod headers;
 mod sign_in;
 mod tls;
 

@@ -136,7 +136,9 @@ impl ConnectionSpec {
 
     fn user_store(&self) -> Result<Arc<dyn TokenStore>, AuthError> {
         match &self.auth {
-            AuthSpec::OAuth2(o) if matches!(o.grant.as_str(), "authorization_code" | "device_code") => {
+            AuthSpec::OAuth2(o)
+                if matches!(o.grant.as_str(), "authorization_code" | "device_code") =>
+            {
                 super::oauth::token_store(self, o)
                     .map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
             }

@@ -59,10 +59,7 @@ fn show(prompt: &DevicePrompt, terminal: bool) {
         }
     }
     if let Some(expires_in) = prompt.expires_in() {
-        println!(
-            "The code expires in {}.",
-            crate::check::human(expires_in)
-        );
+        println!("The code expires in {}.", crate::check::human(expires_in));
     }
     let _ = std::io::stdout().flush();
 }
@@ -95,7 +92,11 @@ mod tests {
         let width = lines[0].chars().count();
         assert!(width >= 25, "{qr}");
         assert_eq!(lines.len(), width.div_ceil(2), "{qr}");
-        assert!(qr.chars().all(|c| matches!(c, ' ' | '█' | '▀' | '▄' | '\n')), "{qr}");
+        assert!(
+            qr.chars()
+                .all(|c| matches!(c, ' ' | '█' | '▀' | '▄' | '\n')),
+            "{qr}"
+        );
         assert!(qr_code(&"x".repeat(8000)).is_none());
     }
 }

@@ -64,8 +64,11 @@ impl TokenEndpoint {
             .header(header::ACCEPT, "application/json")
             .body(Vec::new())
             .map_err(|e| {
-                AuthError::new(ErrorKind::Request, "building the device authorization request")
-                    .with_source(e)
+                AuthError::new(
+                    ErrorKind::Request,
+                    "building the device authorization request",
+                )
+                .with_source(e)
             })?;
         // The serializer is not `Send`; it must be gone before the first await.
         let body = {

@@ -61,8 +61,7 @@ use crate::{TokenEndpoint, TokenParams, endpoint::event, endpoint::parse_url};
 mod authorization;
 
 pub use authorization::{
-    DEFAULT_INTERVAL, DeviceAuthorization, DevicePrompt, MAX_EXPIRES_IN, MAX_INTERVAL,
-    MIN_INTERVAL,
+    DEFAULT_INTERVAL, DeviceAuthorization, DevicePrompt, MAX_EXPIRES_IN, MAX_INTERVAL, MIN_INTERVAL,
 };
 
 /// The `grant_type` of the token requests (RFC 8628 §3.4).
@@ -172,7 +171,11 @@ impl DeviceCode {
                 Some("authorization_pending") => {}
                 Some("slow_down") => {
                     interval += SLOW_DOWN_STEP;
-                    event!(debug, interval_s = interval.as_secs(), "device flow: slow_down");
+                    event!(
+                        debug,
+                        interval_s = interval.as_secs(),
+                        "device flow: slow_down"
+                    );
                 }
                 _ => return Err(error),
             }

@@ -16,15 +16,17 @@ pub(super) fn store(
 ) -> Result<Arc<dyn TokenStore>, ConfigError> {
     let path = match &o.token_store {
         Some(path) => expand_home(path),
-        None if matches!(o.grant.as_str(), "authorization_code" | "device_code") => match user_config_dir() {
-            Some(dir) => dir.join("tower-auth").join(format!("{name}.json")),
-            None => {
-                return Err(r.problem(
+        None if matches!(o.grant.as_str(), "authorization_code" | "device_code") => {
+            match user_config_dir() {
+                Some(dir) => dir.join("tower-auth").join(format!("{name}.json")),
+                None => {
+                    return Err(r.problem(
                     "token_store",
                     "missing, and no user configuration directory ($XDG_CONFIG_HOME or $HOME) to default to",
                 ));
+                }
             }
-        },
+        }
         None => return Ok(Arc::new(MemoryTokenStore::new())),
     };
     if let Some(dir) = path

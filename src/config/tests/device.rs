@@ -48,7 +48,9 @@ fn a_device_code_connection_is_read() {
 
 #[test]
 fn missing_and_misplaced_keys_are_named_by_path() {
-    let missing = problems(&device_config(r#"token_url = "https://auth.example.com/token""#));
+    let missing = problems(&device_config(
+        r#"token_url = "https://auth.example.com/token""#,
+    ));
     assert!(
         missing.iter().any(|p| p.starts_with(
             "connections.tv.auth.device_authorization_url: missing (give \
@@ -145,9 +147,14 @@ async fn the_device_authorization_endpoint_is_discovered_from_the_issuer() {
     // `device_code_layer` is for device_code connections only.
     let other = Config::from_str(FULL_TOML, Format::Toml).expect("valid");
     let billing = other.connection("billing", None).expect("connection");
-    let refused = billing.device_code_layer().await.expect_err("not device_code");
+    let refused = billing
+        .device_code_layer()
+        .await
+        .expect_err("not device_code");
     assert!(
-        refused.to_string().contains("connections.billing.auth.grant"),
+        refused
+            .to_string()
+            .contains("connections.billing.auth.grant"),
         "{refused}"
     );
 }

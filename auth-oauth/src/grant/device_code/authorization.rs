@@ -140,7 +140,11 @@ pub(crate) fn read(
             .get("error_description")
             .and_then(Value::as_str)
             .map(|d| scrub::provider_text(d, MAX_DESCRIPTION_CHARS, redactor));
-        return Err(AuthError::from_oauth(&code, description.as_deref(), Some(status)));
+        return Err(AuthError::from_oauth(
+            &code,
+            description.as_deref(),
+            Some(status),
+        ));
     }
     if !status.is_success() {
         let kind = if status == http::StatusCode::UNAUTHORIZED {
@@ -196,7 +200,10 @@ fn parse(object: &Map<String, Value>, redactor: &Redactor) -> Result<DeviceAutho
         Some(_) => return Err("`user_code` is not a string".to_owned()),
         None => return Err(missing("user_code")),
     };
-    let verification_uri = match (object.get("verification_uri"), object.get("verification_url")) {
+    let verification_uri = match (
+        object.get("verification_uri"),
+        object.get("verification_url"),
+    ) {
         (Some(value), _) => uri("verification_uri", value)?,
         (None, Some(value)) => uri("verification_url", value)?,
         (None, None) => return Err(missing("verification_uri")),
@@ -274,7 +281,9 @@ fn seconds(field: &str, value: &Value) -> Result<Duration, String> {
     .filter(|s| s.is_finite() && *s >= 0.0)
     .ok_or_else(|| format!("`{field}` is not a number of seconds"))?;
     // Capped before the conversion, so a huge value cannot overflow.
-    Ok(Duration::from_secs(seconds.min(MAX_EXPIRES_IN.as_secs_f64()) as u64))
+    Ok(Duration::from_secs(
+        seconds.min(MAX_EXPIRES_IN.as_secs_f64()) as u64,
+    ))
 }
 
 /// [`parse`] for the `Debug` tests.

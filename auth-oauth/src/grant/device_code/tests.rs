@@ -26,6 +26,9 @@ use crate::{ClientAuth, TokenHttpClient};
 
 const DEVICE_CODE: &str = "dc-canary-4f1d9a7e2b6c";
 
+/// A request's form fields, in order.
+type Form = Vec<(String, String)>;
+
 /// What the server answers and what it saw.
 #[derive(Default)]
 struct Script {
@@ -34,12 +37,12 @@ struct Script {
     /// Token answers in order; `authorization_pending` once they run out.
     answers: Mutex<VecDeque<(u16, String)>>,
     /// Each token request: when, its form and its `Authorization` header.
-    polls: Mutex<Vec<(Instant, Vec<(String, String)>)>>,
+    polls: Mutex<Vec<(Instant, Form)>>,
     /// Each device authorization request: its form and its `Authorization` header.
-    device_requests: Mutex<Vec<(Vec<(String, String)>, Option<String>)>>,
+    device_requests: Mutex<Vec<(Form, Option<String>)>>,
 }
 
-fn form(body: &str) -> Vec<(String, String)> {
+fn form(body: &str) -> Form {
     form_urlencoded::parse(body.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
@@ -60,10 +63,14 @@ async fn device(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    script.device_requests.lock().unwrap().push((form(&body), auth));
-    let (status, body) = script.device.lock().unwrap().clone().unwrap();
+    script
+        .device_requests
+        .lock()
+        .expect("ok")
+        .push((form(&body), auth));
+    let (status, body) = script.device.lock().expect("ok").clone().expect("ok");
     (
-        StatusCode::from_u16(status).unwrap(),
+        StatusCode::from_u16(status).expect("ok"),
         [(header::CONTENT_TYPE, "application/json")],
         body,
     )
@@ -73,16 +80,16 @@ async fn token(State(script): State<Arc<Script>>, body: String) -> impl IntoResp
     script
         .polls
         .lock()
-        .unwrap()
+        .expect("ok")
         .push((Instant::now(), form(&body)));
     let (status, body) = script
         .answers
         .lock()
-        .unwrap()
+        .expect("ok")
         .pop_front()
         .unwrap_or_else(pending);
     (
-        StatusCode::from_u16(status).unwrap(),
+        StatusCode::from_u16(status).expect("ok"),
         [(header::CONTENT_TYPE, "application/json")],
         body,
     )
@@ -130,21 +137,21 @@ fn fixture_with(
     endpoint: impl FnOnce(crate::TokenEndpointBuilder) -> crate::TokenEndpointBuilder,
 ) -> Fixture {
     let script = Arc::new(Script::default());
-    *script.device.lock().unwrap() = Some(device_answer);
-    *script.answers.lock().unwrap() = answers.into();
+    *script.device.lock().expect("ok") = Some(device_answer);
+    *script.answers.lock().expect("ok") = answers.into();
     let router = Router::new()
         .route("/device", post(device))
         .route("/token", post(token))
         .with_state(script.clone());
     let builder = TokenEndpoint::builder("http://127.0.0.1/token", "cli")
         .http_client(TokenHttpClient::from_service(router));
-    let endpoint = endpoint(builder).build().unwrap();
+    let endpoint = endpoint(builder).build().expect("ok");
     let store = Arc::new(MemoryTokenStore::new());
     let grant = DeviceCode::builder(endpoint, "http://127.0.0.1/device")
         .params(TokenParams::new().scopes("openid offline_access"))
         .store(store.clone(), "cli/alice")
         .build()
-        .unwrap();
+        .expect("ok");
     Fixture {
         script,
         store,
@@ -158,7 +165,7 @@ impl Fixture {
         self.script
             .polls
             .lock()
-            .unwrap()
+            .expect("ok")
             .iter()
             .map(|(at, _)| *at - start)
             .collect()
@@ -183,34 +190,40 @@ async fn pending_then_success_polls_every_five_seconds_and_stores_the_refresh_to
         .grant
         .login(|p| shown = Some(p.clone()), Duration::from_secs(600))
         .await
-        .unwrap();
+        .expect("ok");
     // No `interval` in the answer: 5 s (RFC 8628 §3.2).
     assert_eq!(f.poll_offsets(start), secs(&[5, 10, 15]));
     assert_eq!(token.secret().expose_secret(), "at-1");
-    let prompt = shown.unwrap();
+    let prompt = shown.expect("ok");
     assert_eq!(prompt.user_code(), "WDJB-MJHT");
-    assert_eq!(prompt.verification_uri().as_str(), "https://example.com/device");
+    assert_eq!(
+        prompt.verification_uri().as_str(),
+        "https://example.com/device"
+    );
     assert_eq!(prompt.verification_uri_complete(), None);
     assert_eq!(prompt.interval(), DEFAULT_INTERVAL);
     // The device request: the scope and, for a public client, the client id.
-    let (device_form, auth) = f.script.device_requests.lock().unwrap()[0].clone();
+    let (device_form, auth) = f.script.device_requests.lock().expect("ok")[0].clone();
     assert_eq!(field(&device_form, "scope"), Some("openid offline_access"));
     assert_eq!(field(&device_form, "client_id"), Some("cli"));
     assert_eq!(auth, None);
     // Every poll: the grant type, the device code, the client id.
-    for (_, poll) in f.script.polls.lock().unwrap().iter() {
+    for (_, poll) in f.script.polls.lock().expect("ok").iter() {
         assert_eq!(field(poll, "grant_type"), Some(DEVICE_CODE_GRANT_TYPE));
         assert_eq!(field(poll, "device_code"), Some(DEVICE_CODE));
         assert_eq!(field(poll, "client_id"), Some("cli"));
     }
-    let stored = f.store.load("cli/alice").await.unwrap().unwrap();
-    assert_eq!(stored.refresh_token.unwrap().expose_secret(), "rt-1");
+    let stored = f.store.load("cli/alice").await.expect("ok").expect("ok");
+    assert_eq!(stored.refresh_token.expect("ok").expose_secret(), "rt-1");
     // The signed-in token is handed out once; then the grant refreshes with the stored token.
-    assert_eq!(f.grant.token().await.unwrap().secret().expose_secret(), "at-1");
-    f.script.answers.lock().unwrap().push_back(success());
-    f.grant.token().await.unwrap();
-    let polls = f.script.polls.lock().unwrap();
-    let refresh = &polls.last().unwrap().1;
+    assert_eq!(
+        f.grant.token().await.expect("ok").secret().expose_secret(),
+        "at-1"
+    );
+    f.script.answers.lock().expect("ok").push_back(success());
+    f.grant.token().await.expect("ok");
+    let polls = f.script.polls.lock().expect("ok");
+    let refresh = &polls.last().expect("ok").1;
     assert_eq!(field(refresh, "grant_type"), Some("refresh_token"));
     assert_eq!(field(refresh, "refresh_token"), Some("rt-1"));
 }
@@ -227,7 +240,10 @@ async fn slow_down_adds_five_seconds_to_this_and_every_later_poll() {
     ];
     let f = fixture(device_answer(r#","interval":2"#), answers);
     let start = Instant::now();
-    f.grant.login(|_| {}, Duration::from_secs(600)).await.unwrap();
+    f.grant
+        .login(|_| {}, Duration::from_secs(600))
+        .await
+        .expect("ok");
     // 2 s, then 7 s after the first slow_down, then 12 s after the second.
     assert_eq!(f.poll_offsets(start), secs(&[2, 4, 11, 18, 30, 42]));
 }
@@ -244,14 +260,14 @@ async fn access_denied_and_expired_token_end_with_their_own_kinds() {
             .grant
             .login(|_| {}, Duration::from_secs(600))
             .await
-            .unwrap_err();
+            .expect_err("an error");
         assert_eq!(error.kind(), kind, "{error}");
-        assert_eq!(error.provider().unwrap().code, code);
+        assert_eq!(error.provider().expect("ok").code, code);
         assert!(error.to_string().contains(code), "{error}");
         assert_no_device_code(&error);
         // No poll after the refusal, and nothing stored.
         assert_eq!(f.poll_offsets(start), secs(&[5, 10]));
-        assert!(f.store.load("cli/alice").await.unwrap().is_none());
+        assert!(f.store.load("cli/alice").await.expect("ok").is_none());
     }
 }
 
@@ -263,7 +279,7 @@ async fn the_callers_timeout_stops_polling_before_the_deadline() {
         .grant
         .login(|_| {}, Duration::from_secs(12))
         .await
-        .unwrap_err();
+        .expect_err("an error");
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert!(error.to_string().contains("timeout"), "{error}");
     assert_no_device_code(&error);
@@ -275,13 +291,16 @@ async fn the_callers_timeout_stops_polling_before_the_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn the_servers_expires_in_stops_polling_when_it_comes_first() {
-    let f = fixture(device_answer(r#","expires_in":"16","interval":"4""#), vec![]);
+    let f = fixture(
+        device_answer(r#","expires_in":"16","interval":"4""#),
+        vec![],
+    );
     let start = Instant::now();
     let error = f
         .grant
         .login(|_| {}, Duration::from_secs(600))
         .await
-        .unwrap_err();
+        .expect_err("an error");
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert!(error.to_string().contains("expires_in"), "{error}");
     assert_eq!(f.poll_offsets(start), secs(&[4, 8, 12, 16]));
@@ -294,7 +313,7 @@ async fn verification_url_and_the_complete_uri_are_read() {
             "verification_url":"https://www.google.com/device","expires_in":1800,"interval":5}}"#
     );
     let f = fixture((200, body), vec![]);
-    let authorization = f.grant.authorize().await.unwrap();
+    let authorization = f.grant.authorize().await.expect("ok");
     let prompt = authorization.prompt();
     assert_eq!(
         prompt.verification_uri().as_str(),
@@ -309,7 +328,7 @@ async fn verification_url_and_the_complete_uri_are_read() {
         ),
         vec![],
     );
-    let authorization = f.grant.authorize().await.unwrap();
+    let authorization = f.grant.authorize().await.expect("ok");
     assert_eq!(
         authorization
             .prompt()
@@ -324,19 +343,25 @@ async fn a_confidential_client_authenticates_the_device_request_like_token_reque
     let f = fixture_with(device_answer(""), vec![success()], |e| {
         e.client_secret("s3cr3t").client_auth(ClientAuth::Basic)
     });
-    f.grant.login(|_| {}, Duration::from_secs(60)).await.unwrap();
-    let (device_form, auth) = f.script.device_requests.lock().unwrap()[0].clone();
-    assert!(auth.unwrap().starts_with("Basic "));
+    f.grant
+        .login(|_| {}, Duration::from_secs(60))
+        .await
+        .expect("ok");
+    let (device_form, auth) = f.script.device_requests.lock().expect("ok")[0].clone();
+    assert!(auth.expect("ok").starts_with("Basic "));
     assert_eq!(field(&device_form, "client_secret"), None);
 
     let f = fixture_with(device_answer(""), vec![success()], |e| {
         e.client_secret("s3cr3t").client_auth(ClientAuth::Body)
     });
-    f.grant.login(|_| {}, Duration::from_secs(60)).await.unwrap();
-    let (device_form, auth) = f.script.device_requests.lock().unwrap()[0].clone();
+    f.grant
+        .login(|_| {}, Duration::from_secs(60))
+        .await
+        .expect("ok");
+    let (device_form, auth) = f.script.device_requests.lock().expect("ok")[0].clone();
     assert_eq!(auth, None);
     assert_eq!(field(&device_form, "client_secret"), Some("s3cr3t"));
-    let polls = f.script.polls.lock().unwrap();
+    let polls = f.script.polls.lock().expect("ok");
     assert_eq!(field(&polls[0].1, "client_secret"), Some("s3cr3t"));
 }
 
@@ -408,7 +433,7 @@ async fn bad_device_authorization_responses_are_typed_errors_without_the_device_
     ];
     for (answer, kind, expected) in cases {
         let f = fixture(answer.clone(), vec![]);
-        let error = f.grant.authorize().await.unwrap_err();
+        let error = f.grant.authorize().await.expect_err("an error");
         assert_eq!(error.kind(), kind, "{answer:?}: {error}");
         assert!(error.to_string().contains(expected), "{answer:?}: {error}");
         assert_no_device_code(&error);
@@ -422,7 +447,7 @@ async fn a_huge_device_authorization_response_is_refused_unread() {
         "x".repeat(64 * 1024)
     );
     let f = fixture_with((200, huge), vec![], |e| e.max_response_size(4096));
-    let error = f.grant.authorize().await.unwrap_err();
+    let error = f.grant.authorize().await.expect_err("an error");
     assert_eq!(error.kind(), ErrorKind::MalformedResponse, "{error}");
     assert!(
         error.to_string().contains("device authorization endpoint"),
@@ -433,9 +458,15 @@ async fn a_huge_device_authorization_response_is_refused_unread() {
 
 #[tokio::test(start_paused = true)]
 async fn a_hostile_interval_is_bounded() {
-    let f = fixture(device_answer(r#","interval":0"#), vec![pending(), success()]);
+    let f = fixture(
+        device_answer(r#","interval":0"#),
+        vec![pending(), success()],
+    );
     let start = Instant::now();
-    f.grant.login(|_| {}, Duration::from_secs(60)).await.unwrap();
+    f.grant
+        .login(|_| {}, Duration::from_secs(60))
+        .await
+        .expect("ok");
     assert_eq!(f.poll_offsets(start), secs(&[1, 2]));
 }
 

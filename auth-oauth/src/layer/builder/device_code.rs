@@ -75,8 +75,8 @@ impl sealed::Sealed for DeviceCode {
         params: TokenParams,
         inputs: DeviceInputs,
     ) -> Result<Self, AuthError> {
-        let mut builder = DeviceCode::builder(endpoint.build()?, inputs.device_authorization_url)
-            .params(params);
+        let mut builder =
+            DeviceCode::builder(endpoint.build()?, inputs.device_authorization_url).params(params);
         if let Some((store, key)) = inputs.store {
             builder = builder.store(store, key);
         }
