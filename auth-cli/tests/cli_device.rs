@@ -109,6 +109,14 @@ async fn login_signs_in_with_the_printed_code_and_token_works_from_the_stored_re
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(dir.path(), &provider);
 
+    let shown = tower_auth(&["-c", &config, "config", "show", "dev"], &[]).await;
+    assert_eq!(shown.code, 0, "{}", shown.all());
+    assert!(
+        shown.stdout.contains("grant = \"device_code\""),
+        "{}",
+        shown.stdout
+    );
+
     let before = tower_auth(&["-c", &config, "token", "dev"], &[]).await;
     assert_ne!(before.code, 0, "{}", before.all());
     assert!(

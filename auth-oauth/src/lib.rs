@@ -31,7 +31,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`layer`] | [`OAuth2Layer`] and its builder per grant |
-//! | [`grant`] | [`ClientCredentials`], [`Password`], [`RefreshToken`], [`AuthorizationCode`] (+ PKCE), [`DeviceCode`] (RFC 8628, with a [`DevicePrompt`](grant::DevicePrompt) callback), [`JwtBearer`] |
+//! | [`grant`] | [`ClientCredentials`], [`Password`], [`RefreshToken`], [`AuthorizationCode`] (+ PKCE), [`DeviceCode`] (RFC 8628, with a [`DevicePrompt`] callback), [`JwtBearer`] |
 //! | [`assertion`] | [`SigningKey`](assertion::SigningKey), [`AssertionClaims`](assertion::AssertionClaims), [`ServiceAccountKey`](assertion::ServiceAccountKey): JWT assertions for the JWT bearer grant and `private_key_jwt` |
 //! | [`loopback`] | [`LoopbackListener`]: the redirect catcher for command-line sign-in |
 //! | [`endpoint`] | [`TokenEndpoint`]: token URL, client identity, key map; sends token requests |

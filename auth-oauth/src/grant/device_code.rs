@@ -10,10 +10,10 @@
 //!    `grant_type=urn:ietf:params:oauth:grant-type:device_code` every `interval` (default
 //!    5 s): `authorization_pending` keeps polling, `slow_down` adds 5 s to this and every later
 //!    wait, `access_denied` and `expired_token` end with
-//!    [`ErrorKind::AccessDenied`](auth_core::ErrorKind::AccessDenied) /
-//!    [`ErrorKind::ExpiredToken`](auth_core::ErrorKind::ExpiredToken), and the server's
+//!    [`ErrorKind::AccessDenied`] /
+//!    [`ErrorKind::ExpiredToken`], and the server's
 //!    `expires_in` or the caller's timeout, whichever comes first, ends it with
-//!    [`ErrorKind::Timeout`](auth_core::ErrorKind::Timeout): no poll is sent after that
+//!    [`ErrorKind::Timeout`]: no poll is sent after that
 //!    deadline. Polls go through [`TokenEndpoint::request`], like every other grant's requests.
 //! 3. On success the refresh token is saved to the [`TokenStore`] (as after an authorization
 //!    code exchange) and the access token returned; [`DeviceCode::login`] does 1–3, handing the
