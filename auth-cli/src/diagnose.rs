@@ -105,23 +105,29 @@ impl Failure {
         }
     }
 
-    /// The failure in `spec`'s words: an `authorization_code` connection nobody signed in to
-    /// ([`ErrorKind::NotSignedIn`]) says which `login` to run; anything else is unchanged.
+    /// The failure in `spec`'s words: an `authorization_code` or `device_code` connection nobody
+    /// signed in to ([`ErrorKind::NotSignedIn`]) says which `login` to run; anything else is unchanged.
     pub(crate) fn in_connection(self, spec: &ConnectionSpec) -> Self {
-        let code_grant =
-            matches!(&spec.auth, AuthSpec::OAuth2(o) if o.grant == "authorization_code");
-        if self.kind != Some(ErrorKind::NotSignedIn) || !code_grant {
+        let (code_grant, device_grant) = match &spec.auth {
+            AuthSpec::OAuth2(o) => (o.grant == "authorization_code", o.grant == "device_code"),
+            _ => (false, false),
+        };
+        if self.kind != Some(ErrorKind::NotSignedIn) || !(code_grant || device_grant) {
             return self;
         }
         let name = &spec.name;
+        let how = if device_grant {
+            "shows a code to enter at the provider's verification page"
+        } else {
+            "signs in through the browser"
+        };
         Self {
             stage: Stage::SignIn,
             kind: self.kind,
             error: format!("not signed in: run `tower-auth login {name}`"),
             hint: format!(
                 "the token store holds no refresh token for `{name}` yet: `tower-auth login \
-                 {name}` (with this command's `-c` and `--env`) signs in through the browser and \
-                 stores one"
+                 {name}` (with this command's `-c` and `--env`) {how} and stores one"
             ),
         }
     }

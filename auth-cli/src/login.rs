@@ -1,6 +1,7 @@
 //! `tower-auth login NAME [--no-browser]`: the authorization code grant with PKCE, through the
-//! loopback listener on the `redirect_uri` port; the refresh token goes to the connection's
-//! `token_store`, so later `check`, `token` and `request` use it.
+//! loopback listener on the `redirect_uri` port, or for a `device_code` connection the device
+//! flow ([`device`]); the refresh token goes to the connection's `token_store`, so later
+//! `check`, `token` and `request` use it.
 
 use std::{
     io::{IsTerminal, Write},
@@ -14,6 +15,8 @@ use crate::{
     client,
     diagnose::{self, Failure, Stage},
 };
+
+mod device;
 
 /// How long the browser has to come back to the redirect URI.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -36,6 +39,9 @@ async fn login(
     user: Option<&str>,
 ) -> Result<(), Failure> {
     let mut spec = diagnose::connection(config, env, name)?;
+    if matches!(&spec.auth, AuthSpec::OAuth2(o) if o.grant == "device_code") {
+        return device::login(spec, name, user).await;
+    }
     if let (Some(user), AuthSpec::OAuth2(o)) = (user, &mut spec.auth)
         && !o.auth_params.contains_key("login_hint")
         && !o.extra_params.contains_key("login_hint")
@@ -61,15 +67,23 @@ async fn login(
             open_browser(url.as_str());
         }
     };
-    let spinner = std::io::stderr()
-        .is_terminal()
-        .then(|| tokio::spawn(spin()));
+    let spinner = Spinner::start("waiting for the browser to come back…");
     let result = layer.login(open, LOGIN_TIMEOUT).await;
-    if let Some(spinner) = spinner {
-        spinner.abort();
-        eprint!("\r\x1b[K");
-    }
+    drop(spinner);
     let token = result.map_err(|e| Failure::from_auth(Stage::Token, &e, spec.redactor()))?;
+    signed_in(&spec, name, &token, layer.id_token(), &pending, user).await
+}
+
+/// The end of a sign-in: with a profile, who signed in and where the sign-in is filed (it was
+/// stored under `pending`); then what was stored, and a warning without a refresh token.
+async fn signed_in(
+    spec: &ConnectionSpec,
+    name: &str,
+    token: &tower_auth::AccessToken,
+    id_token: Option<tower_auth::SecretString>,
+    pending: &str,
+    user: Option<&str>,
+) -> Result<(), Failure> {
     let expires = token
         .expires_at()
         .map(|at| {
@@ -85,21 +99,20 @@ async fn login(
         "no refresh token stored"
     };
     if spec.profile().is_some() {
-        let id_token = layer.id_token();
         if let Some(id_token) = &id_token {
             spec.redactor()
                 .add(tower_auth::ExposeSecret::expose_secret(id_token));
         }
-        let profile = fetch_profile(&spec, &token, id_token.as_ref()).await;
+        let profile = fetch_profile(spec, token, id_token.as_ref()).await;
         let profile = match profile {
             Ok(profile) => profile,
             Err(failure) => {
                 // Nobody's sign-in: not kept where a later `check` could pick it up unnamed.
-                let _ = spec.forget_sign_in(&pending).await;
+                let _ = spec.forget_sign_in(pending).await;
                 return Err(failure);
             }
         };
-        spec.save_sign_in(&pending, &profile)
+        spec.save_sign_in(pending, &profile)
             .await
             .map_err(|e| Failure::from_auth(Stage::SignIn, &e, spec.redactor()))?;
         println!("Signed in as {profile}");
@@ -113,7 +126,7 @@ async fn login(
     }
     println!("✓ {name}  signed in ({stored}{expires})");
     if token.refresh_token().is_none() {
-        eprintln!("warning: {}", no_refresh_token(&spec));
+        eprintln!("warning: {}", no_refresh_token(spec));
     }
     Ok(())
 }
@@ -149,10 +162,12 @@ fn no_refresh_token(spec: &ConnectionSpec) -> String {
     let name = &spec.name;
     let mut fixes = Vec::new();
     if let AuthSpec::OAuth2(o) = &spec.auth {
-        if !o.offline_access {
+        // Only the authorization code grant has an authorization request to add these to.
+        let code_grant = o.grant == "authorization_code";
+        if code_grant && !o.offline_access {
             fixes.push("`offline_access = true` (Google-style providers)");
         }
-        if o.prompt.as_deref() != Some("consent") {
+        if code_grant && o.prompt.as_deref() != Some("consent") {
             fixes.push("`prompt = \"consent\"`");
         }
         let mut scopes = o.scopes.iter().flat_map(|s| s.split([' ', ',']));
@@ -190,10 +205,32 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
-async fn spin() {
+/// A spinner with `message` on stderr while it lives, when stderr is a terminal.
+struct Spinner(Option<tokio::task::JoinHandle<()>>);
+
+impl Spinner {
+    fn start(message: &'static str) -> Self {
+        Self(
+            std::io::stderr()
+                .is_terminal()
+                .then(|| tokio::spawn(spin(message))),
+        )
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(spinner) = self.0.take() {
+            spinner.abort();
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+async fn spin(message: &str) {
     let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
     for frame in frames.iter().cycle() {
-        eprint!("\r{frame} waiting for the browser to come back…");
+        eprint!("\r{frame} {message}");
         let _ = std::io::stderr().flush();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -182,6 +182,7 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             for (key, value) in [
                 ("token_url", &o.token_url),
                 ("auth_url", &o.auth_url),
+                ("device_authorization_url", &o.device_authorization_url),
                 ("issuer", &o.issuer),
                 ("audience", &o.audience),
                 ("header_prefix", &o.header_prefix),

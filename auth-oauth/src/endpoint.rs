@@ -36,6 +36,7 @@ use crate::{
 
 mod binding;
 mod builder;
+mod device;
 
 pub use builder::TokenEndpointBuilder;
 

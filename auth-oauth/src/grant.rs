@@ -9,6 +9,7 @@
 //! | refresh token | [`RefreshToken`] | `grant_type=refresh_token`, `refresh_token` (rotation-safe, kept in a [`TokenStore`](auth_core::TokenStore)) |
 //! | authorization code + PKCE | [`AuthorizationCode`] | the authorization URL, then `grant_type=authorization_code`, `code`, `redirect_uri`, `code_verifier`; then refreshes |
 //! | refresh token, per user | [`per_user()`] | one [`RefreshToken`] per [`TokenKey`](auth_core::TokenKey) (user, scopes, resource), each with its user's stored refresh token |
+//! | device authorization (RFC 8628) | [`DeviceCode`] | the device authorization request, then `grant_type=urn:ietf:params:oauth:grant-type:device_code`, `device_code` every `interval` until approved; then refreshes |
 //! | JWT bearer (RFC 7523 §2.1) | [`JwtBearer`] | `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, `assertion` (a fresh signed JWT each time) |
 //!
 //! ```
@@ -30,6 +31,7 @@ use auth_core::AuthError;
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod jwt_bearer;
 pub mod password;
 pub mod per_user;
@@ -39,6 +41,9 @@ pub use authorization_code::{
     AuthorizationCode, AuthorizationCodeBuilder, AuthorizationRequest, Callback,
 };
 pub use client_credentials::ClientCredentials;
+pub use device_code::{
+    DEVICE_CODE_GRANT_TYPE, DeviceAuthorization, DeviceCode, DeviceCodeBuilder, DevicePrompt,
+};
 pub use jwt_bearer::{JWT_BEARER_GRANT_TYPE, JwtBearer};
 pub use password::Password;
 pub use per_user::per_user;

@@ -202,6 +202,11 @@ impl Peer {
         url: "profile.url",
         fix: "the profile URL",
     };
+    pub(crate) const DEVICE_AUTHORIZATION: Peer = Peer {
+        name: "device authorization endpoint",
+        url: "device_authorization_url",
+        fix: "the device authorization URL",
+    };
     pub(crate) const METADATA: Peer = Peer {
         name: "authorization server metadata endpoint",
         url: "metadata URL",

@@ -31,7 +31,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`layer`] | [`OAuth2Layer`] and its builder per grant |
-//! | [`grant`] | [`ClientCredentials`], [`Password`], [`RefreshToken`], [`AuthorizationCode`] (+ PKCE), [`JwtBearer`] |
+//! | [`grant`] | [`ClientCredentials`], [`Password`], [`RefreshToken`], [`AuthorizationCode`] (+ PKCE), [`DeviceCode`] (RFC 8628, with a [`DevicePrompt`] callback), [`JwtBearer`] |
 //! | [`assertion`] | [`SigningKey`](assertion::SigningKey), [`AssertionClaims`](assertion::AssertionClaims), [`ServiceAccountKey`](assertion::ServiceAccountKey): JWT assertions for the JWT bearer grant and `private_key_jwt` |
 //! | [`loopback`] | [`LoopbackListener`]: the redirect catcher for command-line sign-in |
 //! | [`endpoint`] | [`TokenEndpoint`]: token URL, client identity, key map; sends token requests |
@@ -91,7 +91,7 @@ pub use discovery::{AuthServerMetadata, Discovery};
 pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
 pub use grant::{
     AuthorizationCode, AuthorizationCodeBuilder, AuthorizationRequest, Callback, ClientCredentials,
-    GrantType, JwtBearer, Password, RefreshToken,
+    DeviceCode, DevicePrompt, GrantType, JwtBearer, Password, RefreshToken,
 };
 pub use http_client::TokenHttpClient;
 pub use layer::{OAuth2Layer, OAuth2LayerBuilder};

@@ -252,3 +252,60 @@ async fn dpop_keys_and_bound_tokens_never_show() {
     let err = DpopKey::from_pem(&bad).expect_err("not a key");
     assert_error_clean("DpopKey::from_pem", &err);
 }
+
+#[tokio::test]
+async fn the_device_code_never_shows() {
+    use auth_oauth::grant::DeviceCode;
+
+    let server = TokenServer::builder()
+        .client("id", Some(CANARY))
+        .start()
+        .await;
+    let endpoint = TokenEndpoint::builder(server.token_url(), "id")
+        .client_secret(CANARY)
+        .build()
+        .expect("endpoint");
+    // The token server's canned answers play the device authorization endpoint.
+    let builder = DeviceCode::builder(endpoint, server.token_url()).store(store(), "device");
+    assert_debug_clean("DeviceCodeBuilder", &builder);
+    let grant = builder.build().expect("grant");
+    assert_debug_clean("DeviceCode", &grant);
+    let layer_builder = OAuth2Layer::device_code(server.token_url(), "id", server.token_url())
+        .client_secret(CANARY);
+    assert_debug_clean("OAuth2LayerBuilder<DeviceCode>", &layer_builder);
+    assert_debug_clean(
+        "OAuth2Layer<DeviceCode>",
+        &layer_builder.build().expect("layer"),
+    );
+
+    let started = format!(
+        r#"{{"device_code":"{CANARY}","user_code":"AB","verification_uri":"https://e.x/d"}}"#
+    );
+    server.push_fault(Fault::raw(200, Some("application/json"), started));
+    let authorization = grant.authorize().await.expect("device authorization");
+    assert_debug_clean("DeviceAuthorization", &authorization);
+    assert_debug_clean("DevicePrompt", authorization.prompt());
+    // The token server does not know the grant: its refusal must not echo the device code.
+    let err = grant
+        .poll(&authorization, Duration::from_secs(8))
+        .await
+        .expect_err("unknown grant");
+    assert_error_clean("device code poll", &err);
+
+    let bodies = [
+        format!(r#"{{"device_code":"{CANARY}"}}"#),
+        format!(r#"{{"device_code":"{CANARY}","user_code":"AB","verification_uri":"x"}}"#),
+        format!(
+            r#"{{"device_code":"{CANARY}","error":"invalid_scope","error_description":"{CANARY}"}}"#
+        ),
+        format!("<p>device_code={CANARY}</p>"),
+        format!(r#"{{"message":"bad {CANARY}"}}"#),
+    ];
+    for status in [200, 400, 500] {
+        for body in &bodies {
+            server.push_fault(Fault::raw(status, Some("application/json"), body.clone()));
+            let err = grant.authorize().await.expect_err(body);
+            assert_error_clean(&format!("{status} {body}"), &err);
+        }
+    }
+}

@@ -38,6 +38,7 @@ const GRANTS: &[&str] = &[
     "password",
     "refresh_token",
     "authorization_code",
+    "device_code",
 ];
 const CLIENT_AUTH: &[&str] = &["basic", "body", "auto", "none", "private_key_jwt", "tls"];
 
@@ -302,6 +303,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "grant",
             "token_url",
             "auth_url",
+            "device_authorization_url",
             "issuer",
             "client_id",
             "client_secret",
@@ -370,6 +372,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
     let refresh_token = r.secret(t, "refresh_token", false);
     let redirect_uri = r.url(t, "redirect_uri", false);
     let auth_url = r.url(t, "auth_url", false);
+    let device_authorization_url = r.url(t, "device_authorization_url", false);
     match grant.as_deref() {
         Some("password") => {
             if t.get("username").is_none() {
@@ -407,7 +410,24 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
                 );
             }
         }
+        Some("device_code") if t.get("device_authorization_url").is_none() && issuer.is_none() => {
+            r.problems.error(
+                &t.key_path("device_authorization_url"),
+                "missing (give `device_authorization_url`, or `issuer` for discovery)",
+            );
+        }
         _ => {}
+    }
+    if let Some(other) = grant.as_deref().filter(|g| *g != "device_code")
+        && t.get("device_authorization_url").is_some()
+    {
+        r.problems.error(
+            &t.key_path("device_authorization_url"),
+            format!(
+                "only the device_code grant uses it (this connection's grant is `{other}`); \
+                 remove it"
+            ),
+        );
     }
     let extra_params = r.string_map(t, "extra_params");
     let sign_in = sign_in::read(r, t, grant.as_deref(), &extra_params);
@@ -416,6 +436,7 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         grant: grant?,
         token_url,
         auth_url,
+        device_authorization_url,
         issuer,
         client_id: client_id?,
         client_secret,

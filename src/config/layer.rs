@@ -287,6 +287,33 @@ impl ConnectionSpec {
     }
 }
 
+impl ConnectionSpec {
+    /// The `OAuth2Layer` of an `oauth2` connection with `grant = "device_code"`, whose
+    /// [`device_login`](auth_oauth::OAuth2Layer::device_login) signs in with a code the user
+    /// enters on another device. With `issuer`, the endpoints the configuration does not name
+    /// (the device authorization endpoint among them) are discovered first.
+    #[cfg(feature = "oauth2")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oauth2")))]
+    pub async fn device_code_layer(
+        &self,
+    ) -> Result<auth_oauth::OAuth2Layer<auth_oauth::grant::DeviceCode>, ConfigError> {
+        match &self.auth {
+            AuthSpec::OAuth2(o) if o.grant == "device_code" => {
+                super::oauth::device_code(self, o).await
+            }
+            _ => Err(ConfigError::new(
+                "configuration",
+                vec![Problem {
+                    path: format!("connections.{}.auth.grant", self.name),
+                    message:
+                        "device sign-in needs `type = \"oauth2\"` with `grant = \"device_code\"`"
+                            .to_owned(),
+                }],
+            )),
+        }
+    }
+}
+
 impl<S: Clone> Layer<S> for ConnectionLayer {
     type Service = ConnectionService<S>;
 

@@ -12,7 +12,7 @@ use auth_oauth::{
     assertion::{Algorithm, SigningKey},
     discovery::{AuthServerMetadata, Discovery},
     dpop::{Dpop, DpopKey},
-    grant::AuthorizationCode,
+    grant::{AuthorizationCode, DeviceCode},
     layer::LayerGrant,
 };
 
@@ -85,6 +85,7 @@ impl Resolver {
 struct Endpoints {
     token_url: String,
     auth_url: Option<String>,
+    device_authorization_url: Option<String>,
     /// The client authentication the issuer's metadata chose for `client_auth = "auto"`.
     client_auth: Option<ClientAuth>,
 }
@@ -94,6 +95,7 @@ impl Endpoints {
         Self {
             token_url: token_url.to_owned(),
             auth_url: o.auth_url.clone(),
+            device_authorization_url: o.device_authorization_url.clone(),
             client_auth: None,
         }
     }
@@ -103,6 +105,10 @@ impl Endpoints {
         Self {
             token_url: o.token_url.clone().unwrap_or_else(|| issuer.to_owned()),
             auth_url: o.auth_url.clone().or_else(|| Some(issuer.to_owned())),
+            device_authorization_url: o
+                .device_authorization_url
+                .clone()
+                .or_else(|| Some(issuer.to_owned())),
             client_auth: None,
         }
     }
@@ -130,6 +136,11 @@ impl Endpoints {
                 .auth_url
                 .clone()
                 .or_else(|| metadata.authorization_endpoint().map(ToString::to_string)),
+            device_authorization_url: o.device_authorization_url.clone().or_else(|| {
+                metadata
+                    .device_authorization_endpoint()
+                    .map(ToString::to_string)
+            }),
             client_auth,
         }
     }
@@ -282,6 +293,9 @@ fn grant(
         "authorization_code" => authorization_code_builder(spec, o, r, endpoints)?
             .build_grant()
             .map(|g| Arc::new(g) as _),
+        "device_code" => device_code_builder(spec, o, r, endpoints)?
+            .build_grant()
+            .map(|g| Arc::new(g) as _),
         other => return Err(r.problem("grant", format!("unknown grant `{other}`"))),
     };
     built.map_err(|e| r.build_error(e))
@@ -430,6 +444,49 @@ fn authorization_code_builder(
     for (name, value) in &o.auth_params {
         builder = builder.auth_param(name.clone(), value.clone());
     }
+    common(r, o, endpoints, builder)
+}
+
+/// The `OAuth2Layer` of a device-code connection, for `tower-auth login`; with `issuer`, the
+/// endpoints the configuration does not name are discovered first.
+pub(crate) async fn device_code(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+) -> Result<OAuth2Layer<DeviceCode>, ConfigError> {
+    let r = Resolver::new(spec);
+    let endpoints = match (&o.token_url, &o.device_authorization_url, &o.issuer) {
+        (Some(token_url), Some(_), _) | (Some(token_url), None, None) => {
+            Endpoints::given(token_url, o)
+        }
+        (_, _, Some(issuer)) => {
+            let metadata = discovery(&r, o)?
+                .discover(issuer)
+                .await
+                .map_err(|e| r.problem("issuer", e.message()))?;
+            Endpoints::discovered(&metadata, o)
+        }
+        (None, _, None) => return Err(missing_token_url(&r)),
+    };
+    device_code_builder(spec, o, &r, &endpoints)?
+        .build()
+        .map_err(|e| r.build_error(e))
+}
+
+fn device_code_builder(
+    spec: &ConnectionSpec,
+    o: &OAuth2Spec,
+    r: &Resolver,
+    endpoints: &Endpoints,
+) -> Result<OAuth2LayerBuilder<DeviceCode>, ConfigError> {
+    let url = endpoints.device_authorization_url.clone().ok_or_else(|| {
+        r.problem(
+            "device_authorization_url",
+            "missing (give `device_authorization_url`, or an `issuer` whose metadata has a \
+             `device_authorization_endpoint`)",
+        )
+    })?;
+    let builder = OAuth2Layer::device_code(endpoints.token_url.clone(), o.client_id.clone(), url)
+        .store(store(r, &spec.name, o)?, spec.store_key().to_owned());
     common(r, o, endpoints, builder)
 }
 

@@ -1,5 +1,6 @@
-//! `profile = { url, id_path, email_path }` of an `authorization_code` connection: who signed
-//! in, read from a profile endpoint with the new access token, or from the `id_token`'s claims.
+//! `profile = { url, id_path, email_path }` of an `authorization_code` or `device_code`
+//! connection: who signed in, read from a profile endpoint with the new access token, or from
+//! the `id_token`'s claims.
 
 use super::{
     read::{Reader, Table},
@@ -7,15 +8,16 @@ use super::{
 };
 
 /// Reads `profile` of the `oauth2` table `t` for `grant`; on another grant than
-/// `authorization_code` it is an error naming its key path (nobody signs in there).
+/// `authorization_code` or `device_code` it is an error naming its key path (nobody signs in
+/// there).
 pub(crate) fn read(r: &mut Reader<'_>, t: &Table<'_>, grant: Option<&str>) -> Option<ProfileSpec> {
     t.get("profile")?;
-    if let Some(other) = grant.filter(|g| *g != "authorization_code") {
+    if let Some(other) = grant.filter(|g| !matches!(*g, "authorization_code" | "device_code")) {
         r.problems.error(
             &t.key_path("profile"),
             format!(
-                "only the authorization_code grant signs a user in (this connection's grant \
-                 is `{other}`); remove it"
+                "only the authorization_code and device_code grants sign a user in (this \
+                 connection's grant is `{other}`); remove it"
             ),
         );
         return None;

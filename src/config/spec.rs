@@ -237,12 +237,15 @@ pub struct KeyMapSpec {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OAuth2Spec {
-    /// `client_credentials`, `password`, `refresh_token` or `authorization_code`.
+    /// `client_credentials`, `password`, `refresh_token`, `authorization_code` or
+    /// `device_code`.
     pub grant: String,
     /// Token endpoint (or found by discovery from `issuer`).
     pub token_url: Option<String>,
     /// Authorization endpoint (authorization code).
     pub auth_url: Option<String>,
+    /// Device authorization endpoint (`device_code`; or found by discovery from `issuer`).
+    pub device_authorization_url: Option<String>,
     /// Issuer URL for discovery.
     pub issuer: Option<String>,
     /// Client id.

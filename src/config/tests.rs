@@ -7,6 +7,7 @@ use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 use super::*;
 
+mod device;
 mod headers;
 mod sign_in;
 mod tls;

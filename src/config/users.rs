@@ -136,14 +136,17 @@ impl ConnectionSpec {
 
     fn user_store(&self) -> Result<Arc<dyn TokenStore>, AuthError> {
         match &self.auth {
-            AuthSpec::OAuth2(o) if o.grant == "authorization_code" => {
+            AuthSpec::OAuth2(o)
+                if matches!(o.grant.as_str(), "authorization_code" | "device_code") =>
+            {
                 super::oauth::token_store(self, o)
                     .map_err(|e| AuthError::new(ErrorKind::Config, e.to_string()))
             }
             _ => Err(AuthError::new(
                 ErrorKind::Config,
                 format!(
-                    "`{}` is no authorization_code connection: nobody signs in to it",
+                    "`{}` is no authorization_code or device_code connection: nobody signs in \
+                     to it",
                     self.name
                 ),
             )),

@@ -48,6 +48,11 @@ pub enum ErrorKind {
     /// A request reached a keyed token layer (one token per user or tenant) without the key
     /// that says whose token it needs; it is never sent with another key's token.
     NoTokenKey,
+    /// The user (or the server on their behalf) refused the authorization request
+    /// (`access_denied`, RFC 6749 §4.1.2.1, RFC 8628 §3.5).
+    AccessDenied,
+    /// The device code expired before the user approved it (`expired_token`, RFC 8628 §3.5).
+    ExpiredToken,
 }
 
 impl ErrorKind {
@@ -66,7 +71,7 @@ impl ErrorKind {
         )
     }
 
-    /// Maps an RFC 6749 §5.2 / RFC 8707 error code to a kind; unknown codes become
+    /// Maps an RFC 6749 §5.2 / RFC 8707 / RFC 8628 §3.5 error code to a kind; unknown codes become
     /// [`ErrorKind::TokenEndpoint`].
     pub fn from_oauth_code(code: &str) -> ErrorKind {
         match code {
@@ -77,6 +82,8 @@ impl ErrorKind {
             "invalid_target" => ErrorKind::InvalidTarget,
             "unauthorized_client" => ErrorKind::UnauthorizedClient,
             "unsupported_grant_type" => ErrorKind::UnsupportedGrantType,
+            "access_denied" => ErrorKind::AccessDenied,
+            "expired_token" => ErrorKind::ExpiredToken,
             _ => ErrorKind::TokenEndpoint,
         }
     }
@@ -156,6 +163,14 @@ impl ErrorKind {
                  configured connection) so a refresh token is stored, or give the grant an \
                  initial refresh token"
             }
+            ErrorKind::AccessDenied => {
+                "the sign-in was refused at the provider: sign in again and approve the request \
+                 (check that the account may use this client)"
+            }
+            ErrorKind::ExpiredToken => {
+                "the code expired before the sign-in was approved: start the sign-in again and \
+                 approve it sooner"
+            }
         }
     }
 
@@ -182,6 +197,8 @@ impl ErrorKind {
             ErrorKind::Request => "request",
             ErrorKind::NoTokenKey => "no_token_key",
             ErrorKind::NotSignedIn => "not_signed_in",
+            ErrorKind::AccessDenied => "access_denied",
+            ErrorKind::ExpiredToken => "expired_token",
         }
     }
 
@@ -206,6 +223,8 @@ impl ErrorKind {
             ErrorKind::Request => "the request could not be prepared",
             ErrorKind::NoTokenKey => "the request names no token key",
             ErrorKind::NotSignedIn => "not signed in",
+            ErrorKind::AccessDenied => "the authorization request was denied",
+            ErrorKind::ExpiredToken => "the device code expired",
         }
     }
 }

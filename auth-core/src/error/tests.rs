@@ -29,6 +29,8 @@ fn oauth_codes_map_to_kinds_and_unknown_codes_to_token_endpoint() {
         ("invalid_target", ErrorKind::InvalidTarget),
         ("unauthorized_client", ErrorKind::UnauthorizedClient),
         ("unsupported_grant_type", ErrorKind::UnsupportedGrantType),
+        ("access_denied", ErrorKind::AccessDenied),
+        ("expired_token", ErrorKind::ExpiredToken),
         ("slow_down", ErrorKind::TokenEndpoint),
     ] {
         assert_eq!(ErrorKind::from_oauth_code(code), kind, "{code}");

@@ -19,6 +19,7 @@ pub struct AuthServerMetadata {
     token_endpoint: Url,
     authorization_endpoint: Option<Url>,
     mtls_token_endpoint: Option<Url>,
+    device_authorization_endpoint: Option<Url>,
     auth_methods: Option<Vec<String>>,
     auth_signing_algs: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
@@ -110,6 +111,7 @@ impl AuthServerMetadata {
             },
             Some(_) => return Err(malformed("mtls_endpoint_aliases", "an object")),
         };
+        let device_authorization_endpoint = endpoint("device_authorization_endpoint")?;
         let list = |field: &str| -> Result<Option<Vec<String>>, AuthError> {
             match object.get(field) {
                 None | Some(Value::Null) => Ok(None),
@@ -129,6 +131,7 @@ impl AuthServerMetadata {
             token_endpoint,
             authorization_endpoint,
             mtls_token_endpoint,
+            device_authorization_endpoint,
             auth_methods: list("token_endpoint_auth_methods_supported")?,
             auth_signing_algs: list("token_endpoint_auth_signing_alg_values_supported")?,
             grant_types: list("grant_types_supported")?,
@@ -163,6 +166,12 @@ impl AuthServerMetadata {
     /// client certificate, when it differs.
     pub fn mtls_token_endpoint(&self) -> Option<&Url> {
         self.mtls_token_endpoint.as_ref()
+    }
+
+    /// `device_authorization_endpoint` (RFC 8628 §4), if the server has one: where the device
+    /// authorization grant starts.
+    pub fn device_authorization_endpoint(&self) -> Option<&Url> {
+        self.device_authorization_endpoint.as_ref()
     }
 
     /// `token_endpoint_auth_methods_supported` as sent (unknown names included), if sent.

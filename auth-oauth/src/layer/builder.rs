@@ -10,6 +10,7 @@ use crate::{
     TokenEndpointBuilder, TokenHttpClient, TokenParams, assertion::SigningKey,
 };
 
+mod device_code;
 mod jwt_bearer;
 
 /// Configures an [`OAuth2Layer`] for grant `G`; nothing is checked until `build()`, which
@@ -22,7 +23,8 @@ pub struct OAuth2LayerBuilder<G: LayerGrant> {
 }
 
 /// A grant an [`OAuth2LayerBuilder`] builds: [`ClientCredentials`], [`Password`],
-/// [`RefreshToken`], [`AuthorizationCode`] and [`JwtBearer`](crate::JwtBearer). Sealed.
+/// [`RefreshToken`], [`AuthorizationCode`], [`DeviceCode`](crate::DeviceCode) and
+/// [`JwtBearer`](crate::JwtBearer). Sealed.
 pub trait LayerGrant: sealed::Sealed + TokenSource {}
 
 impl<G: sealed::Sealed + TokenSource> LayerGrant for G {}

@@ -20,7 +20,9 @@ pub(super) fn oauth2_key(spec: &ConnectionSpec, o: &OAuth2Spec) -> Result<KeyPar
     }
     // Delegated grants: one user's tokens (the connection's stored grant, the password user).
     let subject = match o.grant.as_str() {
-        "refresh_token" | "authorization_code" => Some(format!("connection:{}", spec.name)),
+        "refresh_token" | "authorization_code" | "device_code" => {
+            Some(format!("connection:{}", spec.name))
+        }
         "password" => o.username.clone(),
         _ => None,
     };

@@ -6,8 +6,8 @@ use auth_core::{FileTokenStore, MemoryTokenStore, TokenStore};
 
 use super::{ConfigError, OAuth2Spec, Resolver};
 
-/// Where refresh tokens live: the configured file; for the authorization code grant (whose
-/// sign-in must outlive the process) `tower-auth/NAME.json` under the user's configuration
+/// Where refresh tokens live: the configured file; for the authorization code and device code
+/// grants (whose sign-in must outlive the process) `tower-auth/NAME.json` under the user's configuration
 /// directory; else memory.
 pub(super) fn store(
     r: &Resolver,
@@ -16,15 +16,17 @@ pub(super) fn store(
 ) -> Result<Arc<dyn TokenStore>, ConfigError> {
     let path = match &o.token_store {
         Some(path) => expand_home(path),
-        None if o.grant == "authorization_code" => match user_config_dir() {
-            Some(dir) => dir.join("tower-auth").join(format!("{name}.json")),
-            None => {
-                return Err(r.problem(
+        None if matches!(o.grant.as_str(), "authorization_code" | "device_code") => {
+            match user_config_dir() {
+                Some(dir) => dir.join("tower-auth").join(format!("{name}.json")),
+                None => {
+                    return Err(r.problem(
                     "token_store",
                     "missing, and no user configuration directory ($XDG_CONFIG_HOME or $HOME) to default to",
                 ));
+                }
             }
-        },
+        }
         None => return Ok(Arc::new(MemoryTokenStore::new())),
     };
     if let Some(dir) = path
