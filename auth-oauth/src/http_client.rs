@@ -202,6 +202,11 @@ impl Peer {
         url: "profile.url",
         fix: "the profile URL",
     };
+    pub(crate) const REVOCATION: Peer = Peer {
+        name: "revocation endpoint",
+        url: "revocation_url",
+        fix: "the revocation URL",
+    };
     pub(crate) const METADATA: Peer = Peer {
         name: "authorization server metadata endpoint",
         url: "metadata URL",

@@ -75,6 +75,8 @@ pub struct TokenResponse {
     grant_type: Option<String>,
     /// The OpenID Connect `id_token`, if one came (a string field of that name).
     id_token: Option<SecretString>,
+    /// RFC 8693 §2.2.1 `issued_token_type`, if one came (a token exchange's answer).
+    issued_token_type: Option<String>,
 }
 
 impl TokenResponse {
@@ -107,6 +109,12 @@ impl TokenResponse {
     /// The OpenID Connect `id_token` (a JWT), if the provider sent one.
     pub fn id_token(&self) -> Option<&SecretString> {
         self.id_token.as_ref()
+    }
+
+    /// The `issued_token_type` of a token exchange's answer (RFC 8693 §2.2.1), e.g.
+    /// `urn:ietf:params:oauth:token-type:access_token`, if the provider sent one.
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.issued_token_type.as_deref()
     }
 
     /// Builds the [`AccessToken`] handed to requests. `header_prefix` is the prefix the user
@@ -173,6 +181,7 @@ impl fmt::Debug for TokenResponse {
             )
             .field("scopes", &self.scopes)
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("issued_token_type", &self.issued_token_type)
             .finish()
     }
 }
@@ -338,6 +347,10 @@ fn read(
         grant_type: None,
         id_token: match object.get("id_token") {
             Some(Value::String(s)) if !s.is_empty() => Some(SecretString::from(s.clone())),
+            _ => None,
+        },
+        issued_token_type: match object.get("issued_token_type") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
             _ => None,
         },
     })

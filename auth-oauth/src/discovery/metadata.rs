@@ -19,6 +19,7 @@ pub struct AuthServerMetadata {
     token_endpoint: Url,
     authorization_endpoint: Option<Url>,
     mtls_token_endpoint: Option<Url>,
+    revocation_endpoint: Option<Url>,
     auth_methods: Option<Vec<String>>,
     auth_signing_algs: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
@@ -89,6 +90,7 @@ impl AuthServerMetadata {
             )
         })?;
         let authorization_endpoint = endpoint("authorization_endpoint")?;
+        let revocation_endpoint = endpoint("revocation_endpoint")?;
         let mtls_token_endpoint = match object.get("mtls_endpoint_aliases") {
             None | Some(Value::Null) => None,
             Some(Value::Object(aliases)) => match aliases.get("token_endpoint") {
@@ -129,6 +131,7 @@ impl AuthServerMetadata {
             token_endpoint,
             authorization_endpoint,
             mtls_token_endpoint,
+            revocation_endpoint,
             auth_methods: list("token_endpoint_auth_methods_supported")?,
             auth_signing_algs: list("token_endpoint_auth_signing_alg_values_supported")?,
             grant_types: list("grant_types_supported")?,
@@ -163,6 +166,11 @@ impl AuthServerMetadata {
     /// client certificate, when it differs.
     pub fn mtls_token_endpoint(&self) -> Option<&Url> {
         self.mtls_token_endpoint.as_ref()
+    }
+
+    /// `revocation_endpoint` (RFC 7009, RFC 8414 §2), if the server has one.
+    pub fn revocation_endpoint(&self) -> Option<&Url> {
+        self.revocation_endpoint.as_ref()
     }
 
     /// `token_endpoint_auth_methods_supported` as sent (unknown names included), if sent.
