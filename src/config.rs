@@ -59,6 +59,7 @@ mod custom;
 #[cfg(feature = "oauth2")]
 mod discovered;
 mod error;
+mod exchange;
 mod fleet;
 mod headers;
 mod layer;
@@ -78,6 +79,7 @@ mod users;
 mod variables;
 
 pub use error::{ConfigError, Problem};
+pub use exchange::TokenExchangeSpec;
 pub use layer::{ConnectionLayer, ConnectionService};
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
@@ -86,6 +88,8 @@ pub use spec::{
     Location, OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
 };
 pub use tenants::TENANT_PLACEHOLDER;
+#[cfg(feature = "oauth2")]
+pub use oauth::revocation::SignOut;
 #[cfg(feature = "oauth2")]
 pub use users::{signed_in_list, user_key};
 

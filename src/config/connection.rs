@@ -38,6 +38,7 @@ const GRANTS: &[&str] = &[
     "password",
     "refresh_token",
     "authorization_code",
+    "token_exchange",
 ];
 const CLIENT_AUTH: &[&str] = &["basic", "body", "auto", "none", "private_key_jwt", "tls"];
 
@@ -327,6 +328,12 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "refresh_before",
             "cache",
             "profile",
+            "revocation_url",
+            "subject_token",
+            "subject_token_type",
+            "actor_token",
+            "actor_token_type",
+            "requested_token_type",
         ],
     );
     let grant = one_of(r, t, "grant", GRANTS);
@@ -411,6 +418,8 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
     let extra_params = r.string_map(t, "extra_params");
     let sign_in = sign_in::read(r, t, grant.as_deref(), &extra_params);
     let profile = super::profile::read(r, t, grant.as_deref());
+    let exchange = super::exchange::read(r, t, grant.as_deref());
+    let revocation_url = r.url(t, "revocation_url", false);
     let spec = OAuth2Spec {
         grant: grant?,
         token_url,
@@ -440,6 +449,8 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         refresh_before: r.duration(t, "refresh_before"),
         cache: super::fleet::read(r, t),
         profile,
+        exchange,
+        revocation_url,
     };
     Some(spec)
 }

@@ -22,7 +22,9 @@ use super::{
     spec::{ConnectionSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec, TlsSpec},
 };
 
+mod exchange;
 mod fleet_key;
+pub(crate) mod revocation;
 mod store;
 
 pub(crate) use store::expand_home;
@@ -273,6 +275,10 @@ fn grant(
                 .map(|g| Arc::new(g) as _)
         }
         "authorization_code" => authorization_code_builder(spec, o, r, endpoints)?
+            .build_grant()
+            .map(|g| Arc::new(g) as _),
+        "token_exchange" => exchange::builder(o, r, token_url)
+            .and_then(|builder| common(r, o, endpoints, builder))?
             .build_grant()
             .map(|g| Arc::new(g) as _),
         other => return Err(r.problem("grant", format!("unknown grant `{other}`"))),

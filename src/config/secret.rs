@@ -105,11 +105,9 @@ impl SecretRef {
     }
 }
 
-/// The largest secret file read; see [`auth_core::secret_file`].
-pub(crate) const MAX_SECRET_FILE_BYTES: u64 = auth_core::secret_file::MAX_SECRET_FILE_BYTES;
-
 /// Reads a secret file with [`auth_core::secret_file::read`]: regular files of at most
-/// [`MAX_SECRET_FILE_BYTES`] only; the error says why, never what the file holds.
+/// [`MAX_SECRET_FILE_BYTES`](auth_core::secret_file::MAX_SECRET_FILE_BYTES) only; the error
+/// says why, never what the file holds.
 fn read_secret_file(file: &std::path::Path) -> Result<String, String> {
     auth_core::secret_file::read(file)
 }
@@ -117,6 +115,7 @@ fn read_secret_file(file: &std::path::Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::secret_file::MAX_SECRET_FILE_BYTES;
 
     #[test]
     fn devices_fifos_and_oversized_files_are_refused_with_the_key_path() {
