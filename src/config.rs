@@ -81,6 +81,8 @@ mod variables;
 pub use error::{ConfigError, Problem};
 pub use exchange::TokenExchangeSpec;
 pub use layer::{ConnectionLayer, ConnectionService};
+#[cfg(feature = "oauth2")]
+pub use oauth::revocation::SignOut;
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
 pub use spec::{
@@ -88,8 +90,6 @@ pub use spec::{
     Location, OAuth2Spec, ProfileSpec, TemplateValue, TenantsSpec, TlsSpec,
 };
 pub use tenants::TENANT_PLACEHOLDER;
-#[cfg(feature = "oauth2")]
-pub use oauth::revocation::SignOut;
 #[cfg(feature = "oauth2")]
 pub use users::{signed_in_list, user_key};
 

@@ -119,7 +119,10 @@ fn token_exchange_settings_are_checked_with_their_key_paths() {
 /// A stored refresh token of `account` under `key` in a file store at `path`.
 async fn stored_sign_in(provider: &OidcProvider, path: &Path, key: &str, account: &str) -> String {
     let tokens = provider.device_sign_in(CONFIDENTIAL, account, SCOPES).await;
-    let refresh = tokens["refresh_token"].as_str().expect("refresh").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
     FileTokenStore::new(path)
         .save(key, &StoredToken::with_refresh_token(refresh.clone()))
         .await
@@ -152,10 +155,7 @@ async fn sign_out_finds_the_revocation_endpoint_from_the_issuer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("tokens.json");
     let refresh = stored_sign_in(&provider, &store, "crm", "alice").await;
-    let config = refresh_connection(
-        &store,
-        &format!("issuer = \"{}\"", provider.issuer()),
-    );
+    let config = refresh_connection(&store, &format!("issuer = \"{}\"", provider.issuer()));
     let spec = config.connection("crm", None).expect("spec");
     let signed_out = spec.sign_out(None).await.expect("signed out");
     assert!(
@@ -164,7 +164,11 @@ async fn sign_out_finds_the_revocation_endpoint_from_the_issuer() {
         signed_out.outcome
     );
     assert_eq!(
-        signed_out.outcome.revocation_url.as_ref().map(ToString::to_string),
+        signed_out
+            .outcome
+            .revocation_url
+            .as_ref()
+            .map(ToString::to_string),
         Some(provider.revocation_url())
     );
     assert_eq!(signed_out.key, "crm");

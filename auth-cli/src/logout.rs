@@ -68,7 +68,10 @@ async fn logout(
         }
     }
     if let Some(key) = &outcome.removed_key {
-        did.push(format!("removed it from {} (key `{key}`)", signed_out.store));
+        did.push(format!(
+            "removed it from {} (key `{key}`)",
+            signed_out.store
+        ));
     }
     println!("✓ {name}{whose}  {}", did.join("; "));
     if warnings.is_empty() {

@@ -56,11 +56,18 @@ scopes = ["api:read"]
 
     let run = tower_auth(&["-c", &config, "token", "ledger"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(!run.all().contains(&alice), "the subject token leaks: {}", run.all());
+    assert!(
+        !run.all().contains(&alice),
+        "the subject token leaks: {}",
+        run.all()
+    );
     let run = tower_auth(&["-c", &config, "config", "show", "ledger"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stdout.contains(&format!("subject_token = {{ file = \"{}\" }}", subject.display())),
+        run.stdout.contains(&format!(
+            "subject_token = {{ file = \"{}\" }}",
+            subject.display()
+        )),
         "{}",
         run.stdout
     );
@@ -75,7 +82,10 @@ scopes = ["api:read"]
 /// A refresh token of `account` stored under `key` in the file store `store`.
 async fn stored(provider: &OidcProvider, store: &Path, key: &str, account: &str) -> String {
     let tokens = provider.device_sign_in(CONFIDENTIAL, account, SCOPES).await;
-    let refresh = tokens["refresh_token"].as_str().expect("refresh").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
     FileTokenStore::new(store)
         .save(key, &StoredToken::with_refresh_token(refresh.clone()))
         .await
@@ -166,8 +176,9 @@ async fn logout_with_the_endpoint_down_removes_the_local_copy_and_exits_3() {
     let run = tower_auth(&["-c", &config, "logout", "crm"], &[]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
-        run.stderr
-            .contains(&format!("warning: could not revoke the refresh token at {url}")),
+        run.stderr.contains(&format!(
+            "warning: could not revoke the refresh token at {url}"
+        )),
         "{}",
         run.all()
     );
@@ -214,7 +225,8 @@ async fn logout_without_a_revocation_endpoint_says_the_provider_was_not_told() {
     let run = tower_auth(&["-c", &config, "logout", "crm"], &[]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stdout.contains("the provider was not told about the refresh token"),
+        run.stdout
+            .contains("the provider was not told about the refresh token"),
         "{}",
         run.all()
     );

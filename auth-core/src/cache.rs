@@ -185,7 +185,10 @@ impl<S: TokenSource> CachedTokenSource<S> {
     /// cached when it arrives).
     pub fn clear(&self) -> Option<AccessToken> {
         let _flight = self.shared.lock();
-        self.shared.entry.swap(None).map(|entry| entry.token.clone())
+        self.shared
+            .entry
+            .swap(None)
+            .map(|entry| entry.token.clone())
     }
 
     async fn token_slow(&self) -> Result<AccessToken, AuthError> {

@@ -63,7 +63,10 @@ impl Revocation {
     /// Revocation at `revocation_url`, authenticating the client as `endpoint` does. Fails
     /// with a config error naming `revocation_url` for a bad URL (or plain `http://` off
     /// loopback unless the endpoint's HTTP client allows it).
-    pub fn new(revocation_url: impl AsRef<str>, endpoint: TokenEndpoint) -> Result<Self, AuthError> {
+    pub fn new(
+        revocation_url: impl AsRef<str>,
+        endpoint: TokenEndpoint,
+    ) -> Result<Self, AuthError> {
         let url = parse_url("revocation_url", revocation_url.as_ref())?;
         endpoint.http_client().check_url(&url, "revocation_url")?;
         Ok(Self { url, endpoint })

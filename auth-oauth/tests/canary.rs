@@ -8,8 +8,9 @@ use std::{sync::Arc, time::Duration};
 use auth_core::{ErrorKind, MemoryTokenStore, TokenStore};
 use auth_oauth::{
     AuthorizationCode, Callback, ClientAuth, ClientCredentials, KeyMap, LoopbackListener,
-    OAuth2Layer, Password, RefreshToken, TokenEndpoint, TokenHttpClient, TokenParams, normalize,
+    OAuth2Layer, Password, RefreshToken, TokenEndpoint, TokenHttpClient, TokenParams,
     grant::{SubjectToken, TokenExchange},
+    normalize,
     revocation::{Revocation, TokenTypeHint, revoke_stored},
 };
 use auth_test_support::token_server::{Fault, TokenServer};
@@ -208,7 +209,10 @@ async fn exchanged_and_revoked_tokens_never_show() {
         .client_secret(CANARY)
         .actor_token(SubjectToken::fixed(CANARY), "urn:x");
     assert_debug_clean("OAuth2LayerBuilder<TokenExchange>", &builder);
-    assert_debug_clean("OAuth2Layer<TokenExchange>", &builder.build().expect("layer"));
+    assert_debug_clean(
+        "OAuth2Layer<TokenExchange>",
+        &builder.build().expect("layer"),
+    );
 
     // A server echoing the subject and actor tokens in its error.
     server.push_fault(Fault::json(
@@ -226,7 +230,10 @@ async fn exchanged_and_revoked_tokens_never_show() {
     let revocation = Revocation::new(server.token_url(), endpoint).expect("revocation");
     assert_debug_clean("Revocation", &revocation);
     for fault in [
-        Fault::json(400, json!({ "error": "invalid_request", "error_description": CANARY })),
+        Fault::json(
+            400,
+            json!({ "error": "invalid_request", "error_description": CANARY }),
+        ),
         Fault::raw(503, Some("text/html"), format!("<p>{CANARY}</p>")),
     ] {
         server.push_fault(fault);

@@ -23,7 +23,10 @@ async fn signed_in(
     key: &str,
 ) -> (String, String) {
     let tokens = provider.device_sign_in(client, account, SCOPES).await;
-    let refresh = tokens["refresh_token"].as_str().expect("refresh").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
     let access = tokens["access_token"].as_str().expect("access").to_owned();
     store
         .save(key, &StoredToken::with_refresh_token(refresh.clone()))
@@ -65,8 +68,14 @@ async fn revoke_makes_both_tokens_inactive_and_empties_the_store() {
     );
 
     let outcome = oauth.revoke().await.expect("signed out");
-    assert!(matches!(outcome.refresh_token, TokenRevocation::Revoked), "{outcome:?}");
-    assert!(matches!(outcome.access_token, TokenRevocation::Revoked), "{outcome:?}");
+    assert!(
+        matches!(outcome.refresh_token, TokenRevocation::Revoked),
+        "{outcome:?}"
+    );
+    assert!(
+        matches!(outcome.access_token, TokenRevocation::Revoked),
+        "{outcome:?}"
+    );
     assert_eq!(outcome.removed_key.as_deref(), Some("crm"));
     assert!(!outcome.has_failures());
     assert!(outcome.to_string().contains(&format!(
@@ -95,7 +104,11 @@ async fn an_unreachable_endpoint_still_removes_the_local_copy_and_says_so() {
     };
     let store = Arc::new(MemoryTokenStore::new());
     let (refresh, _) = signed_in(&provider, DEVICE, "alice", &store, "crm").await;
-    let oauth = layer(&provider, store.clone(), &format!("http://127.0.0.1:{closed}/revoke"));
+    let oauth = layer(
+        &provider,
+        store.clone(),
+        &format!("http://127.0.0.1:{closed}/revoke"),
+    );
     let outcome = oauth.revoke().await.expect("signed out locally");
     assert!(outcome.has_failures());
     match &outcome.refresh_token {
@@ -144,7 +157,10 @@ async fn one_user_is_signed_out_and_the_others_stay() {
     let outcome = revoke_user(Some(&revocation), &store, "crm", "alice")
         .await
         .expect("alice signed out");
-    assert!(matches!(outcome.refresh_token, TokenRevocation::Revoked), "{outcome:?}");
+    assert!(
+        matches!(outcome.refresh_token, TokenRevocation::Revoked),
+        "{outcome:?}"
+    );
     assert_eq!(provider.introspect(&alice).await["active"], false);
     assert_eq!(provider.introspect(&bob).await["active"], true);
     assert!(store.load(&alice_key).await.expect("load").is_none());

@@ -51,7 +51,10 @@ async fn a_users_token_is_exchanged_and_the_issued_token_is_active() {
     .expect("layer");
     let token = oauth.source().token().await.expect("exchanged");
     assert_ne!(token.secret().expose_secret(), alice);
-    assert_eq!(token.grant_type(), Some(auth_oauth::grant::TOKEN_EXCHANGE_GRANT_TYPE));
+    assert_eq!(
+        token.grant_type(),
+        Some(auth_oauth::grant::TOKEN_EXCHANGE_GRANT_TYPE)
+    );
     assert!(token.expires_at().is_some());
 
     let info = provider.introspect(token.secret().expose_secret()).await;
@@ -70,7 +73,10 @@ async fn a_users_token_is_exchanged_and_the_issued_token_is_active() {
         .find(|g| g["grant_type"] == auth_oauth::grant::TOKEN_EXCHANGE_GRANT_TYPE)
         .expect("the exchange's grant event");
     assert_eq!(grant["ok"], true, "{grant}");
-    assert_eq!(grant["params"]["subject_token_type"], token_type::ACCESS_TOKEN);
+    assert_eq!(
+        grant["params"]["subject_token_type"],
+        token_type::ACCESS_TOKEN
+    );
 
     // Cached: a second call does not exchange again.
     let again = oauth.source().token().await.expect("cached");
@@ -177,7 +183,11 @@ async fn a_revoked_or_unknown_subject_token_is_invalid_grant_named_by_the_provid
         .filter(|g| g["grant_type"] == auth_oauth::grant::TOKEN_EXCHANGE_GRANT_TYPE)
         .collect();
     assert_eq!(refused.len(), 2, "{refused:?}");
-    assert!(refused.iter().all(|g| g["ok"] == false && g["error"] == "invalid_grant"));
+    assert!(
+        refused
+            .iter()
+            .all(|g| g["ok"] == false && g["error"] == "invalid_grant")
+    );
     assert!(provider.exchanges(0).await.is_empty());
 }
 

@@ -175,8 +175,7 @@ impl Rotation {
         let _fleet = self.store.lock(&self.key).await?;
         self.signed_out
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        crate::revocation::revoke_stored(revocation, Some((&*self.store, &self.key)), cached)
-            .await
+        crate::revocation::revoke_stored(revocation, Some((&*self.store, &self.key)), cached).await
     }
 
     pub(crate) fn key(&self) -> &str {
@@ -196,7 +195,8 @@ impl Rotation {
         let _fleet = self.store.lock(&self.key).await?;
         let stored = self.store.load(&self.key).await?;
         let from_store = stored.as_ref().and_then(|s| s.refresh_token.clone());
-        let initial = initial.filter(|_| !self.signed_out.load(std::sync::atomic::Ordering::SeqCst));
+        let initial =
+            initial.filter(|_| !self.signed_out.load(std::sync::atomic::Ordering::SeqCst));
         let Some(refresh_token) = from_store.clone().or_else(|| initial.cloned()) else {
             return Err(AuthError::new(
                 ErrorKind::NotSignedIn,

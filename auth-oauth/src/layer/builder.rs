@@ -17,7 +17,6 @@ use crate::{
 mod jwt_bearer;
 mod token_exchange;
 
-
 /// Configures an [`OAuth2Layer`] for grant `G`; nothing is checked until `build()`, which
 /// names the first bad setting.
 pub struct OAuth2LayerBuilder<G: LayerGrant> {

@@ -26,10 +26,16 @@ pub(super) fn oauth2_key(spec: &ConnectionSpec, o: &OAuth2Spec) -> Result<KeyPar
         // hashed with the others.
         "token_exchange" => match &o.exchange {
             Some(x) => {
-                for (key, secret) in [("subject_token", Some(&x.subject_token)), ("actor_token", x.actor_token.as_ref())] {
+                for (key, secret) in [
+                    ("subject_token", Some(&x.subject_token)),
+                    ("actor_token", x.actor_token.as_ref()),
+                ] {
                     match secret {
                         Some(crate::config::SecretRef::File(path)) => {
-                            secrets.push(auth_core::SecretString::from(format!("{key}:file:{}", path.display())));
+                            secrets.push(auth_core::SecretString::from(format!(
+                                "{key}:file:{}",
+                                path.display()
+                            )));
                         }
                         Some(secret) => secrets.push(r.secret(key, secret)?),
                         None => {}

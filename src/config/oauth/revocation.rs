@@ -65,7 +65,7 @@ impl ConnectionSpec {
         Ok(SignOut {
             outcome,
             key,
-            store: store_name(o),
+            store: super::store::describe(&self.name, o),
         })
     }
 }
@@ -112,13 +112,4 @@ async fn revocation(
     Revocation::new(url, grant.endpoint().clone())
         .map(Some)
         .map_err(|e| config(r.build_error(e)))
-}
-
-/// How the token store is named in messages.
-fn store_name(o: &OAuth2Spec) -> String {
-    match &o.token_store {
-        Some(path) => super::expand_home(path).display().to_string(),
-        None if o.grant == "authorization_code" => "the default token store".to_owned(),
-        None => "memory".to_owned(),
-    }
 }
