@@ -278,7 +278,7 @@ pub async fn revoke_stored(
     })
 }
 
-/// Signs one user out of a per-user connection ([`per_user`](crate::grant::per_user)): revokes
+/// Signs one user out of a per-user connection ([`per_user()`](crate::grant::per_user())): revokes
 /// and removes the refresh token stored under
 /// [`user_store_key(prefix, user)`](crate::grant::per_user::user_store_key), as
 /// [`revoke_stored`] does. Drop the user's cached tokens too
