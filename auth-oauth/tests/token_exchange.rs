@@ -239,3 +239,64 @@ async fn each_user_gets_a_token_exchanged_from_their_own() {
         .expect("cached");
     assert_eq!(provider.exchanges(2).await.len(), 2);
 }
+
+/// What RFC 8693 §2.2.1 leaves to the client: `token_type` `N_A` for a token that is not an
+/// access token, and (lenient only) an answer without `issued_token_type`.
+#[tokio::test]
+async fn not_applicable_token_types_and_lenient_answers() {
+    use auth_test_support::token_server::{Fault, TokenServer};
+    use serde_json::json;
+
+    let server = TokenServer::builder()
+        .client("id", Some("secret"))
+        .start()
+        .await;
+    let endpoint = TokenEndpoint::builder(server.token_url(), "id")
+        .client_secret("secret")
+        .build()
+        .expect("endpoint");
+    let grant = TokenExchange::new(endpoint, SubjectToken::fixed("subject"), TokenParams::new())
+        .expect("grant")
+        .requested_token_type(token_type::ID_TOKEN);
+    server.push_fault(Fault::json(
+        200,
+        json!({ "access_token": "an-id-token", "token_type": "N_A",
+                "issued_token_type": token_type::ID_TOKEN, "expires_in": 60 }),
+    ));
+    let token = grant.fetch().await.expect("an N_A id token is accepted");
+    assert_eq!(token.header_value(), "Bearer an-id-token");
+    let sent = server.requests();
+    let last = sent.last().expect("a request");
+    assert_eq!(
+        last.field("requested_token_type"),
+        Some(token_type::ID_TOKEN)
+    );
+    assert_eq!(last.field("subject_token"), Some("subject"));
+
+    // N_A for an access token is not a usable access token.
+    server.push_fault(Fault::json(
+        200,
+        json!({ "access_token": "x", "token_type": "N_A",
+                "issued_token_type": token_type::ACCESS_TOKEN }),
+    ));
+    let err = grant.fetch().await.expect_err("N_A access token");
+    assert_eq!(err.kind(), ErrorKind::UnsupportedTokenType, "{err}");
+
+    server.push_fault(Fault::json(
+        200,
+        json!({ "access_token": "x", "token_type": "Bearer" }),
+    ));
+    let err = grant.fetch().await.expect_err("no issued_token_type");
+    assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{err}");
+    assert!(err.to_string().contains("issued_token_type"), "{err}");
+    server.push_fault(Fault::json(
+        200,
+        json!({ "access_token": "x", "token_type": "Bearer" }),
+    ));
+    grant
+        .clone()
+        .lenient(true)
+        .fetch()
+        .await
+        .expect("lenient accepts it");
+}
