@@ -60,6 +60,7 @@ mod custom;
 mod discovered;
 mod dpop;
 mod error;
+mod exchange;
 mod fleet;
 mod headers;
 mod layer;
@@ -79,7 +80,10 @@ mod users;
 mod variables;
 
 pub use error::{ConfigError, Problem};
+pub use exchange::TokenExchangeSpec;
 pub use layer::{ConnectionLayer, ConnectionService};
+#[cfg(feature = "oauth2")]
+pub use oauth::revocation::SignOut;
 pub use rotation::SECRET_FILE_CHECK_INTERVAL;
 pub use secret::SecretRef;
 pub use spec::{

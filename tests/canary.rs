@@ -638,3 +638,83 @@ fn fleet_cache_types_never_show_the_secret() {
         .expect_err("bad url");
     assert_clean("FleetError", &err.to_string());
 }
+
+/// A token exchange connection (subject token from a file, actor token literal) and a
+/// sign-out whose revocation endpoint echoes the token: the spec, the layer and every error
+/// leave the tokens out.
+#[cfg(feature = "config")]
+#[tokio::test]
+async fn configured_token_exchange_and_sign_out_never_show_the_tokens() {
+    use auth_test_support::token_server::{Fault, TokenServer};
+    use tower_auth::config::{Config, Format};
+
+    let server = TokenServer::builder()
+        .client("id", Some("client-secret"))
+        .start()
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let subject = dir.path().join("subject");
+    std::fs::write(&subject, CANARY).expect("write");
+    let store = dir.path().join("tokens.json");
+    FileTokenStore::new(&store)
+        .save("crm", &StoredToken::with_refresh_token(CANARY))
+        .await
+        .expect("save");
+    let toml = format!(
+        r#"
+[connections.ledger]
+base_url = "http://127.0.0.1:1"
+[connections.ledger.auth]
+type = "oauth2"
+grant = "token_exchange"
+token_url = "{url}"
+client_id = "id"
+client_secret = "client-secret"
+subject_token = {{ file = "{subject}" }}
+actor_token = "{CANARY}"
+[connections.crm]
+base_url = "http://127.0.0.1:1"
+[connections.crm.auth]
+type = "oauth2"
+grant = "refresh_token"
+token_url = "{url}"
+revocation_url = "{url}"
+client_id = "id"
+client_secret = "client-secret"
+token_store = "{store}"
+"#,
+        url = server.token_url(),
+        subject = subject.display(),
+        store = store.display(),
+    );
+    let config = Config::from_str(&toml, Format::Toml).unwrap_or_else(|e| panic!("{e}"));
+    let spec = config.connection("ledger", None).expect("spec");
+    assert_debug_clean("ConnectionSpec of a token exchange", &spec);
+    let layer = spec.layer().expect("layer");
+    assert_debug_clean("ConnectionLayer of a token exchange", &layer);
+    server.push_fault(Fault::json(
+        400,
+        serde_json::json!({ "error": "invalid_grant", "error_description": format!("{CANARY} is revoked") }),
+    ));
+    let err = layer
+        .token_source()
+        .expect("token connection")
+        .token()
+        .await
+        .expect_err("refused");
+    assert_error_clean("a refused token exchange", &err);
+
+    server.push_fault(Fault::json(
+        400,
+        serde_json::json!({ "error": "invalid_request", "error_description": format!("bad token {CANARY}") }),
+    ));
+    let signed_out = config
+        .connection("crm", None)
+        .expect("spec")
+        .sign_out(None)
+        .await
+        .expect("removed locally");
+    assert!(signed_out.outcome.has_failures());
+    assert_debug_clean("SignOut", &signed_out);
+    assert!(!signed_out.outcome.to_string().contains(CANARY));
+}

@@ -1,7 +1,8 @@
 //! `tower-auth`: check, debug and use the connections of a tower-auth configuration.
 //!
 //! Exit codes: 0 success, 1 a connection or request failed, 2 the configuration (or the command
-//! line) is unusable.
+//! line) is unusable, 3 `logout` removed the local copy but could not revoke the token at the
+//! provider.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -15,6 +16,7 @@ mod check;
 mod client;
 mod diagnose;
 mod login;
+mod logout;
 mod request;
 mod show;
 mod token;
@@ -108,6 +110,15 @@ enum Command {
         #[arg(long)]
         no_browser: bool,
         /// The user to sign in (sent as `login_hint`); the profile names who actually did
+        #[arg(long, value_name = "ID")]
+        user: Option<String>,
+    },
+    /// Revoke the stored refresh token at the provider (RFC 7009) and remove it from the token
+    /// store; exits 3 when the provider could not be told (the local copy is removed anyway)
+    Logout {
+        /// Connection name
+        name: String,
+        /// Whose sign-in to remove when several users signed in (the others stay)
         #[arg(long, value_name = "ID")]
         user: Option<String>,
     },
@@ -216,6 +227,9 @@ fn main() -> ExitCode {
                 no_browser,
                 user,
             } => login::run(&config, env, &name, no_browser, user.as_deref()).await,
+            Command::Logout { name, user } => {
+                logout::run(&config, env, &name, user.as_deref()).await
+            }
             Command::Config(ConfigCommand::Validate) => show::validate(&config),
             Command::Config(ConfigCommand::Show { names }) => show::show(&config, env, &names),
             // Handled before the configuration is loaded.

@@ -189,6 +189,7 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
                 ("username", &o.username),
                 ("redirect_uri", &o.redirect_uri),
                 ("key_id", &o.key_id),
+                ("revocation_url", &o.revocation_url),
             ] {
                 if let Some(v) = value {
                     field(key, quote(v));
@@ -204,6 +205,17 @@ fn render(out: &mut String, spec: &ConnectionSpec) {
             ] {
                 if let Some(v) = value {
                     field(key, secret(v));
+                }
+            }
+            if let Some(x) = &o.exchange {
+                field("subject_token", secret(&x.subject_token));
+                field("subject_token_type", quote(&x.subject_token_type));
+                if let Some(actor) = &x.actor_token {
+                    field("actor_token", secret(actor));
+                    field("actor_token_type", quote(&x.actor_token_type));
+                }
+                if let Some(requested) = &x.requested_token_type {
+                    field("requested_token_type", quote(requested));
                 }
             }
             if !o.scopes.is_empty() {

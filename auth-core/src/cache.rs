@@ -180,6 +180,17 @@ impl<S: TokenSource> CachedTokenSource<S> {
         flight.consecutive_failures = 0;
     }
 
+    /// Drops the cached token, fresh or not, and returns it: after a sign-out or a revocation
+    /// the next request fetches anew. A fetch already in flight is not cancelled (its token is
+    /// cached when it arrives).
+    pub fn clear(&self) -> Option<AccessToken> {
+        let _flight = self.shared.lock();
+        self.shared
+            .entry
+            .swap(None)
+            .map(|entry| entry.token.clone())
+    }
+
     async fn token_slow(&self) -> Result<AccessToken, AuthError> {
         let rx = {
             let mut flight = self.shared.lock();

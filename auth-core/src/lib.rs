@@ -35,6 +35,7 @@ pub mod keyed;
 #[cfg_attr(docsrs, doc(cfg(feature = "pem")))]
 pub mod pem;
 pub mod redact;
+pub mod secret_file;
 pub mod source;
 pub mod store;
 pub mod token;

@@ -153,6 +153,12 @@ impl TokenEndpoint {
         self.inner.dpop.as_ref()
     }
 
+    /// The client's identity and authentication, for the server's other endpoints
+    /// (revocation) that authenticate the client as the token endpoint does.
+    pub(crate) fn client_identity(&self) -> &ClientIdentity {
+        &self.inner.client
+    }
+
     /// The redactor errors are cleaned with; see [`TokenEndpointBuilder::redactor`].
     pub fn redactor(&self) -> &Redactor {
         &self.inner.redactor

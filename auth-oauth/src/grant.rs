@@ -11,6 +11,8 @@
 //! | refresh token, per user | [`per_user()`] | one [`RefreshToken`] per [`TokenKey`](auth_core::TokenKey) (user, scopes, resource), each with its user's stored refresh token |
 //! | device authorization (RFC 8628) | [`DeviceCode`] | the device authorization request, then `grant_type=urn:ietf:params:oauth:grant-type:device_code`, `device_code` every `interval` until approved; then refreshes |
 //! | JWT bearer (RFC 7523 §2.1) | [`JwtBearer`] | `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, `assertion` (a fresh signed JWT each time) |
+//! | token exchange (RFC 8693) | [`TokenExchange`] | `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`, `subject_token` (read anew each time from a [`SubjectToken`]), `subject_token_type`, optional `actor_token`, `actor_token_type`, `requested_token_type` |
+//! | token exchange, per user | [`per_user_exchange()`] | one [`TokenExchange`] per [`TokenKey`](auth_core::TokenKey), each with its user's token as the subject |
 //!
 //! ```
 //! use auth_core::{CachedTokenSource, TokenSource};
@@ -36,6 +38,7 @@ pub mod jwt_bearer;
 pub mod password;
 pub mod per_user;
 pub mod refresh;
+pub mod token_exchange;
 
 pub use authorization_code::{
     AuthorizationCode, AuthorizationCodeBuilder, AuthorizationRequest, Callback,
@@ -48,6 +51,9 @@ pub use jwt_bearer::{JWT_BEARER_GRANT_TYPE, JwtBearer};
 pub use password::Password;
 pub use per_user::per_user;
 pub use refresh::RefreshToken;
+pub use token_exchange::{
+    SubjectToken, TOKEN_EXCHANGE_GRANT_TYPE, TokenExchange, per_user_exchange,
+};
 
 /// A grant type by its RFC 6749 name, e.g. from configuration.
 ///

@@ -207,6 +207,11 @@ impl Peer {
         url: "device_authorization_url",
         fix: "the device authorization URL",
     };
+    pub(crate) const REVOCATION: Peer = Peer {
+        name: "revocation endpoint",
+        url: "revocation_url",
+        fix: "the revocation URL",
+    };
     pub(crate) const METADATA: Peer = Peer {
         name: "authorization server metadata endpoint",
         url: "metadata URL",

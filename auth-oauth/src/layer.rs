@@ -42,6 +42,7 @@ use tower_layer::Layer;
 use crate::{
     AuthorizationCode, ClientCredentials, Password, RefreshToken, TokenEndpoint, Url,
     assertion::SigningKey,
+    revocation::{Revocation, RevocationOutcome},
 };
 
 mod builder;
@@ -53,12 +54,15 @@ pub use builder::{LayerGrant, OAuth2LayerBuilder};
 /// [module docs](self).
 pub struct OAuth2Layer<G> {
     inner: TokenLayer<CachedTokenSource<G>>,
+    /// Where [`revoke`](OAuth2Layer::revoke) tells the server; `None`: not configured.
+    revocation: Option<Revocation>,
 }
 
 impl<G> Clone for OAuth2Layer<G> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            revocation: self.revocation.clone(),
         }
     }
 }
@@ -68,7 +72,20 @@ impl<G: TokenSource> OAuth2Layer<G> {
     pub fn new(source: CachedTokenSource<G>) -> Self {
         Self {
             inner: TokenLayer::new(source),
+            revocation: None,
         }
+    }
+
+    /// Tells `revocation` in [`revoke`](Self::revoke); see
+    /// [`OAuth2LayerBuilder::revocation_url`].
+    pub fn with_revocation(mut self, revocation: Revocation) -> Self {
+        self.revocation = Some(revocation);
+        self
+    }
+
+    /// The revocation endpoint, when one is configured.
+    pub fn revocation(&self) -> Option<&Revocation> {
+        self.revocation.as_ref()
     }
 
     /// The token cache (for [`refresh_now`](CachedTokenSource::refresh_now), or
@@ -84,6 +101,7 @@ impl<G: TokenSource> OAuth2Layer<G> {
     ) -> Self {
         Self {
             inner: f(self.inner),
+            revocation: self.revocation,
         }
     }
 
@@ -97,7 +115,48 @@ impl<G: TokenSource> From<TokenLayer<CachedTokenSource<G>>> for OAuth2Layer<G> {
     /// An `OAuth2Layer` over a [`TokenLayer`] built elsewhere, e.g. with its token in another
     /// header or the query ([`TokenLayer::header`], [`TokenLayer::query`]).
     fn from(inner: TokenLayer<CachedTokenSource<G>>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            revocation: None,
+        }
+    }
+}
+
+impl<G: LayerGrant> OAuth2Layer<G> {
+    /// Signs out (RFC 7009): revokes the stored refresh token (for the refresh token and
+    /// authorization code grants) and the cached access token at the
+    /// [revocation endpoint](OAuth2LayerBuilder::revocation_url), then removes the refresh
+    /// token from the store and drops the cached token. The local copies go even when the
+    /// endpoint fails (a 5xx, an error answer, no answer) or none is configured; the outcome
+    /// says what was revoked, what failed and what was removed. Afterwards the layer's
+    /// requests fail with [`ErrorKind::NotSignedIn`](auth_core::ErrorKind::NotSignedIn) until
+    /// the next sign-in (grants that fetch without a stored token just fetch a new one).
+    ///
+    /// `Err` only when the store cannot be read or written.
+    ///
+    /// ```
+    /// # use auth_core::MemoryTokenStore;
+    /// # use auth_oauth::OAuth2Layer;
+    /// # use std::sync::Arc;
+    /// # async fn run() -> Result<(), auth_core::AuthError> {
+    /// # let store = Arc::new(MemoryTokenStore::new());
+    /// let oauth = OAuth2Layer::refresh_token("https://auth.example.com/token", "my-cli", store, "my-cli")
+    ///     .revocation_url("https://auth.example.com/revoke")
+    ///     .build()?;
+    /// let outcome = oauth.revoke().await?;
+    /// if outcome.has_failures() {
+    ///     eprintln!("signed out locally; the provider was not told: {outcome}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn revoke(&self) -> Result<RevocationOutcome, AuthError> {
+        let cached = self.source().clear();
+        let grant = self.source().source();
+        let outcome =
+            builder::sealed::Sealed::sign_out(grant, self.revocation.as_ref(), cached).await?;
+        // A refresh that finished meanwhile cached a token of the revoked grant.
+        self.source().clear();
+        Ok(outcome)
     }
 }
 

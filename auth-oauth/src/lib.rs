@@ -84,6 +84,7 @@ pub mod loopback;
 pub mod normalize;
 pub mod params;
 pub mod profile;
+pub mod revocation;
 
 pub use client_auth::ClientAuth;
 pub use custom::{CustomTokenRequest, CustomTokenRequestBuilder, Template, TokenPlacement};
@@ -91,13 +92,15 @@ pub use discovery::{AuthServerMetadata, Discovery};
 pub use endpoint::{TokenEndpoint, TokenEndpointBuilder};
 pub use grant::{
     AuthorizationCode, AuthorizationCodeBuilder, AuthorizationRequest, Callback, ClientCredentials,
-    DeviceCode, DevicePrompt, GrantType, JwtBearer, Password, RefreshToken,
+    DeviceCode, DevicePrompt, GrantType, JwtBearer, Password, RefreshToken, SubjectToken,
+    TokenExchange,
 };
 pub use http_client::TokenHttpClient;
 pub use layer::{OAuth2Layer, OAuth2LayerBuilder};
 pub use loopback::LoopbackListener;
 pub use normalize::{KeyMap, TokenResponse, normalize, normalize_with};
 pub use params::{Scopes, TokenParams};
+pub use revocation::{Revocation, RevocationOutcome};
 
 /// The URL type of this API (the `url` crate's, through `oauth2`).
 pub use oauth2::url::Url;

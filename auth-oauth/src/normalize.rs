@@ -79,6 +79,8 @@ pub struct TokenResponse {
     id_token: Option<SecretString>,
     /// The key a `DPoP` token is bound to, set by a DPoP token endpoint.
     binding: Option<Arc<dyn TokenBinding>>,
+    /// RFC 8693 §2.2.1 `issued_token_type`, if one came (a token exchange's answer).
+    issued_token_type: Option<String>,
 }
 
 impl TokenResponse {
@@ -111,6 +113,12 @@ impl TokenResponse {
     /// The OpenID Connect `id_token` (a JWT), if the provider sent one.
     pub fn id_token(&self) -> Option<&SecretString> {
         self.id_token.as_ref()
+    }
+
+    /// The `issued_token_type` of a token exchange's answer (RFC 8693 §2.2.1), e.g.
+    /// `urn:ietf:params:oauth:token-type:access_token`, if the provider sent one.
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.issued_token_type.as_deref()
     }
 
     /// Builds the [`AccessToken`] handed to requests. `header_prefix` is the prefix the user
@@ -180,6 +188,7 @@ impl fmt::Debug for TokenResponse {
             )
             .field("scopes", &self.scopes)
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("issued_token_type", &self.issued_token_type)
             .finish()
     }
 }
@@ -348,6 +357,10 @@ fn read(
             _ => None,
         },
         binding: None,
+        issued_token_type: match object.get("issued_token_type") {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            _ => None,
+        },
     })
 }
 

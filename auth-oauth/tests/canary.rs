@@ -8,7 +8,10 @@ use std::{sync::Arc, time::Duration};
 use auth_core::{ErrorKind, MemoryTokenStore, TokenStore};
 use auth_oauth::{
     AuthorizationCode, Callback, ClientAuth, ClientCredentials, KeyMap, LoopbackListener,
-    OAuth2Layer, Password, RefreshToken, TokenEndpoint, TokenHttpClient, TokenParams, normalize,
+    OAuth2Layer, Password, RefreshToken, TokenEndpoint, TokenHttpClient, TokenParams,
+    grant::{SubjectToken, TokenExchange},
+    normalize,
+    revocation::{Revocation, TokenTypeHint, revoke_stored},
 };
 use auth_test_support::token_server::{Fault, TokenServer};
 use http::StatusCode;
@@ -308,4 +311,72 @@ async fn the_device_code_never_shows() {
             assert_error_clean(&format!("{status} {body}"), &err);
         }
     }
+}
+
+#[tokio::test]
+async fn exchanged_and_revoked_tokens_never_show() {
+    let server = TokenServer::builder()
+        .client("id", Some(CANARY))
+        .start()
+        .await;
+    let endpoint = TokenEndpoint::builder(server.token_url(), "id")
+        .client_secret(CANARY)
+        .build()
+        .expect("endpoint");
+    let subject = SubjectToken::fixed(CANARY);
+    assert_debug_clean("SubjectToken", &subject);
+    let exchange = TokenExchange::new(endpoint.clone(), subject.clone(), TokenParams::new())
+        .expect("grant")
+        .actor_token(SubjectToken::fixed(CANARY), "urn:x");
+    assert_debug_clean("TokenExchange", &exchange);
+    let builder = OAuth2Layer::token_exchange(server.token_url(), "id", subject)
+        .client_secret(CANARY)
+        .actor_token(SubjectToken::fixed(CANARY), "urn:x");
+    assert_debug_clean("OAuth2LayerBuilder<TokenExchange>", &builder);
+    assert_debug_clean(
+        "OAuth2Layer<TokenExchange>",
+        &builder.build().expect("layer"),
+    );
+
+    // A server echoing the subject and actor tokens in its error.
+    server.push_fault(Fault::json(
+        400,
+        json!({ "error": "invalid_grant", "error_description": format!("bad token {CANARY}") }),
+    ));
+    let err = exchange.fetch().await.expect_err("refused");
+    assert_error_clean("token exchange refused", &err);
+    // An answer without issued_token_type.
+    server.push_fault(Fault::json(200, json!({ "access_token": CANARY })));
+    let err = exchange.fetch().await.expect_err("no issued_token_type");
+    assert_eq!(err.kind(), ErrorKind::MalformedResponse);
+    assert_error_clean("no issued_token_type", &err);
+
+    let revocation = Revocation::new(server.token_url(), endpoint).expect("revocation");
+    assert_debug_clean("Revocation", &revocation);
+    for fault in [
+        Fault::json(
+            400,
+            json!({ "error": "invalid_request", "error_description": CANARY }),
+        ),
+        Fault::raw(503, Some("text/html"), format!("<p>{CANARY}</p>")),
+    ] {
+        server.push_fault(fault);
+        let err = revocation
+            .revoke(&CANARY.into(), TokenTypeHint::RefreshToken)
+            .await
+            .expect_err("refused");
+        assert_error_clean("revocation refused", &err);
+    }
+    let store = MemoryTokenStore::new();
+    store
+        .save("k", &auth_core::StoredToken::with_refresh_token(CANARY))
+        .await
+        .expect("save");
+    server.push_fault(Fault::raw(500, None, CANARY));
+    let outcome = revoke_stored(Some(&revocation), Some((&store, "k")), None)
+        .await
+        .expect("removed locally");
+    assert!(outcome.has_failures());
+    assert_debug_clean("RevocationOutcome", &outcome);
+    assert!(!outcome.to_string().contains(CANARY), "{outcome}");
 }

@@ -39,6 +39,7 @@ const GRANTS: &[&str] = &[
     "refresh_token",
     "authorization_code",
     "device_code",
+    "token_exchange",
 ];
 const CLIENT_AUTH: &[&str] = &["basic", "body", "auto", "none", "private_key_jwt", "tls"];
 
@@ -330,6 +331,12 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
             "cache",
             "profile",
             "dpop",
+            "revocation_url",
+            "subject_token",
+            "subject_token_type",
+            "actor_token",
+            "actor_token_type",
+            "requested_token_type",
         ],
     );
     let grant = one_of(r, t, "grant", GRANTS);
@@ -432,6 +439,8 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
     let extra_params = r.string_map(t, "extra_params");
     let sign_in = sign_in::read(r, t, grant.as_deref(), &extra_params);
     let profile = super::profile::read(r, t, grant.as_deref());
+    let exchange = super::exchange::read(r, t, grant.as_deref());
+    let revocation_url = r.url(t, "revocation_url", false);
     let spec = OAuth2Spec {
         grant: grant?,
         token_url,
@@ -463,6 +472,8 @@ fn read_oauth2(r: &mut Reader<'_>, t: &Table<'_>) -> Option<OAuth2Spec> {
         cache: super::fleet::read(r, t),
         profile,
         dpop: super::dpop::read(r, t),
+        exchange,
+        revocation_url,
     };
     if spec.dpop.is_some() && t.get("cache").is_some() {
         r.problems.error(

@@ -23,7 +23,9 @@ use super::{
     spec::{ConnectionSpec, DpopSpec, JwtBearerSpec, KeyMapSpec, OAuth2Spec, TlsSpec},
 };
 
+mod exchange;
 mod fleet_key;
+pub(crate) mod revocation;
 mod store;
 
 pub(crate) use store::expand_home;
@@ -294,6 +296,10 @@ fn grant(
             .build_grant()
             .map(|g| Arc::new(g) as _),
         "device_code" => device_code_builder(spec, o, r, endpoints)?
+            .build_grant()
+            .map(|g| Arc::new(g) as _),
+        "token_exchange" => exchange::builder(o, r, token_url)
+            .and_then(|builder| common(r, o, endpoints, builder))?
             .build_grant()
             .map(|g| Arc::new(g) as _),
         other => return Err(r.problem("grant", format!("unknown grant `{other}`"))),

@@ -105,49 +105,17 @@ impl SecretRef {
     }
 }
 
-/// The largest secret file read: a secret file holds one secret (a key, a token), never more.
-pub(crate) const MAX_SECRET_FILE_BYTES: u64 = 1024 * 1024;
-
-/// Reads a secret file: a regular file of at most [`MAX_SECRET_FILE_BYTES`], in UTF-8. It is
-/// opened without blocking (a FIFO would wait for a writer) and checked through the open handle,
-/// so a device (`/dev/zero`), a FIFO or a terminal (`/dev/stdin`) is refused rather than read
-/// forever. The error says why, never what the file holds.
+/// Reads a secret file with [`auth_core::secret_file::read`]: regular files of at most
+/// [`MAX_SECRET_FILE_BYTES`](auth_core::secret_file::MAX_SECRET_FILE_BYTES) only; the error
+/// says why, never what the file holds.
 fn read_secret_file(file: &std::path::Path) -> Result<String, String> {
-    use std::io::Read;
-
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let handle = options.open(file).map_err(|e| e.to_string())?;
-    let metadata = handle.metadata().map_err(|e| e.to_string())?;
-    if !metadata.is_file() {
-        return Err(
-            "not a regular file (a device, FIFO, socket or directory): secrets are read from \
-             regular files only"
-                .to_owned(),
-        );
-    }
-    let mut text = String::new();
-    handle
-        .take(MAX_SECRET_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => "not valid UTF-8".to_owned(),
-            _ => e.to_string(),
-        })?;
-    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(format!(
-            "larger than {} KiB: a secret file holds one secret",
-            MAX_SECRET_FILE_BYTES / 1024
-        ));
-    }
-    Ok(text)
+    auth_core::secret_file::read(file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::secret_file::MAX_SECRET_FILE_BYTES;
 
     #[test]
     fn devices_fifos_and_oversized_files_are_refused_with_the_key_path() {

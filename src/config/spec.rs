@@ -237,8 +237,8 @@ pub struct KeyMapSpec {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OAuth2Spec {
-    /// `client_credentials`, `password`, `refresh_token`, `authorization_code` or
-    /// `device_code`.
+    /// `client_credentials`, `password`, `refresh_token`, `authorization_code`,
+    /// `device_code` or `token_exchange`.
     pub grant: String,
     /// Token endpoint (or found by discovery from `issuer`).
     pub token_url: Option<String>,
@@ -302,6 +302,11 @@ pub struct OAuth2Spec {
     pub cache: Option<FleetCacheSpec>,
     /// Who signed in (`authorization_code` only): `profile = { url, id_path, email_path }`.
     pub profile: Option<ProfileSpec>,
+    /// What `grant = "token_exchange"` exchanges (RFC 8693).
+    pub exchange: Option<super::TokenExchangeSpec>,
+    /// The revocation endpoint (RFC 7009) `tower-auth logout` tells; found from `issuer` when
+    /// unset.
+    pub revocation_url: Option<String>,
     /// DPoP sender-constrained tokens (RFC 9449): `dpop = true` or `dpop = { key, alg,
     /// required }`.
     pub dpop: Option<DpopSpec>,

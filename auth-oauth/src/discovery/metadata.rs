@@ -20,6 +20,7 @@ pub struct AuthServerMetadata {
     authorization_endpoint: Option<Url>,
     mtls_token_endpoint: Option<Url>,
     device_authorization_endpoint: Option<Url>,
+    revocation_endpoint: Option<Url>,
     auth_methods: Option<Vec<String>>,
     auth_signing_algs: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
@@ -90,6 +91,7 @@ impl AuthServerMetadata {
             )
         })?;
         let authorization_endpoint = endpoint("authorization_endpoint")?;
+        let revocation_endpoint = endpoint("revocation_endpoint")?;
         let mtls_token_endpoint = match object.get("mtls_endpoint_aliases") {
             None | Some(Value::Null) => None,
             Some(Value::Object(aliases)) => match aliases.get("token_endpoint") {
@@ -132,6 +134,7 @@ impl AuthServerMetadata {
             authorization_endpoint,
             mtls_token_endpoint,
             device_authorization_endpoint,
+            revocation_endpoint,
             auth_methods: list("token_endpoint_auth_methods_supported")?,
             auth_signing_algs: list("token_endpoint_auth_signing_alg_values_supported")?,
             grant_types: list("grant_types_supported")?,
@@ -172,6 +175,11 @@ impl AuthServerMetadata {
     /// authorization grant starts.
     pub fn device_authorization_endpoint(&self) -> Option<&Url> {
         self.device_authorization_endpoint.as_ref()
+    }
+
+    /// `revocation_endpoint` (RFC 7009, RFC 8414 §2), if the server has one.
+    pub fn revocation_endpoint(&self) -> Option<&Url> {
+        self.revocation_endpoint.as_ref()
     }
 
     /// `token_endpoint_auth_methods_supported` as sent (unknown names included), if sent.

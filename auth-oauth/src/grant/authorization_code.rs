@@ -118,6 +118,11 @@ impl AuthorizationCode {
         self.rotation.key()
     }
 
+    /// The stored refresh token and the rules for spending it.
+    pub(crate) fn rotation(&self) -> &Rotation {
+        &self.rotation
+    }
+
     /// A new authorization request for the registered redirect URI: the URL to open, with a
     /// fresh `state` and PKCE challenge.
     pub fn authorize(&self) -> AuthorizationRequest {

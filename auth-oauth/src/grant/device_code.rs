@@ -110,6 +110,11 @@ impl DeviceCode {
         &self.device_authorization_url
     }
 
+    /// The refresh token's store and rotation, for signing out.
+    pub(crate) fn rotation(&self) -> &Rotation {
+        &self.rotation
+    }
+
     /// The store key of the refresh token.
     pub fn store_key(&self) -> &str {
         self.rotation.key()

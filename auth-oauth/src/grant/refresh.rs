@@ -76,6 +76,11 @@ impl RefreshToken {
         &self.rotation.key
     }
 
+    /// The stored refresh token and the rules for spending it.
+    pub(crate) fn rotation(&self) -> &Rotation {
+        &self.rotation
+    }
+
     /// Refreshes once, saving a rotated refresh token before returning the access token.
     pub async fn fetch(&self) -> Result<AccessToken, AuthError> {
         self.rotation
@@ -112,6 +117,9 @@ pub(crate) struct Rotation {
     /// two resources, say) take turns. A Tokio mutex because the critical section is the
     /// request itself; nothing else waits on it.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// Set by a sign-out ([`Rotation::revoke`]): the seed refresh token is not used again
+    /// (the next sign-in's code exchange clears it).
+    signed_out: std::sync::atomic::AtomicBool,
 }
 
 type SpendingLocks = HashMap<(usize, String), Weak<tokio::sync::Mutex<()>>>;
@@ -151,7 +159,23 @@ impl Rotation {
             lock: spending_lock(&store, &key),
             store,
             key,
+            signed_out: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Signs out: revokes the stored refresh token (and `cached`, the access token in use) at
+    /// `revocation`, then removes the record, serialized with refreshes so none saves a
+    /// rotated token behind it; the seed refresh token is not used again.
+    pub(crate) async fn revoke(
+        &self,
+        revocation: Option<&crate::revocation::Revocation>,
+        cached: Option<AccessToken>,
+    ) -> Result<crate::revocation::RevocationOutcome, AuthError> {
+        let _serialized = self.lock.lock().await;
+        let _fleet = self.store.lock(&self.key).await?;
+        self.signed_out
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        crate::revocation::revoke_stored(revocation, Some((&*self.store, &self.key)), cached).await
     }
 
     pub(crate) fn key(&self) -> &str {
@@ -171,6 +195,8 @@ impl Rotation {
         let _fleet = self.store.lock(&self.key).await?;
         let stored = self.store.load(&self.key).await?;
         let from_store = stored.as_ref().and_then(|s| s.refresh_token.clone());
+        let initial =
+            initial.filter(|_| !self.signed_out.load(std::sync::atomic::Ordering::SeqCst));
         let Some(refresh_token) = from_store.clone().or_else(|| initial.cloned()) else {
             return Err(AuthError::new(
                 ErrorKind::NotSignedIn,
@@ -205,7 +231,10 @@ impl Rotation {
         let _serialized = self.lock.lock().await;
         let _fleet = self.store.lock(&self.key).await?;
         let stored = self.store.load(&self.key).await?;
-        self.save(stored, refresh_token, response).await
+        self.save(stored, refresh_token, response).await?;
+        self.signed_out
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     async fn save(

@@ -2,16 +2,21 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use auth_core::{AuthError, CacheConfig, CachedTokenSource, SecretString, TokenSource, TokenStore};
+use auth_core::{
+    AccessToken, AuthError, CacheConfig, CachedTokenSource, SecretString, TokenSource, TokenStore,
+};
 
 use super::OAuth2Layer;
 use crate::{
     AuthorizationCode, ClientAuth, ClientCredentials, KeyMap, Password, RefreshToken, Scopes,
-    TokenEndpointBuilder, TokenHttpClient, TokenParams, assertion::SigningKey,
+    TokenEndpoint, TokenEndpointBuilder, TokenHttpClient, TokenParams,
+    assertion::SigningKey,
+    revocation::{Revocation, RevocationOutcome},
 };
 
 mod device_code;
 mod jwt_bearer;
+mod token_exchange;
 
 /// Configures an [`OAuth2Layer`] for grant `G`; nothing is checked until `build()`, which
 /// names the first bad setting.
@@ -20,11 +25,12 @@ pub struct OAuth2LayerBuilder<G: LayerGrant> {
     params: TokenParams,
     cache: CacheConfig,
     inputs: G::Inputs,
+    revocation_url: Option<String>,
 }
 
 /// A grant an [`OAuth2LayerBuilder`] builds: [`ClientCredentials`], [`Password`],
-/// [`RefreshToken`], [`AuthorizationCode`], [`DeviceCode`](crate::DeviceCode) and
-/// [`JwtBearer`](crate::JwtBearer). Sealed.
+/// [`RefreshToken`], [`AuthorizationCode`], [`DeviceCode`](crate::DeviceCode),
+/// [`JwtBearer`](crate::JwtBearer) and [`TokenExchange`](crate::TokenExchange). Sealed.
 pub trait LayerGrant: sealed::Sealed + TokenSource {}
 
 impl<G: sealed::Sealed + TokenSource> LayerGrant for G {}
@@ -45,7 +51,24 @@ pub(super) mod sealed {
             params: TokenParams,
             inputs: Self::Inputs,
         ) -> Result<Self, AuthError>;
+        /// The endpoint the grant's requests go to; revocation authenticates the client as
+        /// it does.
+        fn token_endpoint(&self) -> &TokenEndpoint;
+        /// Signs out: revokes what the grant holds and removes what it stored. By default the
+        /// grant stores nothing and only `cached`, the access token in use, is revoked.
+        fn sign_out<'a>(
+            &'a self,
+            revocation: Option<&'a Revocation>,
+            cached: Option<AccessToken>,
+        ) -> SignOutFuture<'a> {
+            Box::pin(crate::revocation::revoke_stored(revocation, None, cached))
+        }
     }
+
+    /// The future of [`Sealed::sign_out`].
+    pub(crate) type SignOutFuture<'a> = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<RevocationOutcome, AuthError>> + Send + 'a>,
+    >;
 }
 
 /// The password grant's inputs.
@@ -79,6 +102,7 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
             params: TokenParams::new(),
             cache: CacheConfig::default(),
             inputs,
+            revocation_url: None,
         }
     }
 
@@ -223,15 +247,29 @@ impl<G: LayerGrant> OAuth2LayerBuilder<G> {
         self
     }
 
+    /// The revocation endpoint (RFC 7009) [`OAuth2Layer::revoke`] tells; the client
+    /// authenticates there as at the token endpoint. Unset by default: `revoke()` then only
+    /// removes the local copies.
+    pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
+        self.revocation_url = Some(url.into());
+        self
+    }
+
     /// Checks every setting and builds the layer; errors name the bad setting (for the JWT
     /// bearer grant, the key file and field too, after signing one assertion to prove the key
     /// works).
-    pub fn build(self) -> Result<OAuth2Layer<G>, AuthError> {
+    pub fn build(mut self) -> Result<OAuth2Layer<G>, AuthError> {
         let cache = self.cache.clone();
+        let revocation_url = self.revocation_url.take();
         let grant = self.build_grant()?;
-        Ok(OAuth2Layer::new(CachedTokenSource::with_config(
-            grant, cache,
-        )))
+        let revocation = revocation_url
+            .map(|url| Revocation::new(url, sealed::Sealed::token_endpoint(&grant).clone()))
+            .transpose()?;
+        let layer = OAuth2Layer::new(CachedTokenSource::with_config(grant, cache));
+        Ok(match revocation {
+            Some(revocation) => layer.with_revocation(revocation),
+            None => layer,
+        })
     }
 
     /// Like [`build`](Self::build), then fetches the first token before returning, so a
@@ -262,6 +300,10 @@ impl sealed::Sealed for ClientCredentials {
     ) -> Result<Self, AuthError> {
         ClientCredentials::new(endpoint.build()?, params)
     }
+
+    fn token_endpoint(&self) -> &TokenEndpoint {
+        self.endpoint()
+    }
 }
 
 impl sealed::Sealed for Password {
@@ -274,6 +316,10 @@ impl sealed::Sealed for Password {
         PasswordInputs { username, password }: PasswordInputs,
     ) -> Result<Self, AuthError> {
         Password::new(endpoint.build()?, username, password, params)
+    }
+
+    fn token_endpoint(&self) -> &TokenEndpoint {
+        self.endpoint()
     }
 }
 
@@ -295,6 +341,18 @@ impl sealed::Sealed for RefreshToken {
             grant = grant.initial_refresh_token(initial);
         }
         Ok(grant)
+    }
+
+    fn token_endpoint(&self) -> &TokenEndpoint {
+        self.endpoint()
+    }
+
+    fn sign_out<'a>(
+        &'a self,
+        revocation: Option<&'a Revocation>,
+        cached: Option<AccessToken>,
+    ) -> sealed::SignOutFuture<'a> {
+        Box::pin(self.rotation().revoke(revocation, cached))
     }
 }
 
@@ -338,6 +396,20 @@ impl sealed::Sealed for AuthorizationCode {
             builder = builder.store(store, key);
         }
         builder.build()
+    }
+
+    fn token_endpoint(&self) -> &TokenEndpoint {
+        self.endpoint()
+    }
+
+    fn sign_out<'a>(
+        &'a self,
+        revocation: Option<&'a Revocation>,
+        cached: Option<AccessToken>,
+    ) -> sealed::SignOutFuture<'a> {
+        // A code exchange's token not handed out yet is the one to revoke.
+        let cached = cached.or_else(|| self.take_exchanged());
+        Box::pin(self.rotation().revoke(revocation, cached))
     }
 }
 
@@ -383,6 +455,7 @@ impl<G: LayerGrant> fmt::Debug for OAuth2LayerBuilder<G> {
             .field("endpoint", &self.endpoint)
             .field("params", &self.params)
             .field("cache", &self.cache)
+            .field("revocation_url", &self.revocation_url)
             .finish_non_exhaustive()
     }
 }

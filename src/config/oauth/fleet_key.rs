@@ -24,6 +24,29 @@ pub(super) fn oauth2_key(spec: &ConnectionSpec, o: &OAuth2Spec) -> Result<KeyPar
             Some(format!("connection:{}", spec.name))
         }
         "password" => o.username.clone(),
+        // A subject token file rotates: its path names it. Other subject tokens are secrets,
+        // hashed with the others.
+        "token_exchange" => match &o.exchange {
+            Some(x) => {
+                for (key, secret) in [
+                    ("subject_token", Some(&x.subject_token)),
+                    ("actor_token", x.actor_token.as_ref()),
+                ] {
+                    match secret {
+                        Some(crate::config::SecretRef::File(path)) => {
+                            secrets.push(auth_core::SecretString::from(format!(
+                                "{key}:file:{}",
+                                path.display()
+                            )));
+                        }
+                        Some(secret) => secrets.push(r.secret(key, secret)?),
+                        None => {}
+                    }
+                }
+                Some(format!("token_exchange:{}", x.subject_token_type))
+            }
+            None => None,
+        },
         _ => None,
     };
     Ok(KeyParts {

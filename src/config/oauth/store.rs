@@ -43,6 +43,24 @@ pub(super) fn store(
     Ok(Arc::new(FileTokenStore::new(path)))
 }
 
+/// How the token store of `o` is named in messages: its file, or `memory`.
+pub(super) fn describe(name: &str, o: &OAuth2Spec) -> String {
+    match &o.token_store {
+        Some(path) => expand_home(path).display().to_string(),
+        None if matches!(o.grant.as_str(), "authorization_code" | "device_code") => {
+            match user_config_dir() {
+                Some(dir) => dir
+                    .join("tower-auth")
+                    .join(format!("{name}.json"))
+                    .display()
+                    .to_string(),
+                None => "the default token store".to_owned(),
+            }
+        }
+        None => "memory".to_owned(),
+    }
+}
+
 fn user_config_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("XDG_CONFIG_HOME")
         .filter(|d| !d.is_empty())

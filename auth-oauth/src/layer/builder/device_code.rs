@@ -9,6 +9,7 @@ use super::{OAuth2LayerBuilder, sealed};
 use crate::{
     OAuth2Layer, TokenEndpoint, TokenEndpointBuilder, TokenParams,
     grant::{DeviceCode, DevicePrompt},
+    revocation::Revocation,
 };
 
 /// What the device authorization grant needs besides the token endpoint.
@@ -81,6 +82,19 @@ impl sealed::Sealed for DeviceCode {
             builder = builder.store(store, key);
         }
         builder.build()
+    }
+
+    fn token_endpoint(&self) -> &TokenEndpoint {
+        self.endpoint()
+    }
+
+    /// Revokes the stored refresh token (and `cached`), then removes it from the store.
+    fn sign_out<'a>(
+        &'a self,
+        revocation: Option<&'a Revocation>,
+        cached: Option<AccessToken>,
+    ) -> sealed::SignOutFuture<'a> {
+        Box::pin(self.rotation().revoke(revocation, cached))
     }
 }
 

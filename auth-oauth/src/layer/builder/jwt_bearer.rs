@@ -167,4 +167,8 @@ impl sealed::Sealed for JwtBearer {
         grant.assertion()?;
         Ok(grant)
     }
+
+    fn token_endpoint(&self) -> &TokenEndpoint {
+        self.endpoint()
+    }
 }
