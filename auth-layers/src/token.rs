@@ -55,6 +55,7 @@ use crate::{
     response::Detail,
 };
 
+mod attach;
 mod future;
 mod rejected;
 mod replay;

@@ -343,3 +343,82 @@ async fn a_proof_for_another_key_is_refused_by_the_provider() {
     let response = client.request(request).await.expect("answer");
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_device_flow_with_dpop_binds_the_users_token_through_nonces() {
+    use std::time::Duration;
+
+    use auth_oauth::grant::DevicePrompt;
+    use auth_test_support::oidc_provider::OidcClient;
+
+    let provider = Arc::new(
+        OidcProvider::start_with(OidcOptions {
+            dpop_nonce: DpopNonce::Everywhere,
+            device_interval: Some(1),
+            ..OidcOptions::default()
+        })
+        .await,
+    );
+    let client: OidcClient = DPOP;
+    let key = DpopKey::generate_es256().expect("key");
+    let thumbprint = key.thumbprint().to_owned();
+    let layer = OAuth2Layer::device_code(
+        provider.token_url(),
+        client.id,
+        provider.device_authorization_url(),
+    )
+    .client_secret(client.secret.expect("secret"))
+    .client_auth(ClientAuth::Basic)
+    .scopes("openid email offline_access")
+    .store(Arc::new(MemoryTokenStore::new()), "device/alice")
+    .dpop(Dpop::new(key).required(true))
+    .build()
+    .expect("layer");
+    let mut approval = None;
+    let approve = |prompt: &DevicePrompt| {
+        let (provider, code) = (provider.clone(), prompt.user_code().to_owned());
+        approval = Some(tokio::spawn(async move {
+            provider.approve_device(&code, "alice").await
+        }));
+    };
+    let token = layer
+        .device_login(approve, Duration::from_secs(30))
+        .await
+        .expect("device sign-in with DPoP");
+    approval
+        .expect("the prompt was shown")
+        .await
+        .expect("task")
+        .expect("the browser's side");
+    assert_eq!(token.token_type(), "DPoP");
+    let info = provider.introspect(token.secret().expose_secret()).await;
+    assert_eq!(info["cnf"]["jkt"], thumbprint, "{info}");
+    // Every device-code poll carried a proof; the first was answered with use_dpop_nonce.
+    let polls: Vec<Value> = provider
+        .grants_now()
+        .into_iter()
+        .filter(|g| g["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code")
+        .collect();
+    assert!(polls.iter().all(|g| g["dpop"] == true), "{polls:?}");
+    assert!(
+        polls.iter().any(|g| g["error"] == "use_dpop_nonce"),
+        "{polls:?}"
+    );
+    let seen = Seen::default();
+    let client = ServiceBuilder::new()
+        .layer(layer.clone())
+        .service(recording_client(seen.clone()));
+    let request = Request::get(provider.userinfo_url())
+        .body(Full::default())
+        .expect("request");
+    let response = client.oneshot(request).await.expect("userinfo answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let info: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(info["sub"], "alice");
+}

@@ -9,20 +9,21 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use auth_core::{AccessToken, AuthError, ExposeSecret, SecretString, TokenFuture, TokenSource};
-use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version, request::Parts};
+use auth_core::{AccessToken, AuthError, TokenFuture, TokenSource};
+use http::{Request, Response, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, combinators::Collect};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{
-    Bound, Settings, Shared,
+    Bound, Shared,
+    attach::{Nonce, begin, bound_response, place, prove},
     rejected::{NO_NEWER_TOKEN, attach_error, give_up_reason},
-    replay::{self, ReplayPlan, ReplayableBody},
+    replay::{self, Replay, ReplayPlan, ReplayableBody},
     retry::{self, Decision, Rejection},
 };
-use crate::{BoxError, placement::Placement, response::Detail};
+use crate::{BoxError, response::Detail};
 
 pin_project! {
     /// Response future of [`Token`](super::Token).
@@ -50,26 +51,6 @@ pin_project! {
     }
 }
 
-/// A request's token and DPoP nonces: a bearer token never looks at them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Nonce {
-    /// A bearer token.
-    Bearer,
-    /// A bound token: a nonce challenge is answered by sending the request again.
-    Bound,
-    /// A bound token whose nonce challenge was answered.
-    Answered,
-}
-
-impl Nonce {
-    fn of(token: &AccessToken) -> Nonce {
-        match token.binding() {
-            None => Nonce::Bearer,
-            Some(_) => Nonce::Bound,
-        }
-    }
-}
-
 /// What work after the first call needs.
 struct Later<S, T> {
     bound: Arc<Bound<S, T>>,
@@ -85,7 +66,7 @@ pin_project! {
     // Each state holds what only it needs, so the future is as large as its largest state rather
     // than the sum of them all: it is moved a few times before it is polled.
     #[project = StateProj]
-    enum State<F, B, R>
+    pub(super) enum State<F, B, R>
     where
         B: Body,
     {
@@ -107,93 +88,6 @@ pin_project! {
         // The token could not be placed in the request (a URI that takes no query).
         Failed { error: Option<AuthError> },
         Done,
-    }
-}
-
-/// Starts the first attempt once a token is at hand: buffers the body first when it must be
-/// replayable and cannot be copied, otherwise calls `inner` (which must be ready) with the
-/// request, keeping a copy if it can. The request is changed in place, not taken apart, so it
-/// is not moved more than it must be.
-#[inline(always)]
-fn begin<S, B>(
-    inner: &mut S,
-    settings: &Settings,
-    mut request: Request<B>,
-    token: &AccessToken,
-    bound: bool,
-) -> State<S::Future, B, S::Response>
-where
-    S: Service<Request<B>>,
-    B: ReplayableBody,
-{
-    // A bound token's request keeps a copy even with retrying off: a DPoP nonce challenge is
-    // answered by sending it again.
-    let plan = if settings.retry_on_401 || bound {
-        replay::plan(request.body_mut(), settings.replay_limit)
-    } else {
-        (ReplayPlan::Never, None)
-    };
-    // The copy is taken before the token goes in (the retry puts the new one in), so a request
-    // without headers is copied without allocating.
-    let replay = match plan {
-        (ReplayPlan::Copy, Some(body)) => Some(Replay::copy(&request, body)),
-        _ => None,
-    };
-    if let Err(error) = place(settings, &mut request, token) {
-        return State::Failed { error: Some(error) };
-    }
-    if bound && let Err(error) = prove(token, &mut request) {
-        return State::Failed { error: Some(error) };
-    }
-    if let (ReplayPlan::Buffer, _) = plan {
-        let (head, body) = request.into_parts();
-        return State::Buffering {
-            collect: body.collect(),
-            head: Some(head),
-        };
-    }
-    State::Calling {
-        fut: inner.call(request),
-        replay,
-    }
-}
-
-/// The copy of a request kept for the one retry: its head field by field and a body. Not a
-/// `Request`: building one builds a default URI and header map only to overwrite and drop
-/// them, on every request that may be retried; the request is put together only when the
-/// retry happens.
-struct Replay<B> {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-    extensions: Extensions,
-    body: B,
-}
-
-impl<B> Replay<B> {
-    /// The head of `request`, with `body`.
-    #[inline(always)]
-    fn copy(request: &Request<B>, body: B) -> Self {
-        Self {
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            version: request.version(),
-            headers: request.headers().clone(),
-            extensions: request.extensions().clone(),
-            body,
-        }
-    }
-
-    /// The request to send again.
-    fn into_request(self) -> Request<B> {
-        let mut request = Request::new(self.body);
-        *request.method_mut() = self.method;
-        *request.uri_mut() = self.uri;
-        *request.version_mut() = self.version;
-        *request.headers_mut() = self.headers;
-        *request.extensions_mut() = self.extensions;
-        request
     }
 }
 
@@ -601,64 +495,6 @@ where
             }
         }
     }
-}
-
-/// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.
-#[inline]
-fn place<B>(
-    settings: &Settings,
-    request: &mut Request<B>,
-    token: &AccessToken,
-) -> Result<(), AuthError> {
-    match &settings.placement {
-        Placement::Header(slot) => {
-            slot.insert(request.headers_mut(), token.header_value().clone());
-            Ok(())
-        }
-        Placement::Query(param) => {
-            let pair = SecretString::from(param.pair(token.secret().expose_secret()));
-            param.set(request.uri_mut(), pair.expose_secret())
-        }
-    }
-}
-
-/// A bound token's response: shown to the binding (which keeps the server's nonce). `true` when
-/// it is a nonce challenge to answer now (once per request, with a copy of the request at
-/// hand; `nonce` becomes `Answered`); otherwise, with retrying off, the copy kept for the
-/// challenge is dropped, so a 401 is not retried.
-#[cold]
-#[inline(never)]
-fn bound_response<B, R>(
-    token: Option<&AccessToken>,
-    replay: &mut Option<Replay<B>>,
-    settings: Option<&Settings>,
-    nonce: &mut Nonce,
-    response: &Response<R>,
-) -> bool {
-    let Some(binding) = token.and_then(AccessToken::binding) else {
-        return false;
-    };
-    let uri = replay.as_ref().map(|r| &r.uri);
-    let challenged = binding.observe(uri, response.status(), response.headers());
-    if challenged && *nonce == Nonce::Bound && replay.is_some() && settings.is_some() {
-        *nonce = Nonce::Answered;
-        return true;
-    }
-    if settings.is_some_and(|s| !s.retry_on_401) {
-        *replay = None;
-    }
-    false
-}
-
-/// Adds a bound token's proof (DPoP) for this request.
-#[inline(never)]
-fn prove<B>(token: &AccessToken, request: &mut Request<B>) -> Result<(), AuthError> {
-    let Some(binding) = token.binding() else {
-        return Ok(());
-    };
-    let (name, value) = binding.proof(request.method(), request.uri())?;
-    request.headers_mut().insert(name, value);
-    Ok(())
 }
 
 fn polled_after_completion() -> BoxError {

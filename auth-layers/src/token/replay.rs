@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use auth_core::AuthError;
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{Extensions, HeaderMap, Method, Request, Uri, Version};
 use http_body::Body;
 use http_body_util::{BodyExt, Empty, Full, combinators::BoxBody, combinators::UnsyncBoxBody};
 
@@ -163,6 +163,45 @@ pub(crate) fn plan<B: ReplayableBody>(body: &mut B, cap: usize) -> (ReplayPlan, 
         return (ReplayPlan::Copy, Some(copy));
     }
     (ReplayPlan::Never, None)
+}
+
+/// The copy of a request kept for the one retry: its head field by field and a body. Not a
+/// `Request`: building one builds a default URI and header map only to overwrite and drop
+/// them, on every request that may be retried; the request is put together only when the
+/// retry happens.
+pub(super) struct Replay<B> {
+    method: Method,
+    pub(super) uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: B,
+}
+
+impl<B> Replay<B> {
+    /// The head of `request`, with `body`.
+    #[inline(always)]
+    pub(super) fn copy(request: &Request<B>, body: B) -> Self {
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            extensions: request.extensions().clone(),
+            body,
+        }
+    }
+
+    /// The request to send again.
+    pub(super) fn into_request(self) -> Request<B> {
+        let mut request = Request::new(self.body);
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers;
+        *request.extensions_mut() = self.extensions;
+        request
+    }
 }
 
 #[cfg(test)]
