@@ -302,46 +302,34 @@ async fn a_proof_for_another_key_is_refused_by_the_provider() {
         Dpop::new(b.clone()),
     );
     let user_token = layer.source().token().await.expect("token");
-    // Present carol's token (bound to b) with a proof made by a fresh key c.
+    // Carol's token with a proof made by a fresh key c: refused; with b's proof: accepted.
     let c = DpopKey::generate_es256().expect("key");
-    let proof = c
-        .proof(
-            &http::Method::GET,
-            &provider.userinfo_url(),
-            Some(user_token.secret()),
-            None,
-        )
+    let status = userinfo_proving(&provider, &user_token, &c).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let status = userinfo_proving(&provider, &user_token, &b).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// `GET userinfo` with `Authorization: DPoP <token>` and a proof made by `key`, by hand.
+async fn userinfo_proving(
+    provider: &OidcProvider,
+    token: &auth_core::AccessToken,
+    key: &DpopKey,
+) -> StatusCode {
+    let url = provider.userinfo_url();
+    let proof = key
+        .proof(&http::Method::GET, &url, Some(token.secret()), None)
         .expect("proof");
-    let request = Request::get(provider.userinfo_url())
+    let request = Request::get(url)
         .header(
             "authorization",
-            format!("DPoP {}", user_token.secret().expose_secret()),
+            format!("DPoP {}", token.secret().expose_secret()),
         )
         .header("dpop", proof.expose_secret())
         .body(Full::<Bytes>::default())
         .expect("request");
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let response = client.request(request).await.expect("answer");
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    // And with b's proof it passes.
-    let proof = b
-        .proof(
-            &http::Method::GET,
-            &provider.userinfo_url(),
-            Some(user_token.secret()),
-            None,
-        )
-        .expect("proof");
-    let request = Request::get(provider.userinfo_url())
-        .header(
-            "authorization",
-            format!("DPoP {}", user_token.secret().expose_secret()),
-        )
-        .header("dpop", proof.expose_secret())
-        .body(Full::<Bytes>::default())
-        .expect("request");
-    let response = client.request(request).await.expect("answer");
-    assert_eq!(response.status(), StatusCode::OK);
+    client.request(request).await.expect("answer").status()
 }
 
 #[tokio::test]

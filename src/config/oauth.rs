@@ -394,6 +394,30 @@ fn jwt_bearer_grant(
     Ok(Arc::new(grant))
 }
 
+/// The endpoints of a sign-in (`tower-auth login`): as configured when `token_url` and the
+/// sign-in's own endpoint (`start`: `auth_url`, `device_authorization_url`) are both given,
+/// or `token_url` without an issuer; otherwise what the issuer's metadata does not leave to the
+/// configuration is discovered now.
+async fn sign_in_endpoints(
+    r: &Resolver,
+    o: &OAuth2Spec,
+    start: Option<&String>,
+) -> Result<Endpoints, ConfigError> {
+    match (&o.token_url, start, &o.issuer) {
+        (Some(token_url), Some(_), _) | (Some(token_url), None, None) => {
+            Ok(Endpoints::given(token_url, o))
+        }
+        (_, _, Some(issuer)) => {
+            let metadata = discovery(r, o)?
+                .discover(issuer)
+                .await
+                .map_err(|e| r.problem("issuer", e.message()))?;
+            Ok(Endpoints::discovered(&metadata, o))
+        }
+        (None, _, None) => Err(missing_token_url(r)),
+    }
+}
+
 /// The `OAuth2Layer` of an authorization-code connection, for `tower-auth login`; with
 /// `issuer`, the endpoints the configuration does not name are discovered first.
 pub(crate) async fn authorization_code(
@@ -401,19 +425,7 @@ pub(crate) async fn authorization_code(
     o: &OAuth2Spec,
 ) -> Result<OAuth2Layer<AuthorizationCode>, ConfigError> {
     let r = Resolver::new(spec);
-    let endpoints = match (&o.token_url, &o.auth_url, &o.issuer) {
-        (Some(token_url), Some(_), _) | (Some(token_url), None, None) => {
-            Endpoints::given(token_url, o)
-        }
-        (_, _, Some(issuer)) => {
-            let metadata = discovery(&r, o)?
-                .discover(issuer)
-                .await
-                .map_err(|e| r.problem("issuer", e.message()))?;
-            Endpoints::discovered(&metadata, o)
-        }
-        (None, _, None) => return Err(missing_token_url(&r)),
-    };
+    let endpoints = sign_in_endpoints(&r, o, o.auth_url.as_ref()).await?;
     authorization_code_builder(spec, o, &r, &endpoints)?
         .build()
         .map_err(|e| r.build_error(e))
@@ -460,19 +472,7 @@ pub(crate) async fn device_code(
     o: &OAuth2Spec,
 ) -> Result<OAuth2Layer<DeviceCode>, ConfigError> {
     let r = Resolver::new(spec);
-    let endpoints = match (&o.token_url, &o.device_authorization_url, &o.issuer) {
-        (Some(token_url), Some(_), _) | (Some(token_url), None, None) => {
-            Endpoints::given(token_url, o)
-        }
-        (_, _, Some(issuer)) => {
-            let metadata = discovery(&r, o)?
-                .discover(issuer)
-                .await
-                .map_err(|e| r.problem("issuer", e.message()))?;
-            Endpoints::discovered(&metadata, o)
-        }
-        (None, _, None) => return Err(missing_token_url(&r)),
-    };
+    let endpoints = sign_in_endpoints(&r, o, o.device_authorization_url.as_ref()).await?;
     device_code_builder(spec, o, &r, &endpoints)?
         .build()
         .map_err(|e| r.build_error(e))
