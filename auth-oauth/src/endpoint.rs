@@ -75,7 +75,7 @@ struct Inner {
 /// Form fields whose values are never secret: kept in the server's text, since an error that
 /// names the scope or redirect URI at fault must show it. Every other field a request sends
 /// (password, refresh token, code, verifier, assertion, extras) is redacted where echoed.
-const PUBLIC_FIELDS: [&str; 10] = [
+const PUBLIC_FIELDS: [&str; 11] = [
     "grant_type",
     "client_id",
     "scope",
@@ -86,6 +86,7 @@ const PUBLIC_FIELDS: [&str; 10] = [
     "subject_token_type",
     "actor_token_type",
     "requested_token_type",
+    "token_type_hint",
 ];
 
 /// How one request differs from a plain one; grants other than the RFC 6749 ones need this.
@@ -259,45 +260,24 @@ impl TokenEndpoint {
         options: RequestOptions<'_>,
     ) -> Result<TokenResponse, AuthError> {
         let assertion = options.assertion.map(|sign| sign()).transpose()?;
-        let mut request = Request::builder()
-            .method(HttpMethod::POST)
-            .uri(self.inner.url.as_str())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|e| {
-                AuthError::new(auth_core::ErrorKind::Request, "building the token request")
-                    .with_source(e)
+        let (request, redactor) =
+            self.form_post(&self.inner.url, "token request", |form, headers| {
+                for (name, value) in fields {
+                    form.append_pair(name, value);
+                }
+                if let Some(assertion) = &assertion {
+                    form.append_pair("assertion", assertion.expose_secret());
+                }
+                if options.scope_in_body {
+                    params.append_to(form);
+                } else {
+                    params.append_targets(form);
+                }
+                if options.public_client_id || method != Method::None {
+                    self.inner.client.apply(method, headers, form)?;
+                }
+                Ok(())
             })?;
-        // The serializer is not `Send`; it must be gone before the first await.
-        let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            for (name, value) in fields {
-                form.append_pair(name, value);
-            }
-            if let Some(assertion) = &assertion {
-                form.append_pair("assertion", assertion.expose_secret());
-            }
-            if options.scope_in_body {
-                params.append_to(&mut form);
-            } else {
-                params.append_targets(&mut form);
-            }
-            if options.public_client_id || method != Method::None {
-                self.inner
-                    .client
-                    .apply(method, request.headers_mut(), &mut form)?;
-            }
-            form.finish()
-        };
-        // The secrets this request sends, as the server may echo them.
-        let redactor = self.inner.redactor.child();
-        for (name, value) in form_urlencoded::parse(body.as_bytes()) {
-            if !PUBLIC_FIELDS.contains(&name.as_ref()) {
-                redactor.add(&value);
-            }
-        }
-        *request.body_mut() = body.into_bytes();
         event!(
             debug,
             host = self.inner.url.host_str().unwrap_or_default(),
@@ -373,6 +353,40 @@ impl TokenEndpoint {
             }
             other => other,
         }
+    }
+
+    /// A form POST to `url` (JSON expected back) whose fields and headers `fill` writes, with a
+    /// child of the endpoint's redactor holding every value it sends outside
+    /// [`PUBLIC_FIELDS`], as the server may echo them. `what` names the request in errors.
+    pub(crate) fn form_post(
+        &self,
+        url: &Url,
+        what: &str,
+        fill: impl FnOnce(
+            &mut form_urlencoded::Serializer<'_, String>,
+            &mut http::HeaderMap,
+        ) -> Result<(), AuthError>,
+    ) -> Result<(Request<Vec<u8>>, Redactor), AuthError> {
+        let mut request = Request::builder()
+            .method(HttpMethod::POST)
+            .uri(url.as_str())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| {
+                AuthError::new(ErrorKind::Request, format!("building the {what}")).with_source(e)
+            })?;
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        fill(&mut form, request.headers_mut())?;
+        let body = form.finish();
+        let redactor = self.inner.redactor.child();
+        for (name, value) in form_urlencoded::parse(body.as_bytes()) {
+            if !PUBLIC_FIELDS.contains(&name.as_ref()) {
+                redactor.add(&value);
+            }
+        }
+        *request.body_mut() = body.into_bytes();
+        Ok((request, redactor))
     }
 
     /// Sends a built token request and reads the answer, cutting `redactor`'s secrets out of

@@ -27,7 +27,7 @@
 use std::fmt;
 
 use auth_core::{AccessToken, AuthError, ErrorKind, ExposeSecret, SecretString, TokenStore};
-use http::{Method as HttpMethod, Request, StatusCode, header};
+use http::StatusCode;
 use serde_json::Value;
 
 use crate::{TokenEndpoint, Url, endpoint::parse_url, http_client::Peer};
@@ -84,31 +84,15 @@ impl Revocation {
     pub async fn revoke(&self, token: &SecretString, hint: TokenTypeHint) -> Result<(), AuthError> {
         let client = self.endpoint.client_identity();
         let (method, _) = client.method();
-        let mut request = Request::builder()
-            .method(HttpMethod::POST)
-            .uri(self.url.as_str())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|e| {
-                AuthError::new(ErrorKind::Request, "building the revocation request").with_source(e)
-            })?;
-        // The serializer is not `Send`; it must be gone before the first await.
-        let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            form.append_pair("token", token.expose_secret());
-            form.append_pair("token_type_hint", hint.as_str());
-            client.apply(method, request.headers_mut(), &mut form)?;
-            form.finish()
-        };
-        let redactor = self.endpoint.redactor().child();
-        redactor.add(token.expose_secret());
-        for (name, value) in form_urlencoded::parse(body.as_bytes()) {
-            if matches!(name.as_ref(), "client_secret" | "client_assertion") {
-                redactor.add(&value);
-            }
-        }
-        *request.body_mut() = body.into_bytes();
+        // Every field but the hint is a secret (the token, the client's credentials), so all
+        // are redacted where the server echoes them.
+        let (request, redactor) =
+            self.endpoint
+                .form_post(&self.url, "revocation request", |form, headers| {
+                    form.append_pair("token", token.expose_secret());
+                    form.append_pair("token_type_hint", hint.as_str());
+                    client.apply(method, headers, form)
+                })?;
         let response = self
             .endpoint
             .http_client()

@@ -4,11 +4,10 @@
 //!
 //! [`ClientAuth`]: crate::ClientAuth
 
-use auth_core::{AuthError, ErrorKind, Redactor};
-use http::{Method as HttpMethod, Request, header};
+use auth_core::{AuthError, Redactor};
 use oauth2::{HttpResponse, url::Url};
 
-use super::{PUBLIC_FIELDS, TokenEndpoint, event};
+use super::{TokenEndpoint, event};
 use crate::{
     TokenParams,
     client_auth::{Method, rejected_client},
@@ -57,35 +56,11 @@ impl TokenEndpoint {
         params: &TokenParams,
         read: &impl Fn(&HttpResponse, &Redactor) -> Result<T, AuthError>,
     ) -> Result<T, AuthError> {
-        let mut request = Request::builder()
-            .method(HttpMethod::POST)
-            .uri(url.as_str())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|e| {
-                AuthError::new(
-                    ErrorKind::Request,
-                    "building the device authorization request",
-                )
-                .with_source(e)
+        let (request, redactor) =
+            self.form_post(url, "device authorization request", |form, headers| {
+                params.append_to(form);
+                self.inner.client.apply(method, headers, form)
             })?;
-        // The serializer is not `Send`; it must be gone before the first await.
-        let body = {
-            let mut form = form_urlencoded::Serializer::new(String::new());
-            params.append_to(&mut form);
-            self.inner
-                .client
-                .apply(method, request.headers_mut(), &mut form)?;
-            form.finish()
-        };
-        let redactor = self.inner.redactor.child();
-        for (name, value) in form_urlencoded::parse(body.as_bytes()) {
-            if !PUBLIC_FIELDS.contains(&name.as_ref()) {
-                redactor.add(&value);
-            }
-        }
-        *request.body_mut() = body.into_bytes();
         event!(
             debug,
             host = url.host_str().unwrap_or_default(),
