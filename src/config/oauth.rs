@@ -9,10 +9,9 @@ use auth_core::{
 };
 use auth_oauth::{
     ClientAuth, KeyMap, OAuth2Layer, OAuth2LayerBuilder, TokenHttpClient,
-    assertion::{Algorithm, SigningKey},
+    assertion::Algorithm,
     discovery::{AuthServerMetadata, Discovery},
     dpop::{Dpop, DpopKey},
-    grant::{AuthorizationCode, DeviceCode},
     layer::LayerGrant,
 };
 
@@ -25,9 +24,14 @@ use super::{
 
 mod exchange;
 mod fleet_key;
+mod jwt_bearer;
 pub(crate) mod revocation;
+mod sign_in;
 mod store;
 
+pub(crate) use jwt_bearer::{jwt_bearer_source, rotating_jwt_bearer};
+pub(crate) use sign_in::{authorization_code, device_code};
+use sign_in::{authorization_code_builder, device_code_builder};
 pub(crate) use store::expand_home;
 use store::store;
 
@@ -305,195 +309,6 @@ fn grant(
         other => return Err(r.problem("grant", format!("unknown grant `{other}`"))),
     };
     built.map_err(|e| r.build_error(e))
-}
-
-/// The token source of a `type = "jwt_bearer"` connection (RFC 7523), cached.
-pub(crate) fn jwt_bearer_source(
-    spec: &ConnectionSpec,
-    j: &JwtBearerSpec,
-) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    let grant = rotating_jwt_bearer(spec, j)?;
-    let grant = super::fleet::shared(spec, j.cache.as_ref(), grant, || {
-        fleet_key::jwt_bearer_key(spec, j)
-    })?;
-    let cache = cache_config(j.refresh_before).name(spec.name.clone());
-    Ok(Arc::new(CachedTokenSource::with_config(grant, cache)))
-}
-
-/// The JWT bearer grant, without the cache; secret files (the key, the service-account file)
-/// rotate: it is built again when one changed.
-pub(crate) fn rotating_jwt_bearer(
-    spec: &ConnectionSpec,
-    j: &JwtBearerSpec,
-) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    Ok(super::rotation::rebuilt_on_change(
-        spec,
-        jwt_bearer_grant(spec, j)?,
-        {
-            let (spec, j) = (spec.clone(), j.clone());
-            move || jwt_bearer_grant(&spec, &j)
-        },
-    ))
-}
-
-/// The JWT bearer grant, without the cache.
-fn jwt_bearer_grant(
-    spec: &ConnectionSpec,
-    j: &JwtBearerSpec,
-) -> Result<Arc<dyn TokenSource>, ConfigError> {
-    let r = Resolver::new(spec);
-    let mut builder = match &j.service_account_file {
-        Some(file) => OAuth2Layer::service_account(expand_home(file)),
-        None => {
-            let pem = r.required(
-                "private_key",
-                j.private_key.as_ref(),
-                "it signs the assertion",
-            )?;
-            let mut key = SigningKey::from_pem(pem.expose_secret().as_bytes())
-                .map_err(|e| r.build_error(e))?;
-            if let Some(algorithm) = &j.algorithm {
-                let algorithm: Algorithm =
-                    algorithm.parse().map_err(|e: AuthError| r.build_error(e))?;
-                key = key
-                    .with_algorithm(algorithm)
-                    .map_err(|e| r.build_error(e))?;
-            }
-            if let Some(kid) = &j.key_id {
-                key = key.with_key_id(kid.clone());
-            }
-            let token_url = j
-                .token_url
-                .clone()
-                .ok_or_else(|| r.problem("token_url", "missing"))?;
-            let issuer = j
-                .issuer
-                .clone()
-                .ok_or_else(|| r.problem("issuer", "missing"))?;
-            OAuth2Layer::jwt_bearer(token_url, issuer, key)
-        }
-    };
-    // The cache (with `refresh_before`) is built around the grant by `jwt_bearer_source`.
-    builder = builder.redactor(r.redactor.clone());
-    if let Some(timeout) = r.timeout {
-        builder = builder.timeout(timeout);
-    }
-    if let Some(subject) = &j.subject {
-        builder = builder.subject(subject.clone());
-    }
-    if let Some(audience) = &j.audience {
-        builder = builder.assertion_audience(audience.clone());
-    }
-    if !j.scopes.is_empty() {
-        builder = builder.scopes(j.scopes.clone());
-    }
-    if let Some(http) = tls_http_client(&r, j.tls.as_ref())? {
-        builder = builder.http_client(http);
-    }
-    let grant = builder.build_grant().map_err(|e| r.build_error(e))?;
-    Ok(Arc::new(grant))
-}
-
-/// The endpoints of a sign-in (`tower-auth login`): as configured when `token_url` and the
-/// sign-in's own endpoint (`start`: `auth_url`, `device_authorization_url`) are both given,
-/// or `token_url` without an issuer; otherwise what the issuer's metadata does not leave to the
-/// configuration is discovered now.
-async fn sign_in_endpoints(
-    r: &Resolver,
-    o: &OAuth2Spec,
-    start: Option<&String>,
-) -> Result<Endpoints, ConfigError> {
-    match (&o.token_url, start, &o.issuer) {
-        (Some(token_url), Some(_), _) | (Some(token_url), None, None) => {
-            Ok(Endpoints::given(token_url, o))
-        }
-        (_, _, Some(issuer)) => {
-            let metadata = discovery(r, o)?
-                .discover(issuer)
-                .await
-                .map_err(|e| r.problem("issuer", e.message()))?;
-            Ok(Endpoints::discovered(&metadata, o))
-        }
-        (None, _, None) => Err(missing_token_url(r)),
-    }
-}
-
-/// The `OAuth2Layer` of an authorization-code connection, for `tower-auth login`; with
-/// `issuer`, the endpoints the configuration does not name are discovered first.
-pub(crate) async fn authorization_code(
-    spec: &ConnectionSpec,
-    o: &OAuth2Spec,
-) -> Result<OAuth2Layer<AuthorizationCode>, ConfigError> {
-    let r = Resolver::new(spec);
-    let endpoints = sign_in_endpoints(&r, o, o.auth_url.as_ref()).await?;
-    authorization_code_builder(spec, o, &r, &endpoints)?
-        .build()
-        .map_err(|e| r.build_error(e))
-}
-
-fn authorization_code_builder(
-    spec: &ConnectionSpec,
-    o: &OAuth2Spec,
-    r: &Resolver,
-    endpoints: &Endpoints,
-) -> Result<OAuth2LayerBuilder<AuthorizationCode>, ConfigError> {
-    let auth_url = endpoints.auth_url.clone().ok_or_else(|| {
-        r.problem(
-            "auth_url",
-            "missing (give `auth_url`, or `issuer` to discover it)",
-        )
-    })?;
-    let redirect_uri = o
-        .redirect_uri
-        .clone()
-        .ok_or_else(|| r.problem("redirect_uri", "missing"))?;
-    let mut builder = OAuth2Layer::authorization_code(
-        endpoints.token_url.clone(),
-        o.client_id.clone(),
-        auth_url,
-        redirect_uri,
-    )
-    .pkce(o.pkce)
-    .offline_access(o.offline_access)
-    .store(store(r, &spec.name, o)?, spec.store_key().to_owned());
-    if let Some(prompt) = &o.prompt {
-        builder = builder.prompt(prompt.clone());
-    }
-    for (name, value) in &o.auth_params {
-        builder = builder.auth_param(name.clone(), value.clone());
-    }
-    common(r, o, endpoints, builder)
-}
-
-/// The `OAuth2Layer` of a device-code connection, for `tower-auth login`; with `issuer`, the
-/// endpoints the configuration does not name are discovered first.
-pub(crate) async fn device_code(
-    spec: &ConnectionSpec,
-    o: &OAuth2Spec,
-) -> Result<OAuth2Layer<DeviceCode>, ConfigError> {
-    let r = Resolver::new(spec);
-    let endpoints = sign_in_endpoints(&r, o, o.device_authorization_url.as_ref()).await?;
-    device_code_builder(spec, o, &r, &endpoints)?
-        .build()
-        .map_err(|e| r.build_error(e))
-}
-
-fn device_code_builder(
-    spec: &ConnectionSpec,
-    o: &OAuth2Spec,
-    r: &Resolver,
-    endpoints: &Endpoints,
-) -> Result<OAuth2LayerBuilder<DeviceCode>, ConfigError> {
-    let url = endpoints.device_authorization_url.clone().ok_or_else(|| {
-        r.problem(
-            "device_authorization_url",
-            "missing (give `device_authorization_url`, or an `issuer` whose metadata has a \
-             `device_authorization_endpoint`)",
-        )
-    })?;
-    let builder = OAuth2Layer::device_code(endpoints.token_url.clone(), o.client_id.clone(), url)
-        .store(store(r, &spec.name, o)?, spec.store_key().to_owned());
-    common(r, o, endpoints, builder)
 }
 
 /// The token store of an OAuth 2.0 connection (for its users' sign-ins).
