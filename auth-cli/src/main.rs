@@ -102,7 +102,8 @@ enum Command {
         #[arg(long, value_name = "ID")]
         tenant: Option<String>,
     },
-    /// Sign in through the browser (authorization code + PKCE) and store the refresh token
+    /// Sign in (authorization code + PKCE through the browser, or the device flow for a
+    /// device_code connection) and store the refresh token
     Login {
         /// Connection name
         name: String,
