@@ -34,25 +34,28 @@ impl Nonce {
     }
 }
 
-/// Starts the first attempt once a token is at hand: buffers the body first when it must be
-/// replayable and cannot be copied, otherwise calls `inner` (which must be ready) with the
-/// request, keeping a copy if it can. The request is changed in place, not taken apart, so it
-/// is not moved more than it must be.
+/// Starts an attempt once a token is at hand: when `keep_copy`, buffers the body first if it
+/// must be replayable and cannot be copied, else keeps a copy if it can; then calls `inner`
+/// (which must be ready) with the request carrying `token` (and, when `bound`, its proof). The
+/// request is changed in place, not taken apart, so it is not moved more than it must be.
+///
+/// The first attempt keeps a copy when retrying is on or the token is bound (a bound token's
+/// request keeps one even with retrying off: a DPoP nonce challenge is answered by sending it
+/// again); the resend after a nonce challenge keeps one for the 401 retry still to come.
 #[inline(always)]
 pub(super) fn begin<S, B>(
     inner: &mut S,
     settings: &Settings,
     mut request: Request<B>,
     token: &AccessToken,
+    keep_copy: bool,
     bound: bool,
 ) -> State<S::Future, B, S::Response>
 where
     S: Service<Request<B>>,
     B: ReplayableBody,
 {
-    // A bound token's request keeps a copy even with retrying off: a DPoP nonce challenge is
-    // answered by sending it again.
-    let plan = if settings.retry_on_401 || bound {
+    let plan = if keep_copy {
         replay::plan(request.body_mut(), settings.replay_limit)
     } else {
         (ReplayPlan::Never, None)
@@ -84,7 +87,7 @@ where
 
 /// Puts `token` where the layer sends it: the header (pre-built value), or the query parameter.
 #[inline]
-pub(super) fn place<B>(
+fn place<B>(
     settings: &Settings,
     request: &mut Request<B>,
     token: &AccessToken,
@@ -131,7 +134,7 @@ pub(super) fn bound_response<B, R>(
 
 /// Adds a bound token's proof (DPoP) for this request.
 #[inline(never)]
-pub(super) fn prove<B>(token: &AccessToken, request: &mut Request<B>) -> Result<(), AuthError> {
+fn prove<B>(token: &AccessToken, request: &mut Request<B>) -> Result<(), AuthError> {
     let Some(binding) = token.binding() else {
         return Ok(());
     };

@@ -12,15 +12,15 @@ use std::{
 use auth_core::{AccessToken, AuthError, TokenFuture, TokenSource};
 use http::{Request, Response, request::Parts};
 use http_body::Body;
-use http_body_util::{BodyExt, combinators::Collect};
+use http_body_util::combinators::Collect;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{
     Bound, Shared,
-    attach::{Nonce, begin, bound_response, place, prove},
+    attach::{Nonce, begin, bound_response},
     rejected::{NO_NEWER_TOKEN, attach_error, give_up_reason},
-    replay::{self, Replay, ReplayPlan, ReplayableBody},
+    replay::{Replay, ReplayableBody},
     retry::{self, Decision, Rejection},
 };
 use crate::{BoxError, response::Detail};
@@ -160,7 +160,14 @@ where
         picked: Option<Arc<dyn TokenSource>>,
     ) -> Self {
         let settings = &bound.shared.settings;
-        let state = begin(inner, settings, request, &token, BOUND);
+        let state = begin(
+            inner,
+            settings,
+            request,
+            &token,
+            settings.retry_on_401 || BOUND,
+            BOUND,
+        );
         let carried = Some(settings.carried);
         let nonce = if BOUND { Nonce::Bound } else { Nonce::Bearer };
         let service = match &state {
@@ -290,7 +297,9 @@ where
                     };
                     *this.nonce = Nonce::of(&token);
                     let is_bound = *this.nonce == Nonce::Bound;
-                    let next = begin(service, &bound.shared.settings, request, &token, is_bound);
+                    let settings = &bound.shared.settings;
+                    let keep_copy = settings.retry_on_401 || is_bound;
+                    let next = begin(service, settings, request, &token, keep_copy, is_bound);
                     this.state.set(next);
                     *this.token = Some(token);
                 }
@@ -445,7 +454,7 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error.into()));
                     }
-                    let (Some(mut request), Some(token)) =
+                    let (Some(request), Some(token)) =
                         (replay.take().map(Replay::into_request), this.token.as_ref())
                     else {
                         this.state.set(State::Done);
@@ -453,35 +462,16 @@ where
                     };
                     // After a nonce challenge the 401 retry is still to come: keep a copy as
                     // the first attempt did (a buffered body is buffered again, at once).
-                    let settings = &bound.shared.settings;
-                    let plan = if *again {
-                        replay::plan(request.body_mut(), settings.replay_limit)
-                    } else {
-                        (ReplayPlan::Never, None)
-                    };
-                    let keep = match plan {
-                        (ReplayPlan::Copy, Some(body)) => Some(Replay::copy(&request, body)),
-                        _ => None,
-                    };
-                    let placed =
-                        place(settings, &mut request, token).and_then(|()| match token.binding() {
-                            Some(_) => prove(token, &mut request),
-                            None => Ok(()),
-                        });
-                    if let Err(error) = placed {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(error.into()));
-                    }
-                    if let (ReplayPlan::Buffer, _) = plan {
-                        let (head, body) = request.into_parts();
-                        this.state.set(State::Buffering {
-                            collect: body.collect(),
-                            head: Some(head),
-                        });
-                        continue;
-                    }
-                    let fut = service.call(request);
-                    this.state.set(State::Calling { fut, replay: keep });
+                    let bound_token = token.binding().is_some();
+                    let next = begin(
+                        service,
+                        &bound.shared.settings,
+                        request,
+                        token,
+                        *again,
+                        bound_token,
+                    );
+                    this.state.set(next);
                 }
                 StateProj::Failed { error } => {
                     let error = error.take();
