@@ -111,17 +111,18 @@ impl<T: TokenSource + Clone> TokenMiddleware<T> {
             .then(|| Outgoing(&mut request).target().map(|(_, uri)| uri))
             .flatten();
         let mut response = next.clone().run(request, extensions).await?;
+        // Every bound response is shown to the binding (it keeps the server's nonce); the copy
+        // for a resend is made only for a challenge.
         if bound
-            && let Some(again) = copy.as_ref().and_then(Request::try_clone)
             && self.layer.nonce_challenge(
                 &token,
                 uri.as_ref(),
                 response.status(),
                 response.headers(),
             )
+            && let Some(mut again) = copy.as_ref().and_then(Request::try_clone)
         {
             drop(response);
-            let mut again = again;
             self.layer
                 .put_token(&mut Outgoing(&mut again), &token)
                 .map_err(middleware_error)?;
