@@ -271,7 +271,8 @@ impl Dpop {
 
     /// The nonce last received from `url`'s origin, if any.
     pub fn nonce_for(&self, url: &Uri) -> Option<Arc<str>> {
-        self.inner.nonces.get(url)
+        let htu = htu(url).ok()?;
+        self.inner.nonces.get(proof::origin_of(&htu))
     }
 
     /// A DPoP-bound access token with value `secret`, for a token obtained with this key by
@@ -303,8 +304,9 @@ impl Dpop {
         uri: &Uri,
         ath: Option<&str>,
     ) -> Result<HeaderValue, AuthError> {
-        let nonce = self.inner.nonces.get(uri);
-        let jwt = proof::sign(&self.inner.key, method, &htu(uri)?, ath, nonce.as_deref())?;
+        let htu = htu(uri)?;
+        let nonce = self.inner.nonces.get(proof::origin_of(&htu));
+        let jwt = proof::sign(&self.inner.key, method, &htu, ath, nonce.as_deref())?;
         let mut value = HeaderValue::try_from(jwt).map_err(|_| {
             AuthError::new(
                 ErrorKind::Request,
@@ -317,9 +319,12 @@ impl Dpop {
 
     /// Remembers the `DPoP-Nonce` of a response from `uri`'s origin; `true` when it is new.
     pub(crate) fn remember_nonce(&self, uri: &Uri, headers: &HeaderMap) -> bool {
-        match headers.get(&DPOP_NONCE).and_then(|v| v.to_str().ok()) {
-            Some(nonce) => self.inner.nonces.put(uri, nonce),
-            None => false,
+        let Some(nonce) = headers.get(&DPOP_NONCE).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        match htu(uri) {
+            Ok(htu) => self.inner.nonces.put(proof::origin_of(&htu), nonce),
+            Err(_) => false,
         }
     }
 

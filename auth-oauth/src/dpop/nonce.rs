@@ -6,10 +6,6 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use http::Uri;
-
-use super::proof::origin;
-
 /// The most origins remembered; past it the oldest are forgotten (a forgotten origin answers
 /// the next proof with a new nonce, which costs one round trip).
 const MAX_ORIGINS: usize = 256;
@@ -23,26 +19,23 @@ pub(super) struct Nonces {
 }
 
 impl Nonces {
-    pub(super) fn get(&self, uri: &Uri) -> Option<Arc<str>> {
-        let origin = origin(uri)?;
-        self.lock().get(&origin).map(|(nonce, _)| nonce.clone())
+    /// The nonce kept for `origin` (`scheme://host[:port]`, see `proof::origin_of`).
+    pub(super) fn get(&self, origin: &str) -> Option<Arc<str>> {
+        self.lock().get(origin).map(|(nonce, _)| nonce.clone())
     }
 
-    /// Keeps `nonce` for `uri`'s origin; `true` when it differs from the one kept.
-    pub(super) fn put(&self, uri: &Uri, nonce: &str) -> bool {
+    /// Keeps `nonce` for `origin`; `true` when it differs from the one kept.
+    pub(super) fn put(&self, origin: &str, nonce: &str) -> bool {
         let nonce = nonce.trim();
         if nonce.is_empty() || nonce.len() > MAX_NONCE {
             return false;
         }
-        let Some(origin) = origin(uri) else {
-            return false;
-        };
         let mut map = self.lock();
-        if map.get(&origin).is_some_and(|(kept, _)| &**kept == nonce) {
+        if map.get(origin).is_some_and(|(kept, _)| &**kept == nonce) {
             return false;
         }
         let stamp = map.values().map(|(_, s)| *s).max().map_or(0, |s| s + 1);
-        if !map.contains_key(&origin) && map.len() >= MAX_ORIGINS {
+        if !map.contains_key(origin) && map.len() >= MAX_ORIGINS {
             let oldest = map
                 .iter()
                 .min_by_key(|(_, (_, s))| *s)
@@ -51,7 +44,7 @@ impl Nonces {
                 map.remove(&oldest);
             }
         }
-        map.insert(origin, (Arc::from(nonce), stamp));
+        map.insert(origin.to_owned(), (Arc::from(nonce), stamp));
         true
     }
 

@@ -54,14 +54,13 @@ pub fn htu(uri: &Uri) -> Result<String, AuthError> {
     Ok(out)
 }
 
-/// `scheme://host[:port]` of `uri`, as [`htu`] writes it: the key nonces are kept under.
-pub(super) fn origin(uri: &Uri) -> Option<String> {
-    let full = htu(uri).ok()?;
-    let after_scheme = full.find("://")? + 3;
-    let end = full[after_scheme..]
+/// The origin part of an [`htu`], `scheme://host[:port]`: what nonces are kept under.
+pub(super) fn origin_of(htu: &str) -> &str {
+    let after_scheme = htu.find("://").map_or(0, |at| at + 3);
+    let end = htu[after_scheme..]
         .find('/')
-        .map_or(full.len(), |i| after_scheme + i);
-    Some(full[..end].to_owned())
+        .map_or(htu.len(), |at| after_scheme + at);
+    &htu[..end]
 }
 
 /// A signed proof for `method` `htu`, with `ath` and `nonce` when given.
