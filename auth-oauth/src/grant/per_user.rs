@@ -44,16 +44,7 @@ pub fn per_user(
 ) -> KeyedTokenSourceBuilder<TokenKey, RefreshToken> {
     let prefix = store_prefix.to_owned();
     KeyedTokenSource::builder(move |key: &TokenKey| {
-        let mut params = params.clone();
-        if !key.requested_scopes().is_empty() {
-            params = params.scopes(key.requested_scopes().to_vec());
-        }
-        if let Some(audience) = key.requested_audience() {
-            params = params.audience(audience);
-        }
-        if let Some(resource) = key.requested_resource() {
-            params = params.clear_resources().resource(resource);
-        }
+        let params = params_for(&params, key);
         RefreshToken::new(
             endpoint.clone(),
             store.clone(),
@@ -67,4 +58,19 @@ pub fn per_user(
 /// `tower-auth login NAME --user ID` writes.
 pub fn user_store_key(prefix: &str, user: &str) -> String {
     format!("{prefix}#user:{user}")
+}
+
+/// `params` with what `key` asks for in their place: its scopes, audience and resource.
+pub(crate) fn params_for(params: &TokenParams, key: &TokenKey) -> TokenParams {
+    let mut params = params.clone();
+    if !key.requested_scopes().is_empty() {
+        params = params.scopes(key.requested_scopes().to_vec());
+    }
+    if let Some(audience) = key.requested_audience() {
+        params = params.audience(audience);
+    }
+    if let Some(resource) = key.requested_resource() {
+        params = params.clear_resources().resource(resource);
+    }
+    params
 }

@@ -333,16 +333,7 @@ pub fn per_user_exchange<S: TokenSource>(
     params: TokenParams,
 ) -> KeyedTokenSourceBuilder<TokenKey, TokenExchange> {
     KeyedTokenSource::builder(move |key: &TokenKey| {
-        let mut params = params.clone();
-        if !key.requested_scopes().is_empty() {
-            params = params.scopes(key.requested_scopes().to_vec());
-        }
-        if let Some(audience) = key.requested_audience() {
-            params = params.audience(audience);
-        }
-        if let Some(resource) = key.requested_resource() {
-            params = params.clear_resources().resource(resource);
-        }
+        let params = super::per_user::params_for(&params, key);
         let subject = users.source(&TokenKey::new(key.subject()))?;
         TokenExchange::new(
             endpoint.clone(),
