@@ -30,16 +30,17 @@ use std::{
     fmt,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
 use arc_swap::ArcSwapOption;
 use tokio::{sync::watch, time::Instant};
 
-use crate::{AccessToken, AuthError, ErrorKind, TokenFuture, TokenSource};
+use crate::{AccessToken, AuthError, ErrorKind, Lease, TokenFuture, TokenSource, view};
 
 pub mod config;
+mod lease_timer;
 pub mod telemetry;
 
 pub use config::CacheConfig;
@@ -72,6 +73,9 @@ struct Shared<S> {
     source: S,
     config: CacheConfig,
     entry: ArcSwapOption<Entry>,
+    /// The generation of `entry` (see [`TokenSource::generation`]): a new one is taken after
+    /// each change of `entry`, so a reader that sees it sees the entry it names (or a newer one).
+    generation: AtomicU64,
     /// A fetch is in flight; read without the lock on the fast path.
     fetching: AtomicBool,
     /// A setting that did not fit a token's life was logged; it is logged once per cache.
@@ -88,6 +92,18 @@ struct Entry {
     stale_at: Instant,
 }
 
+impl Entry {
+    /// Until when `current` answers with this entry and does nothing else: until the refresh
+    /// window opens (with proactive refresh off, until the token is no longer handed out).
+    fn lease_until(&self, config: &CacheConfig) -> Instant {
+        if config.proactive_refresh {
+            self.refresh_at.min(self.stale_at)
+        } else {
+            self.stale_at
+        }
+    }
+}
+
 type FetchResult = Option<Result<AccessToken, AuthError>>;
 
 #[derive(Default)]
@@ -97,6 +113,8 @@ struct Flight {
     failure: Option<(AuthError, Instant)>,
     consecutive_failures: u32,
     counts: telemetry::Counts,
+    /// Ends the current entry's watched generation (see [`lease_timer`]).
+    timer: lease_timer::Timer,
 }
 
 impl<S: TokenSource> CachedTokenSource<S> {
@@ -114,6 +132,7 @@ impl<S: TokenSource> CachedTokenSource<S> {
                 source,
                 config,
                 entry: ArcSwapOption::empty(),
+                generation: AtomicU64::new(view::next_generation(false)),
                 fetching: AtomicBool::new(false),
                 warned_cut: AtomicBool::new(false),
                 flight: Mutex::new(Flight::default()),
@@ -175,7 +194,7 @@ impl<S: TokenSource> CachedTokenSource<S> {
     /// healthy again.
     pub fn insert(&self, token: AccessToken) {
         let mut flight = self.shared.lock();
-        self.shared.store(&token);
+        self.shared.store(&mut flight, &token);
         flight.failure = None;
         flight.consecutive_failures = 0;
     }
@@ -184,11 +203,11 @@ impl<S: TokenSource> CachedTokenSource<S> {
     /// the next request fetches anew. A fetch already in flight is not cancelled (its token is
     /// cached when it arrives).
     pub fn clear(&self) -> Option<AccessToken> {
-        let _flight = self.shared.lock();
-        self.shared
-            .entry
-            .swap(None)
-            .map(|entry| entry.token.clone())
+        let mut flight = self.shared.lock();
+        let cleared = self.shared.entry.swap(None);
+        flight.timer = lease_timer::Timer::default();
+        self.shared.changed();
+        cleared.map(|entry| entry.token.clone())
     }
 
     async fn token_slow(&self) -> Result<AccessToken, AuthError> {
@@ -215,6 +234,12 @@ impl<S: TokenSource> CachedTokenSource<S> {
 }
 
 impl<S: TokenSource> Shared<S> {
+    /// `entry` was dropped: readers holding a [`Lease`] read it again.
+    fn changed(&self) {
+        self.generation
+            .store(view::next_generation(false), Ordering::Release);
+    }
+
     fn lock(&self) -> MutexGuard<'_, Flight> {
         // The lock is never held across an await or user code, so poisoning cannot leave the
         // state half-updated; recover rather than panic.
@@ -319,12 +344,12 @@ impl<S: TokenSource> Shared<S> {
     }
 
     /// Records the outcome of a fetch and ends the flight.
-    fn complete(&self, result: &Result<AccessToken, AuthError>) {
+    fn complete(self: &Arc<Self>, result: &Result<AccessToken, AuthError>) {
         let mut flight = self.lock();
         flight.inflight = None;
         match result {
             Ok(token) => {
-                self.store(token);
+                self.store(&mut flight, token);
                 flight.failure = None;
                 flight.consecutive_failures = 0;
                 event!(debug, expires_in = ?token.expires_at().map(|at| at.saturating_duration_since(Instant::now())), "token fetched");
@@ -348,18 +373,21 @@ impl<S: TokenSource> Shared<S> {
         self.fetching.store(false, Ordering::Release);
     }
 
-    fn store(&self, token: &AccessToken) {
+    fn store(self: &Arc<Self>, flight: &mut Flight, token: &AccessToken) {
         let schedule = self.config.schedule(token, Instant::now());
         if let Some(cut) = schedule.cut
             && !self.warned_cut.swap(true, Ordering::Relaxed)
         {
             warn_cut(cut);
         }
-        self.entry.store(Some(Arc::new(Entry {
+        let entry = Entry {
             token: token.clone(),
             refresh_at: schedule.refresh_at,
             stale_at: schedule.stale_at,
-        })));
+        };
+        let until = entry.lease_until(&self.config);
+        self.entry.store(Some(Arc::new(entry)));
+        lease_timer::publish(self, &mut flight.timer, until);
     }
 }
 
@@ -449,9 +477,33 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
             );
             telemetry::invalidated(self.shared.config.label());
             self.shared.entry.compare_and_swap(&*current, None);
+            self.shared.changed();
             // A tier below (a fleet cache shared with other processes) drops it too.
             self.shared.source.invalidate(token);
         }
+    }
+
+    #[inline]
+    fn generation(&self) -> Option<u64> {
+        Some(self.shared.generation.load(Ordering::Acquire))
+    }
+
+    /// Holds until the token's refresh window opens (with proactive refresh off, until it is
+    /// no longer handed out): from there on `current` may start a refresh.
+    ///
+    /// A watched generation (see [`next_generation`](view::next_generation)) is leased only
+    /// while its timer is due to end it in time; when it runs late, readers ask `current`.
+    fn lease(&self) -> Option<Lease> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        let guard = self.shared.entry.load();
+        let entry = guard.as_ref()?;
+        let until = entry.lease_until(&self.shared.config);
+        let ends = if lease_timer::is_watched(generation) {
+            until.checked_sub(lease_timer::MARGIN)?
+        } else {
+            until
+        };
+        (Instant::now() < ends).then(|| Lease::new(entry.token.clone(), generation, until))
     }
 }
 

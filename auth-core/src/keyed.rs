@@ -397,6 +397,15 @@ impl<S: TokenSource> TokenSource for EntryInner<S> {
     fn invalidate(&self, token: &AccessToken) {
         self.cache.invalidate(token)
     }
+
+    #[inline]
+    fn generation(&self) -> Option<u64> {
+        self.cache.generation()
+    }
+
+    fn lease(&self) -> Option<crate::Lease> {
+        self.cache.lease()
+    }
 }
 
 impl<S: TokenSource> TokenSource for KeyedEntry<S> {
@@ -410,6 +419,15 @@ impl<S: TokenSource> TokenSource for KeyedEntry<S> {
 
     fn invalidate(&self, token: &AccessToken) {
         self.inner.cache.invalidate(token)
+    }
+
+    #[inline]
+    fn generation(&self) -> Option<u64> {
+        self.inner.cache.generation()
+    }
+
+    fn lease(&self) -> Option<crate::Lease> {
+        self.inner.cache.lease()
     }
 }
 

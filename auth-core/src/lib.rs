@@ -9,6 +9,7 @@
 //! | [`token`] | [`AccessToken`] and its builder |
 //! | [`source`] | the [`TokenSource`] trait, [`StaticTokenSource`], [`FnTokenSource`] |
 //! | [`cache`] | [`CachedTokenSource`]: lock-free reads, single flight, proactive refresh |
+//! | [`view`] | [`TokenView`]: one service's cheap, repeated read of a source's current token |
 //! | [`keyed`] | [`KeyedTokenSource`]: one cached source per user or tenant, bounded |
 //! | [`store`] | [`TokenStore`], [`MemoryTokenStore`], [`FileTokenStore`] |
 //! | [`error`] | [`AuthError`], [`ErrorKind`] |
@@ -39,6 +40,7 @@ pub mod secret_file;
 pub mod source;
 pub mod store;
 pub mod token;
+pub mod view;
 
 pub use binding::TokenBinding;
 pub use cache::{CacheConfig, CachedTokenSource};
@@ -52,3 +54,4 @@ pub use store::{
     FileTokenStore, MemoryTokenStore, StoreFuture, StoreLock, StoredToken, TokenStore,
 };
 pub use token::{AccessToken, AccessTokenBuilder, sensitive_header_value};
+pub use view::{Lease, TokenView};

@@ -2,7 +2,7 @@
 
 use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
-use crate::{AccessToken, AuthError};
+use crate::{AccessToken, AuthError, Lease};
 
 /// The future returned by [`TokenSource::token`].
 pub type TokenFuture<'a> =
@@ -27,6 +27,25 @@ pub trait TokenSource: Send + Sync + 'static {
     fn invalidate(&self, token: &AccessToken) {
         let _ = token;
     }
+
+    /// Names the state [`current`](TokenSource::current) answers from, for a
+    /// [`TokenView`](crate::TokenView): a number taken from
+    /// [`next_generation`](crate::view::next_generation) whenever what `current` answers may
+    /// change other than by the clock passing (a token stored, invalidated or cleared). Called
+    /// once per request on the layers' fast path, so it must be one atomic load. Defaults to
+    /// `None`: the source does not say, and a view asks `current` every time.
+    #[inline]
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
+    /// What [`current`](TokenSource::current) answers now and how long that holds (see
+    /// [`Lease`]), with no side effect: `None` when the source does not say (the default), has
+    /// no fresh token, or would do something in `current` (a refresh is due). The generation in
+    /// the lease is read before the token, so a change in between shows as a new generation.
+    fn lease(&self) -> Option<Lease> {
+        None
+    }
 }
 
 impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
@@ -41,6 +60,15 @@ impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
     fn invalidate(&self, token: &AccessToken) {
         (**self).invalidate(token)
     }
+
+    #[inline]
+    fn generation(&self) -> Option<u64> {
+        (**self).generation()
+    }
+
+    fn lease(&self) -> Option<Lease> {
+        (**self).lease()
+    }
 }
 
 impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
@@ -54,6 +82,15 @@ impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
 
     fn invalidate(&self, token: &AccessToken) {
         (**self).invalidate(token)
+    }
+
+    #[inline]
+    fn generation(&self) -> Option<u64> {
+        (**self).generation()
+    }
+
+    fn lease(&self) -> Option<Lease> {
+        (**self).lease()
     }
 }
 

@@ -43,7 +43,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use auth_core::{AuthError, KeyedTokenSource, TokenSource};
+use auth_core::{AuthError, KeyedTokenSource, TokenSource, TokenView};
 use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -309,6 +309,7 @@ impl<S: Clone, T> Layer<S> for TokenLayer<T> {
                 spare: Mutex::new(inner.clone()),
             }),
             inner,
+            view: TokenView::new(),
         }
     }
 }
@@ -318,6 +319,9 @@ impl<S: Clone, T> Layer<S> for TokenLayer<T> {
 pub struct Token<S, T> {
     inner: S,
     bound: Arc<Bound<S, T>>,
+    /// This service's read of the source's current token: one atomic load and a clock read
+    /// while the token stays the same (see [`TokenView`]).
+    view: TokenView,
 }
 
 /// What a [`Token`] service and its response futures share: the layer's state, and a spare
@@ -346,6 +350,7 @@ impl<S: Clone, T> Clone for Token<S, T> {
         Self {
             inner: self.inner.clone(),
             bound: self.bound.clone(),
+            view: self.view.clone(),
         }
     }
 }
@@ -391,7 +396,7 @@ where
         {
             return ResponseFuture::pass_through(self.inner.call(request));
         }
-        match self.bound.shared.source.current() {
+        match self.view.current(&self.bound.shared.source) {
             // The hot path: the future takes a reference to the shared state only when the
             // request may be retried.
             Some(token) => ResponseFuture::send(&mut self.inner, &self.bound, request, token, None),

@@ -73,7 +73,7 @@ fn main() {
         // The replay copy of a request with headers: the header map's two tables.
         let allowed = if matches!(
             variant,
-            Variant::Token | Variant::TokenFleet | Variant::TowerRetry
+            Variant::Token | Variant::TokenClockRead | Variant::TokenFleet | Variant::TowerRetry
         ) {
             2.0
         } else {

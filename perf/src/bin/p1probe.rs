@@ -10,8 +10,9 @@
 //!
 //! Variants: `no_layer`, `tower_http_add_authorization`, `tower_http_set_request_header`,
 //! `tower_retry_add_authorization`, `bearer`, `api_key_header`, `api_key_query`, `basic`,
-//! `token_layer`, `token_layer_no_retry`. Shapes: `no_headers`, `four_headers`. Exit code 2 on
-//! a usage error.
+//! `token_layer`, `token_layer_clock_read`, `token_layer_no_retry`, `token_layer_with_key`,
+//! `token_layer_keyed`, `token_layer_fleet`. Shapes: `no_headers`, `four_headers`. Exit code 2
+//! on a usage error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{process::ExitCode, time::Duration};

@@ -1,0 +1,163 @@
+//! [`TokenView`]: one reader's cheap, repeated look at a source's current token.
+//!
+//! A service that sends many requests asks its source for the current token on every one of
+//! them. [`TokenSource::current`] answers from shared state (for a [`CachedTokenSource`], an
+//! `ArcSwap` load and the checks of the token's refresh window); a `TokenView`, owned by one
+//! reader (a service, which is called through `&mut self`), keeps the answer as a [`Lease`]:
+//! the token, the [generation](TokenSource::generation) of the source it was read at, and the
+//! instant until which the source would keep giving the same answer. While the source's
+//! generation is unchanged and that instant is ahead, the view answers from the lease: one
+//! atomic load, one clock read and no write to memory other threads read; no clock read at all
+//! when the generation is *watched* (the source takes a new one before `until` comes, see
+//! [`next_generation`]). Otherwise it asks the
+//! source again ([`TokenSource::lease`], or [`TokenSource::current`] when no lease is given, e.g.
+//! when a refresh is due and `current` has work to do).
+//!
+//! Generations come from one process-wide counter ([`next_generation`]), so a lease read from one
+//! source never matches another source's generation: a view handed another source by mistake
+//! asks that source instead of answering with the first one's token.
+//!
+//! ```
+//! use auth_core::{AccessToken, CachedTokenSource, StaticTokenSource, TokenSource, TokenView};
+//! use std::time::Duration;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), auth_core::AuthError> {
+//! let first = AccessToken::builder("one").expires_in(Duration::from_secs(3600)).build()?;
+//! let cache = CachedTokenSource::new(StaticTokenSource::new(first.clone()));
+//! cache.insert(first);
+//! let mut view = TokenView::new();
+//! assert_eq!(view.current(&cache).unwrap().header_value(), "Bearer one");
+//! // Any change to the cache is seen at once.
+//! cache.insert(AccessToken::builder("two").expires_in(Duration::from_secs(3600)).build()?);
+//! assert_eq!(view.current(&cache).unwrap().header_value(), "Bearer two");
+//! cache.clear();
+//! assert!(view.current(&cache).is_none());
+//! # Ok(()) }
+//! ```
+//!
+//! [`CachedTokenSource`]: crate::CachedTokenSource
+
+use std::{
+    fmt,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use tokio::time::Instant;
+
+use crate::{AccessToken, TokenSource};
+
+/// The process-wide source of generations; 0 is never handed out.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// A generation no source has had before: for a [`TokenSource`] that implements
+/// [`generation`](TokenSource::generation), taken whenever what `current` answers changes.
+///
+/// `watched` says whether the source promises to take a new generation before the `until` of
+/// the leases it hands out at this one (it runs a timer): a [`TokenView`] then compares
+/// generations only and does not read the clock. Watched generations are odd, unwatched ones
+/// even.
+pub fn next_generation(watched: bool) -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed) * 2 + u64::from(watched)
+}
+
+/// What [`TokenSource::current`] answers, for as long as the source's generation stays
+/// `generation` and the clock is before `until`; see the [module docs](self).
+#[derive(Clone)]
+pub struct Lease {
+    token: AccessToken,
+    generation: u64,
+    until: Instant,
+}
+
+impl Lease {
+    /// `current` answers `token` while the source is at `generation` and the clock is before
+    /// `until`.
+    pub fn new(token: AccessToken, generation: u64, until: Instant) -> Self {
+        Self {
+            token,
+            generation,
+            until,
+        }
+    }
+
+    /// The token.
+    pub fn token(&self) -> &AccessToken {
+        &self.token
+    }
+
+    /// The source's generation it was read at.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Until when it holds (unless the generation changes first).
+    pub fn until(&self) -> Instant {
+        self.until
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease")
+            .field("token", &self.token)
+            .field("generation", &self.generation)
+            .field(
+                "until",
+                &self.until.saturating_duration_since(Instant::now()),
+            )
+            .finish()
+    }
+}
+
+/// One reader's view of a source's current token; see the [module docs](self).
+///
+/// Cloning copies the lease, so a clone of a service answers from it at once.
+#[derive(Clone, Default)]
+pub struct TokenView {
+    lease: Option<Lease>,
+}
+
+impl TokenView {
+    /// A view that has not read anything yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What `source.current()` answers now: from the lease while it holds, else from the
+    /// source.
+    #[inline]
+    pub fn current<S: TokenSource + ?Sized>(&mut self, source: &S) -> Option<AccessToken> {
+        if let Some(lease) = &self.lease
+            && source.generation() == Some(lease.generation)
+            && (lease.generation & 1 == 1 || Instant::now() < lease.until)
+        {
+            return Some(lease.token.clone());
+        }
+        self.renew(source)
+    }
+
+    /// Drops the lease: the next [`current`](Self::current) asks the source.
+    pub fn forget(&mut self) {
+        self.lease = None;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn renew<S: TokenSource + ?Sized>(&mut self, source: &S) -> Option<AccessToken> {
+        self.lease = source.lease();
+        match &self.lease {
+            Some(lease) => Some(lease.token.clone()),
+            None => source.current(),
+        }
+    }
+}
+
+impl fmt::Debug for TokenView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenView")
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
