@@ -73,7 +73,7 @@ pub use auth_redis as redis;
 pub use auth_core::{
     AccessToken, AuthError, CacheConfig, CachedTokenSource, ErrorKind, ExposeSecret,
     FileTokenStore, FnTokenSource, KeyedTokenSource, MemoryTokenStore, ProviderError, Redactor,
-    SecretString, StaticTokenSource, StoredToken, TokenKey, TokenSource, TokenStore,
+    SecretString, StaticTokenSource, StoredToken, TokenKey, TokenSource, TokenStore, TokenView,
     WwwAuthenticate, redact,
 };
 pub use auth_layers::{

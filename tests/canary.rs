@@ -17,7 +17,7 @@ use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_auth::{
     AccessToken, ApiKeyLayer, AuthError, BasicAuthLayer, BearerLayer, CachedTokenSource, ErrorKind,
     FileTokenStore, FnTokenSource, MemoryTokenStore, StaticTokenSource, StoredToken, TokenLayer,
-    TokenSource, TokenStore,
+    TokenSource, TokenStore, TokenView,
 };
 
 use auth_test_support::canary::{
@@ -211,6 +211,14 @@ async fn requests_responses_errors_and_trace_logs_never_show_the_secret() {
         response.extensions().get::<AuthError>().expect("AuthError"),
     );
     assert_debug_clean("CachedTokenSource", &tokens);
+
+    // A service's view of a cache, and the lease it holds.
+    let cached = CachedTokenSource::new(StaticTokenSource::new(canary_token()));
+    cached.insert(canary_token());
+    let mut view = TokenView::new();
+    view.current(&cached).expect("a token");
+    assert_debug_clean("TokenView", &view);
+    assert_debug_clean("Lease", &cached.lease().expect("a lease"));
 
     // A failing source: the error every waiter gets, and the cache's warning log.
     let failing = CachedTokenSource::new(FnTokenSource::new(|| async {

@@ -1,6 +1,9 @@
 //! [`CachedTokenSource`]: reuse, share and refresh the tokens of any [`TokenSource`].
 //!
-//! - **Fast path**: one `ArcSwap` load, no lock, no allocation.
+//! - **Fast path**: one `ArcSwap` load, no lock, no allocation; for a reader that asks again and
+//!   again (a service), a [`TokenView`](crate::TokenView): one atomic load per request while the
+//!   token stays the same, and no clock read when the entry was stored inside a multi-thread
+//!   runtime (a timer then marks the end of its lease, see [`view`](crate::view)).
 //! - **Skew**: a token is never handed out within `skew` of its expiry.
 //! - **Single flight**: any number of concurrent callers cause exactly one fetch. The fetch runs
 //!   as its own task, so a caller that is cancelled never cancels or stalls it.

@@ -17,6 +17,21 @@
 //! source never matches another source's generation: a view handed another source by mistake
 //! asks that source instead of answering with the first one's token.
 //!
+//! # Watched generations
+//!
+//! A [`CachedTokenSource`] that stores a token inside a multi-thread Tokio runtime spawns a timer
+//! there that takes a new generation one second before the lease's `until` (the opening of the
+//! refresh window, or, with proactive refresh off, the point the token stops being handed out),
+//! and hands out leases of that generation only until then. Its readers compare generations
+//! and read no clock. Everywhere else (no runtime, a current-thread runtime, and so paused time
+//! in tests, where `tokio::time::advance` keeps working exactly) the generation is unwatched and
+//! readers read tokio's clock. A timer dropped unfired (its runtime shut down) ends its
+//! generation as it goes. What a timer cannot promise is to run on time when every worker of its
+//! runtime is blocked: a view that took its lease earlier then answers from it until the timer
+//! runs, more than a second past `until`. With proactive refresh on (the default) that only
+//! starts the refresh later, as the token stays valid until its expiry; a token that expired
+//! meanwhile is answered with a 401, which `TokenLayer` retries with a new one.
+//!
 //! ```
 //! use auth_core::{AccessToken, CachedTokenSource, StaticTokenSource, TokenSource, TokenView};
 //! use std::time::Duration;
@@ -113,7 +128,11 @@ impl fmt::Debug for Lease {
 /// Cloning copies the lease, so a clone of a service answers from it at once.
 #[derive(Clone, Default)]
 pub struct TokenView {
-    lease: Option<Lease>,
+    /// The last answer.
+    token: Option<AccessToken>,
+    /// The generation and `until` of the lease `token` came from; `None` when it came from
+    /// `current` (not leased: the source is asked again next time).
+    held: Option<(u64, Instant)>,
 }
 
 impl TokenView {
@@ -126,27 +145,31 @@ impl TokenView {
     /// source.
     #[inline]
     pub fn current<S: TokenSource + ?Sized>(&mut self, source: &S) -> Option<AccessToken> {
-        if let Some(lease) = &self.lease
-            && source.generation() == Some(lease.generation)
-            && (lease.generation & 1 == 1 || Instant::now() < lease.until)
-        {
-            return Some(lease.token.clone());
+        let holds = match self.held {
+            Some((generation, until)) => {
+                source.generation() == Some(generation)
+                    && (generation & 1 == 1 || Instant::now() < until)
+            }
+            None => false,
+        };
+        if !holds {
+            self.renew(source);
         }
-        self.renew(source)
-    }
-
-    /// Drops the lease: the next [`current`](Self::current) asks the source.
-    pub fn forget(&mut self) {
-        self.lease = None;
+        self.token.clone()
     }
 
     #[cold]
     #[inline(never)]
-    fn renew<S: TokenSource + ?Sized>(&mut self, source: &S) -> Option<AccessToken> {
-        self.lease = source.lease();
-        match &self.lease {
-            Some(lease) => Some(lease.token.clone()),
-            None => source.current(),
+    fn renew<S: TokenSource + ?Sized>(&mut self, source: &S) {
+        match source.lease() {
+            Some(lease) => {
+                self.held = Some((lease.generation, lease.until));
+                self.token = Some(lease.token);
+            }
+            None => {
+                self.held = None;
+                self.token = source.current();
+            }
         }
     }
 }
@@ -154,7 +177,8 @@ impl TokenView {
 impl fmt::Debug for TokenView {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenView")
-            .field("lease", &self.lease)
+            .field("token", &self.token)
+            .field("leased", &self.held.is_some())
             .finish()
     }
 }

@@ -1,8 +1,10 @@
 //! Sends a token from any [`TokenSource`] with each request, and retries once with a fresh
 //! token when the server answers 401.
 //!
-//! The layer takes [`TokenSource::current`] on the fast path (a cached, fresh token: no await, no
-//! lock, no allocation) and awaits [`TokenSource::token`] otherwise. On a 401 it calls
+//! Each service reads its source through its own [`TokenView`] on the fast path (a cached,
+//! fresh token: no await, no lock, no allocation; over a [`CachedTokenSource`] one atomic load,
+//! and no clock read when the cache runs in a multi-thread runtime) and awaits
+//! [`TokenSource::token`] otherwise. On a 401 it calls
 //! [`TokenSource::invalidate`] and sends the request once more with a new token, when the body
 //! can be replayed (see [`ReplayableBody`]); it never retries a 403 and never loops. A final 401
 //! or 403 carries an [`AuthError`] in its extensions, with the parsed `WWW-Authenticate`
@@ -36,6 +38,8 @@
 //! default; with [`TokenLayer::keep_existing`] such a request is sent as it is (and not
 //! retried). With [`TokenLayer::restrict_to_origin`], requests for other origins are sent as they
 //! are too: no token, no fetch, no retry (see [`origin`]).
+//!
+//! [`CachedTokenSource`]: auth_core::CachedTokenSource
 
 use std::{
     fmt, mem,
@@ -319,8 +323,8 @@ impl<S: Clone, T> Layer<S> for TokenLayer<T> {
 pub struct Token<S, T> {
     inner: S,
     bound: Arc<Bound<S, T>>,
-    /// This service's read of the source's current token: one atomic load and a clock read
-    /// while the token stays the same (see [`TokenView`]).
+    /// This service's read of the source's current token: one atomic load (and a clock read,
+    /// for an unwatched generation) while the token stays the same (see [`TokenView`]).
     view: TokenView,
 }
 

@@ -255,6 +255,6 @@ fn debug_names_no_secret() {
     let mut view = TokenView::new();
     view.current(&cache).expect("token");
     let printed = format!("{view:?}");
-    assert!(printed.contains("Lease"), "{printed}");
+    assert!(printed.contains("leased: true"), "{printed}");
     assert!(!printed.contains("view-canary-secret"), "{printed}");
 }

@@ -24,6 +24,7 @@ use crate::BoxError;
 mod bound;
 mod clones;
 mod query;
+mod view;
 
 /// A source that hands out `t1`, `t2`, … and counts its fetches.
 fn numbered_source() -> (
