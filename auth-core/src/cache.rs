@@ -40,10 +40,10 @@ use std::{
 use arc_swap::ArcSwapOption;
 use tokio::{sync::watch, time::Instant};
 
-use crate::{AccessToken, AuthError, ErrorKind, Lease, TokenFuture, TokenSource, view};
+use crate::{AccessToken, AuthError, ErrorKind, Lease, TokenFuture, TokenSource};
 
 pub mod config;
-mod lease_timer;
+mod lease;
 pub mod telemetry;
 
 pub use config::CacheConfig;
@@ -95,18 +95,6 @@ struct Entry {
     stale_at: Instant,
 }
 
-impl Entry {
-    /// Until when `current` answers with this entry and does nothing else: until the refresh
-    /// window opens (with proactive refresh off, until the token is no longer handed out).
-    fn lease_until(&self, config: &CacheConfig) -> Instant {
-        if config.proactive_refresh {
-            self.refresh_at.min(self.stale_at)
-        } else {
-            self.stale_at
-        }
-    }
-}
-
 type FetchResult = Option<Result<AccessToken, AuthError>>;
 
 #[derive(Default)]
@@ -116,8 +104,8 @@ struct Flight {
     failure: Option<(AuthError, Instant)>,
     consecutive_failures: u32,
     counts: telemetry::Counts,
-    /// Ends the current entry's watched generation (see [`lease_timer`]).
-    timer: lease_timer::Timer,
+    /// Ends the current entry's watched generation (see [`lease`]).
+    timer: lease::Timer,
 }
 
 impl<S: TokenSource> CachedTokenSource<S> {
@@ -135,7 +123,7 @@ impl<S: TokenSource> CachedTokenSource<S> {
                 source,
                 config,
                 entry: ArcSwapOption::empty(),
-                generation: AtomicU64::new(view::next_generation(false)),
+                generation: AtomicU64::new(crate::view::next_generation(false)),
                 fetching: AtomicBool::new(false),
                 warned_cut: AtomicBool::new(false),
                 flight: Mutex::new(Flight::default()),
@@ -208,8 +196,8 @@ impl<S: TokenSource> CachedTokenSource<S> {
     pub fn clear(&self) -> Option<AccessToken> {
         let mut flight = self.shared.lock();
         let cleared = self.shared.entry.swap(None);
-        flight.timer = lease_timer::Timer::default();
-        self.shared.changed();
+        flight.timer = lease::Timer::default();
+        lease::unleased(&self.shared);
         cleared.map(|entry| entry.token.clone())
     }
 
@@ -237,12 +225,6 @@ impl<S: TokenSource> CachedTokenSource<S> {
 }
 
 impl<S: TokenSource> Shared<S> {
-    /// `entry` was dropped: readers holding a [`Lease`] read it again.
-    fn changed(&self) {
-        self.generation
-            .store(view::next_generation(false), Ordering::Release);
-    }
-
     fn lock(&self) -> MutexGuard<'_, Flight> {
         // The lock is never held across an await or user code, so poisoning cannot leave the
         // state half-updated; recover rather than panic.
@@ -388,9 +370,9 @@ impl<S: TokenSource> Shared<S> {
             refresh_at: schedule.refresh_at,
             stale_at: schedule.stale_at,
         };
-        let until = entry.lease_until(&self.config);
+        let until = lease::until(&entry, &self.config);
         self.entry.store(Some(Arc::new(entry)));
-        lease_timer::publish(self, &mut flight.timer, until);
+        lease::publish(self, &mut flight.timer, until);
     }
 }
 
@@ -465,7 +447,7 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
     }
 
     fn current(&self) -> Option<AccessToken> {
-        self.shared.fresh(Instant::now())
+        lease::watched_token(&self.shared).or_else(|| self.shared.fresh(Instant::now()))
     }
 
     fn invalidate(&self, token: &AccessToken) {
@@ -480,7 +462,7 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
             );
             telemetry::invalidated(self.shared.config.label());
             self.shared.entry.compare_and_swap(&*current, None);
-            self.shared.changed();
+            lease::unleased(&self.shared);
             // A tier below (a fleet cache shared with other processes) drops it too.
             self.shared.source.invalidate(token);
         }
@@ -492,21 +474,9 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
     }
 
     /// Holds until the token's refresh window opens (with proactive refresh off, until it is
-    /// no longer handed out): from there on `current` may start a refresh.
-    ///
-    /// A watched generation (see [`next_generation`](view::next_generation)) is leased only
-    /// while its timer is due to end it in time; when it runs late, readers ask `current`.
+    /// no longer handed out): from there on `current` may start a refresh. See [`lease`].
     fn lease(&self) -> Option<Lease> {
-        let generation = self.shared.generation.load(Ordering::Acquire);
-        let guard = self.shared.entry.load();
-        let entry = guard.as_ref()?;
-        let until = entry.lease_until(&self.shared.config);
-        let ends = if lease_timer::is_watched(generation) {
-            until.checked_sub(lease_timer::MARGIN)?
-        } else {
-            until
-        };
-        (Instant::now() < ends).then(|| Lease::new(entry.token.clone(), generation, until))
+        lease::lease(&self.shared)
     }
 }
 
@@ -524,4 +494,4 @@ impl<S> fmt::Debug for CachedTokenSource<S> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod timing_tests;
+pub(crate) mod timing_tests;

@@ -26,11 +26,13 @@
 //! and read no clock. Everywhere else (no runtime, a current-thread runtime, and so paused time
 //! in tests, where `tokio::time::advance` keeps working exactly) the generation is unwatched and
 //! readers read tokio's clock. A timer dropped unfired (its runtime shut down) ends its
-//! generation as it goes. What a timer cannot promise is to run on time when every worker of its
-//! runtime is blocked: a view that took its lease earlier then answers from it until the timer
-//! runs, more than a second past `until`. With proactive refresh on (the default) that only
-//! starts the refresh later, as the token stays valid until its expiry; a token that expired
-//! meanwhile is answered with a 401, which `TokenLayer` retries with a new one.
+//! generation as it goes. The cache's own [`current`](TokenSource::current) skips the clock under
+//! a watched generation too (a keyed layer, the reqwest adapter). What a timer cannot promise is
+//! to run on time when every worker of its runtime is blocked: until it runs, readers keep
+//! answering with the token past `until`. With proactive refresh on (the default) that only
+//! starts the refresh later, as the token stays valid until its expiry (minutes after the window
+//! opens, by default); a token that expired meanwhile is answered with a 401, whose
+//! invalidation takes a new, unwatched generation, and `TokenLayer` retries with a new token.
 //!
 //! ```
 //! use auth_core::{AccessToken, CachedTokenSource, StaticTokenSource, TokenSource, TokenView};

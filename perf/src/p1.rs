@@ -447,6 +447,8 @@ fn warm_keyed() -> (
     let keys: Vec<TokenKey> = (0..KEYS)
         .map(|i| TokenKey::new(format!("user-{i:04}")))
         .collect();
+    // Stored like `fresh_token_cache`'s, so the two compare like for like.
+    let _entered = app_runtime().enter();
     for key in &keys {
         keyed
             .source(key)

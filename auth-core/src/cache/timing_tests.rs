@@ -15,14 +15,14 @@ use super::*;
 /// A token endpoint that takes `delay` and hands out tokens living `lifetime`, recording when
 /// each fetch started.
 #[derive(Clone)]
-struct Endpoint {
+pub(crate) struct Endpoint {
     delay: Duration,
     lifetime: Duration,
     started: Arc<Mutex<Vec<Instant>>>,
 }
 
 impl Endpoint {
-    fn new(delay: Duration, lifetime: Duration) -> Self {
+    pub(crate) fn new(delay: Duration, lifetime: Duration) -> Self {
         Self {
             delay,
             lifetime,
@@ -30,7 +30,7 @@ impl Endpoint {
         }
     }
 
-    fn started(&self) -> Vec<Instant> {
+    pub(crate) fn started(&self) -> Vec<Instant> {
         self.started.lock().expect("lock").clone()
     }
 }

@@ -3,53 +3,16 @@
 
 use std::{
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
-use tokio::time::{Instant, advance, sleep};
+use tokio::time::{Instant, advance};
 
 use super::*;
-use crate::{CacheConfig, CachedTokenSource, StaticTokenSource};
-
-/// A token endpoint that takes 200 ms and hands out tokens `t1`, `t2`, … living `lifetime`,
-/// recording when each fetch started.
-#[derive(Clone)]
-struct Endpoint {
-    lifetime: Duration,
-    started: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl Endpoint {
-    fn new(lifetime: Duration) -> Self {
-        Self {
-            lifetime,
-            started: Arc::default(),
-        }
-    }
-
-    fn started(&self) -> Vec<Instant> {
-        self.started.lock().expect("lock").clone()
-    }
-}
-
-impl TokenSource for Endpoint {
-    fn token(&self) -> crate::TokenFuture<'_> {
-        let n = {
-            let mut started = self.started.lock().expect("lock");
-            started.push(Instant::now());
-            started.len()
-        };
-        Box::pin(async move {
-            sleep(Duration::from_millis(200)).await;
-            AccessToken::builder(format!("t{n}"))
-                .expires_in(self.lifetime)
-                .build()
-        })
-    }
-}
+use crate::{CacheConfig, CachedTokenSource, StaticTokenSource, cache::timing_tests::Endpoint};
 
 fn bearer(name: &str) -> AccessToken {
     AccessToken::builder(name.to_owned())
@@ -71,7 +34,7 @@ async fn through_token_lives_the_view_refreshes_in_the_window_and_never_hands_ou
     let lifetime = Duration::from_secs(60);
     let lead = Duration::from_secs(10);
     let skew = Duration::from_secs(2);
-    let endpoint = Endpoint::new(lifetime);
+    let endpoint = Endpoint::new(Duration::from_millis(200), lifetime);
     let cache = CachedTokenSource::with_config(
         endpoint.clone(),
         CacheConfig::default().refresh_before(lead).skew(skew),
@@ -114,7 +77,7 @@ async fn through_token_lives_the_view_refreshes_in_the_window_and_never_hands_ou
 /// has none (as `current`), and sees the next fetch's token at once.
 #[tokio::test(start_paused = true)]
 async fn without_proactive_refresh_the_lease_ends_where_the_token_stops_being_handed_out() {
-    let endpoint = Endpoint::new(Duration::from_secs(60));
+    let endpoint = Endpoint::new(Duration::from_millis(200), Duration::from_secs(60));
     let cache = CachedTokenSource::with_config(
         endpoint.clone(),
         CacheConfig::default()
@@ -210,16 +173,24 @@ fn a_source_without_generations_is_asked_every_time() {
 }
 
 /// A writer stores tokens 1..=N one after the other, publishing each number once stored;
-/// readers on other threads, each with its own view, never see a token older than the last
-/// number published before they asked.
-#[test]
-fn under_concurrent_changes_a_view_never_answers_with_a_replaced_token() {
+/// readers on other threads (one through its own view, one through `current`) never see a token
+/// older than the last number published before they asked. `watched`: the writer stores inside
+/// a multi-thread runtime, so every generation is watched and no reader reads the clock.
+fn readers_never_see_a_replaced_token(watched: bool) {
     const TOKENS: usize = 2_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let _entered = watched.then(|| runtime.enter());
     let cache = CachedTokenSource::new(StaticTokenSource::new(bearer("unused")));
     cache.insert(bearer("0"));
+    assert_eq!(cache.generation().map(|g| g % 2 == 1), Some(watched));
     let published = Arc::new(AtomicUsize::new(0));
-    let readers: Vec<_> = (0..2)
-        .map(|_| {
+    let readers: Vec<_> = [true, false]
+        .into_iter()
+        .map(|through_view| {
             let cache = cache.clone();
             let published = published.clone();
             std::thread::spawn(move || {
@@ -227,8 +198,14 @@ fn under_concurrent_changes_a_view_never_answers_with_a_replaced_token() {
                 let mut reads = 0usize;
                 loop {
                     let floor = published.load(Ordering::Acquire);
-                    let token = view.current(&cache).expect("always a token");
-                    let got: usize = name(&token).parse().expect("a number");
+                    let token = if through_view {
+                        view.current(&cache)
+                    } else {
+                        cache.current()
+                    };
+                    let got: usize = name(&token.expect("always a token"))
+                        .parse()
+                        .expect("a number");
                     assert!(got >= floor, "read {got} after {floor} was stored");
                     reads += 1;
                     if floor == TOKENS {
@@ -246,6 +223,16 @@ fn under_concurrent_changes_a_view_never_answers_with_a_replaced_token() {
         let reads = reader.join().expect("reader");
         assert!(reads > 0);
     }
+}
+
+#[test]
+fn under_concurrent_changes_no_reader_answers_with_a_replaced_token() {
+    readers_never_see_a_replaced_token(false);
+}
+
+#[test]
+fn under_concurrent_changes_of_watched_generations_no_reader_answers_with_a_replaced_token() {
+    readers_never_see_a_replaced_token(true);
 }
 
 #[test]

@@ -20,6 +20,16 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use super::{Api, numbered_source};
 use crate::TokenLayer;
 
+/// Sends `request` through `client` once it is ready; the response's status.
+async fn send<S, B>(client: &mut S, request: Request<B>) -> StatusCode
+where
+    S: Service<Request<B>, Response = Response<()>>,
+    S::Error: std::fmt::Debug,
+{
+    let ready = client.ready().await.expect("ready");
+    ready.call(request).await.expect("response").status()
+}
+
 /// Whether the cache's generation is watched by a timer (odd; see `auth_core::view`).
 fn watched(source: &impl TokenSource) -> bool {
     source.generation().is_some_and(|g| g % 2 == 1)
@@ -80,14 +90,10 @@ async fn a_service_follows_the_cache_through_a_refresh_under_a_watched_generatio
         .service(api);
     let stop = expiry + Duration::from_millis(500);
     while Instant::now() < stop {
-        let response = client
-            .ready()
-            .await
-            .expect("ready")
-            .call(Request::new(Empty::new()))
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            send(&mut client, Request::new(Empty::new())).await,
+            StatusCode::OK
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let seen = seen.lock().expect("lock").clone();
@@ -125,14 +131,7 @@ async fn after_a_401_the_same_service_keeps_the_new_token() {
         .service(api.service::<Full<Bytes>>());
     for _ in 0..3 {
         let request = Request::new(Full::new(Bytes::from_static(b"x")));
-        let response = client
-            .ready()
-            .await
-            .expect("ready")
-            .call(request)
-            .await
-            .expect("response");
-        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(send(&mut client, request).await, StatusCode::OK);
     }
     assert_eq!(
         fetches.load(Ordering::SeqCst),
@@ -151,13 +150,7 @@ async fn an_inserted_token_reaches_every_clone_of_the_service_at_once() {
     let mut first = ServiceBuilder::new()
         .layer(TokenLayer::new(source.clone()))
         .service(api);
-    first
-        .ready()
-        .await
-        .expect("ready")
-        .call(Request::new(Empty::new()))
-        .await
-        .expect("response");
+    send(&mut first, Request::new(Empty::new())).await;
     let mut second = first.clone();
     source.insert(
         AccessToken::builder("inserted")
@@ -167,13 +160,7 @@ async fn an_inserted_token_reaches_every_clone_of_the_service_at_once() {
     );
     assert!(watched(&source));
     for client in [&mut first, &mut second] {
-        client
-            .ready()
-            .await
-            .expect("ready")
-            .call(Request::new(Empty::new()))
-            .await
-            .expect("response");
+        send(client, Request::new(Empty::new())).await;
     }
     let tokens: Vec<String> = seen
         .lock()
