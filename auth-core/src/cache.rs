@@ -474,7 +474,8 @@ impl<S: TokenSource> TokenSource for CachedTokenSource<S> {
     }
 
     /// Holds until the token's refresh window opens (with proactive refresh off, until it is
-    /// no longer handed out): from there on `current` may start a refresh. See [the view module](crate::view).
+    /// no longer handed out): from there on `current` may start a refresh. See
+    /// [the view module](crate::view).
     fn lease(&self) -> Option<Lease> {
         lease::lease(&self.shared)
     }
