@@ -130,7 +130,8 @@ where
         KeyedTokenSource {
             shared: Arc::new(Shared {
                 make: self.make,
-                config: self.config,
+                // No timer task per key (see `CacheConfig::lease_timer`).
+                config: self.config.lease_timer(false),
                 max_keys: self.max_keys,
                 idle_timeout: self.idle_timeout,
                 epoch: Instant::now(),

@@ -447,7 +447,8 @@ fn warm_keyed() -> (
     let keys: Vec<TokenKey> = (0..KEYS)
         .map(|i| TokenKey::new(format!("user-{i:04}")))
         .collect();
-    // Stored like `fresh_token_cache`'s, so the two compare like for like.
+    // Stored like `fresh_token_cache`'s, so the two compare like for like (a keyed source's
+    // caches arm no timer, see `CacheConfig::lease_timer`, so its readers read the clock).
     let _entered = app_runtime().enter();
     for key in &keys {
         keyed

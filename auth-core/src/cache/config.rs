@@ -46,6 +46,7 @@ pub struct CacheConfig {
     pub(crate) refresh_before: Option<Duration>,
     pub(crate) proactive_refresh: bool,
     pub(crate) jitter: bool,
+    pub(crate) lease_timer: bool,
     pub(crate) default_lifetime: Duration,
     pub(crate) fetch_timeout: Duration,
     pub(crate) backoff_base: Duration,
@@ -64,6 +65,7 @@ impl Default for CacheConfig {
             refresh_before: None,
             proactive_refresh: true,
             jitter: true,
+            lease_timer: true,
             default_lifetime: DEFAULT_LIFETIME,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             backoff_base: DEFAULT_BACKOFF_BASE,
@@ -149,6 +151,17 @@ impl CacheConfig {
     /// Whether to refresh in the background before expiry. Defaults to on.
     pub fn proactive_refresh(mut self, enabled: bool) -> Self {
         self.proactive_refresh = enabled;
+        self
+    }
+
+    /// Whether a token stored inside a multi-thread runtime gets a timer task there, which ends
+    /// its watched generation before the refresh window opens, so readers (`TokenLayer`'s
+    /// services, [`current`](crate::TokenSource::current)) do not read the clock on every
+    /// request; see [`view`](crate::view). Defaults to on: one task per cache. A
+    /// [`KeyedTokenSource`](crate::KeyedTokenSource) turns it off for its per-key caches (a task
+    /// per key would cost more memory than the clock reads save on its path).
+    pub fn lease_timer(mut self, enabled: bool) -> Self {
+        self.lease_timer = enabled;
         self
     }
 

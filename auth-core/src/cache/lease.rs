@@ -4,14 +4,14 @@
 //! A reader holding a [`Lease`](crate::Lease) must stop answering from it at its `until` (the
 //! token's refresh window opens, or it is no longer handed out). Either it reads the clock on
 //! every request, or something tells it, by taking a new generation, before `until` comes. When
-//! the cache stores an entry inside a multi-thread Tokio runtime, it spawns a timer that takes a
-//! new generation [`MARGIN`] before `until`, and the entry's generation is *watched* (odd):
-//! readers compare generations only, and the cache's own `current` reads no clock either.
-//! Elsewhere (no runtime, a current-thread runtime, which runs
-//! tasks only while it is driven, and so paused time in tests) the generation is unwatched
-//! (even) and readers read the clock. A timer dropped before it fires (its runtime shut down)
-//! takes a new, unwatched generation as it goes, so readers never wait on a timer that will not
-//! come.
+//! the cache stores an entry inside a multi-thread Tokio runtime (and
+//! [`CacheConfig::lease_timer`] is on, as it is but for a keyed source's caches), it spawns a
+//! timer that takes a new generation [`MARGIN`] before `until`, and the entry's generation is
+//! *watched* (odd): readers compare generations only, and the cache's own `current` reads no
+//! clock either. Elsewhere (no runtime, a current-thread runtime, which runs tasks only while it
+//! is driven, and so paused time in tests) the generation is unwatched (even) and readers read
+//! the clock. A timer dropped before it fires (its runtime shut down) takes a new, unwatched
+//! generation as it goes, so readers never wait on a timer that will not come.
 
 use std::{
     sync::{Arc, Weak, atomic::Ordering},
@@ -104,7 +104,8 @@ pub(super) fn publish<S: TokenSource>(shared: &Arc<Shared<S>>, timer: &mut Timer
         .ok()
         .filter(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread);
     let fires_at = until.checked_sub(MARGIN).filter(|at| Instant::now() < *at);
-    let (Some(runtime), Some(fires_at)) = (runtime, fires_at) else {
+    let (true, Some(runtime), Some(fires_at)) = (shared.config.lease_timer, runtime, fires_at)
+    else {
         shared
             .generation
             .store(next_generation(false), Ordering::Release);

@@ -191,3 +191,29 @@ fn a_replaced_entrys_timer_leaves_the_new_generation_alone() {
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(generation(&cache), long);
 }
+
+/// With `lease_timer(false)`, and for a keyed source's caches, no timer: unwatched.
+#[test]
+fn without_lease_timers_generations_stay_unwatched() {
+    let runtime = multi_thread(1);
+    let _entered = runtime.enter();
+    let cache = CachedTokenSource::with_config(
+        StaticTokenSource::new(token("unused", Duration::from_secs(3600))),
+        CacheConfig::default().lease_timer(false),
+    );
+    cache.insert(token("t", Duration::from_secs(3600)));
+    assert!(!is_watched(generation(&cache)));
+    let keyed = crate::KeyedTokenSource::builder(|_: &crate::TokenKey| {
+        Ok(StaticTokenSource::new(token(
+            "unused",
+            Duration::from_secs(3600),
+        )))
+    })
+    .build();
+    let entry = keyed.source(&crate::TokenKey::new("alice")).expect("entry");
+    entry
+        .cache()
+        .insert(token("alice", Duration::from_secs(3600)));
+    assert_eq!(entry.generation().map(is_watched), Some(false));
+    assert!(entry.current().is_some());
+}
