@@ -154,6 +154,13 @@ impl<S: TokenSource> CachedTokenSource<S> {
         wait(rx).await
     }
 
+    /// [`current`](TokenSource::current) with the clock already read: a keyed entry reads it
+    /// once for its last use and for the freshness check.
+    #[inline]
+    pub(crate) fn current_at(&self, now: Instant) -> Option<AccessToken> {
+        lease::watched_token(&self.shared).or_else(|| self.shared.fresh(now))
+    }
+
     /// The cache's state now (token age and expiry, fetch and failure counts, the latest error
     /// kind), for health endpoints; it never holds a secret. With the `metrics` feature it also
     /// updates the [`TOKEN_EXPIRES_IN`](telemetry::TOKEN_EXPIRES_IN) gauge.

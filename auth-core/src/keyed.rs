@@ -160,9 +160,10 @@ where
         }
     }
 
-    /// The cached source of `key`, built now if the key is new (or was evicted).
+    /// The cached source of `key`, built now if the key is new (or was evicted). The key
+    /// counts as used when a token is asked of the entry (`token`, `current`), which reads
+    /// the clock once for both its last use and the token's freshness.
     pub fn source(&self, key: &K) -> Result<KeyedEntry<S>, AuthError> {
-        let now = self.now();
         {
             let map = self
                 .shared
@@ -170,10 +171,10 @@ where
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(entry) = map.get(key) {
-                entry.touch(now);
                 return Ok(entry.clone());
             }
         }
+        let now = Instant::now();
         // Built outside the lock: `make` may read files or the environment.
         let built = KeyedEntry {
             inner: Arc::new(EntryInner {
@@ -181,7 +182,8 @@ where
                     (self.shared.make)(key)?,
                     self.shared.config.clone(),
                 ),
-                last_used: AtomicU64::new(now),
+                epoch: self.shared.epoch,
+                last_used: AtomicU64::new(millis_since(self.shared.epoch, now)),
             }),
         };
         let mut map = self
@@ -191,10 +193,9 @@ where
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = map.get(key) {
             // Another caller built it meanwhile: one source per key.
-            entry.touch(now);
             return Ok(entry.clone());
         }
-        self.make_room(&mut map, now);
+        self.make_room(&mut map, millis_since(self.shared.epoch, now));
         map.insert(key.clone(), built.clone());
         Ok(built)
     }
@@ -217,6 +218,26 @@ where
         }
     }
 
+    /// The token the key in `extensions` has at hand, as [`current`](TokenSource::current)
+    /// (the key counts as used), without taking a reference to its source: `Ok(None)` when
+    /// the key has no fresh token or is not held yet ([`for_extensions`](Self::for_extensions)
+    /// then builds its source). Fails closed like `for_extensions` when there is no key.
+    #[inline]
+    pub fn current_for_extensions(
+        &self,
+        extensions: &http::Extensions,
+    ) -> Result<Option<AccessToken>, AuthError> {
+        let Some(key) = extensions.get::<K>() else {
+            return Err(no_key::<K>());
+        };
+        let map = self
+            .shared
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(map.get(key).and_then(|entry| entry.inner.current()))
+    }
+
     /// Drops the cached token of `key` (the user signed out, a tenant's credentials changed),
     /// keeping the key; its next request fetches a new token.
     pub fn invalidate_key(&self, key: &K) {
@@ -228,8 +249,9 @@ where
                 .unwrap_or_else(PoisonError::into_inner);
             map.get(key).cloned()
         };
+        // Through the cache itself: invalidating is not a use of the key.
         if let Some(entry) = entry
-            && let Some(token) = entry.current()
+            && let Some(token) = entry.cache().current()
         {
             entry.invalidate(&token);
         }
@@ -264,13 +286,6 @@ where
         self.shared.max_keys
     }
 
-    fn now(&self) -> u64 {
-        let ms = Instant::now()
-            .saturating_duration_since(self.shared.epoch)
-            .as_millis();
-        u64::try_from(ms).unwrap_or(u64::MAX)
-    }
-
     /// Evicts idle keys, then the least recently used ones, until one more key fits.
     fn make_room(&self, map: &mut HashMap<K, KeyedEntry<S>>, now: u64) {
         if map.len() < self.shared.max_keys {
@@ -293,6 +308,13 @@ where
             map.remove(&key);
         }
     }
+}
+
+/// Milliseconds from `epoch` to `now`: the unit of a key's last use.
+#[inline]
+fn millis_since(epoch: Instant, now: Instant) -> u64 {
+    let elapsed = now.saturating_duration_since(epoch);
+    (elapsed.as_secs().saturating_mul(1000)).saturating_add(u64::from(elapsed.subsec_millis()))
 }
 
 /// The error of a request without a key.
@@ -348,7 +370,24 @@ pub struct KeyedEntry<S> {
 
 struct EntryInner<S> {
     cache: CachedTokenSource<S>,
+    /// The map's epoch: `last_used` counts milliseconds from here.
+    epoch: Instant,
     last_used: AtomicU64,
+}
+
+impl<S> EntryInner<S> {
+    /// Marks the entry used now and returns the instant, for the freshness check.
+    #[inline]
+    fn used_now(&self) -> Instant {
+        let now = Instant::now();
+        let ms = millis_since(self.epoch, now);
+        // Written only when the millisecond changed, so requests on many cores do not fight
+        // over the cache line.
+        if self.last_used.load(Ordering::Relaxed) != ms {
+            self.last_used.store(ms, Ordering::Relaxed);
+        }
+        now
+    }
 }
 
 impl<S> Clone for KeyedEntry<S> {
@@ -369,14 +408,6 @@ impl<S> KeyedEntry<S> {
         self.inner.last_used.load(Ordering::Relaxed)
     }
 
-    /// Marks the entry used at `now`, writing only when the millisecond changed (so requests on
-    /// many cores do not fight over the cache line).
-    fn touch(&self, now: u64) {
-        if self.inner.last_used.load(Ordering::Relaxed) != now {
-            self.inner.last_used.store(now, Ordering::Relaxed);
-        }
-    }
-
     /// The entry as a shared trait object, without a new allocation.
     pub fn into_dyn(self) -> Arc<dyn TokenSource>
     where
@@ -388,11 +419,16 @@ impl<S> KeyedEntry<S> {
 
 impl<S: TokenSource> TokenSource for EntryInner<S> {
     fn token(&self) -> TokenFuture<'_> {
-        self.cache.token()
+        let now = self.used_now();
+        match self.cache.current_at(now) {
+            Some(token) => Box::pin(std::future::ready(Ok(token))),
+            None => self.cache.token(),
+        }
     }
 
+    #[inline]
     fn current(&self) -> Option<AccessToken> {
-        self.cache.current()
+        self.cache.current_at(self.used_now())
     }
 
     fn invalidate(&self, token: &AccessToken) {
@@ -411,11 +447,11 @@ impl<S: TokenSource> TokenSource for EntryInner<S> {
 
 impl<S: TokenSource> TokenSource for KeyedEntry<S> {
     fn token(&self) -> TokenFuture<'_> {
-        self.inner.cache.token()
+        self.inner.token()
     }
 
     fn current(&self) -> Option<AccessToken> {
-        self.inner.cache.current()
+        self.inner.current()
     }
 
     fn invalidate(&self, token: &AccessToken) {

@@ -276,7 +276,7 @@ impl<T: TokenSource> TokenLayer<T> {
         extensions: &http::Extensions,
     ) -> Result<Option<std::sync::Arc<dyn TokenSource>>, AuthError> {
         match &self.shared.pick {
-            Some(pick) => pick(extensions).map(Some),
+            Some(pick) => pick.pick(extensions).map(Some),
             None => Ok(None),
         }
     }

@@ -57,7 +57,7 @@ use crate::{
 /// Built by [`NoAuthLayer::new`](crate::NoAuthLayer::new), [`BearerLayer::new`](crate::BearerLayer::new),
 /// [`BasicAuthLayer::new`](crate::BasicAuthLayer::new) and [`ApiKeyLayer`](crate::ApiKeyLayer)'s
 /// builders. Cheap to clone; `Debug` shows where the credential goes, never the credential.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AddCredentialLayer {
     pub(crate) credential: Credential,
     pub(crate) origins: Option<OriginFilter>,
@@ -90,15 +90,6 @@ impl AddCredentialLayer {
     pub fn restrict_to_origins(mut self, origins: impl IntoIterator<Item = Origin>) -> Self {
         self.origins = origin::restrict(self.origins, origins);
         self
-    }
-}
-
-impl fmt::Debug for AddCredentialLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AddCredentialLayer")
-            .field("credential", &self.credential)
-            .field("origins", &self.origins)
-            .finish()
     }
 }
 

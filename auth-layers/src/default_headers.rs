@@ -52,7 +52,7 @@ use tower_service::Service;
 ///
 /// Cheap to clone (the headers are shared). `Debug` shows the names and values, except values
 /// added with [`sensitive_header`](Self::sensitive_header).
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DefaultHeadersLayer {
     headers: Arc<[(HeaderName, HeaderValue)]>,
 }
@@ -127,15 +127,6 @@ impl DefaultHeadersLayer {
     /// The headers, in the order they were added.
     pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
         self.headers.iter().map(|(name, value)| (name, value))
-    }
-}
-
-impl fmt::Debug for DefaultHeadersLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `HeaderValue`'s Debug prints `Sensitive` for sensitive values.
-        f.debug_struct("DefaultHeadersLayer")
-            .field("headers", &self.headers)
-            .finish()
     }
 }
 

@@ -42,12 +42,14 @@
 //! [`CachedTokenSource`]: auth_core::CachedTokenSource
 
 use std::{
-    fmt, mem,
+    fmt,
+    hash::Hash,
+    mem,
     sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll},
 };
 
-use auth_core::{AuthError, KeyedTokenSource, TokenSource, TokenView};
+use auth_core::{AccessToken, AuthError, KeyedEntry, KeyedTokenSource, TokenSource, TokenView};
 use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -98,12 +100,32 @@ pub(crate) struct Shared<T> {
     pub(crate) settings: Settings,
     /// For a keyed layer: picks the source of each request from its extensions (`None`: every
     /// request uses `source`).
-    pub(crate) pick: Option<Arc<Picker>>,
+    pub(crate) pick: Option<Arc<dyn Picker>>,
 }
 
 /// Picks the token source of a request from its extensions (a keyed layer).
-pub(crate) type Picker =
-    dyn Fn(&Extensions) -> Result<Arc<dyn TokenSource>, AuthError> + Send + Sync;
+pub(crate) trait Picker: Send + Sync {
+    /// The token the request's source has at hand (`Ok(None)`: none, or the source is not
+    /// built yet), without taking a reference to the source: the hot path.
+    fn current(&self, extensions: &Extensions) -> Result<Option<AccessToken>, AuthError>;
+
+    /// The request's source, built if need be: for a fetch, and for the retry after a 401.
+    fn pick(&self, extensions: &Extensions) -> Result<Arc<dyn TokenSource>, AuthError>;
+}
+
+impl<K, S> Picker for KeyedTokenSource<K, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    S: TokenSource,
+{
+    fn current(&self, extensions: &Extensions) -> Result<Option<AccessToken>, AuthError> {
+        self.current_for_extensions(extensions)
+    }
+
+    fn pick(&self, extensions: &Extensions) -> Result<Arc<dyn TokenSource>, AuthError> {
+        self.for_extensions(extensions).map(KeyedEntry::into_dyn)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -272,12 +294,7 @@ where
     /// # Ok(()) }
     /// ```
     pub fn keyed(keyed: KeyedTokenSource<K, S>) -> Self {
-        let picker = keyed.clone();
-        let pick: Arc<Picker> = Arc::new(move |extensions: &Extensions| {
-            picker
-                .for_extensions(extensions)
-                .map(|entry| entry.into_dyn())
-        });
+        let pick: Arc<dyn Picker> = Arc::new(keyed.clone());
         let layer = Self::new(keyed);
         TokenLayer {
             shared: Arc::new(Shared {
@@ -407,8 +424,8 @@ where
             None => {
                 // A keyed layer's source never has a token at hand: it is looked for here, off
                 // the hot path of a single-token layer.
-                if let Some(pick) = &self.bound.shared.pick {
-                    return self.call_keyed(pick(request.extensions()), request);
+                if let Some(pick) = self.bound.shared.pick.as_deref() {
+                    return Self::call_keyed(&mut self.inner, &self.bound, pick, request);
                 }
                 // The ready service goes into the future (it is called once the token comes);
                 // `self` keeps a fresh clone (tower's pattern).
@@ -421,12 +438,14 @@ where
 }
 
 impl<S, T> Token<S, T> {
-    /// A keyed layer's call: the request's own source (or the error of a request without a
-    /// key, which is not sent).
+    /// A keyed layer's call: the token of the request's own key (or the error of a request
+    /// without a key, which is not sent). With a token at hand the future takes no reference
+    /// to the key's source: a retry after a 401 picks it again from the request's copy.
     #[inline(never)]
     fn call_keyed<B>(
-        &mut self,
-        picked: Result<Arc<dyn TokenSource>, AuthError>,
+        inner: &mut S,
+        bound: &Arc<Bound<S, T>>,
+        pick: &dyn Picker,
         request: Request<B>,
     ) -> ResponseFuture<S, T, B>
     where
@@ -434,19 +453,17 @@ impl<S, T> Token<S, T> {
         T: TokenSource + Clone,
         B: ReplayableBody,
     {
-        let source = match picked {
-            Ok(source) => source,
-            Err(error) => return ResponseFuture::failed(error),
-        };
-        match source.current() {
-            Some(token) => {
-                ResponseFuture::send(&mut self.inner, &self.bound, request, token, Some(source))
-            }
-            None => {
-                let clone = self.inner.clone();
-                let inner = mem::replace(&mut self.inner, clone);
-                ResponseFuture::fetch(inner, self.bound.clone(), request, Some(source))
-            }
+        match pick.current(request.extensions()) {
+            Ok(Some(token)) => ResponseFuture::send(inner, bound, request, token, None),
+            Ok(None) => match pick.pick(request.extensions()) {
+                Ok(source) => {
+                    let clone = inner.clone();
+                    let inner = mem::replace(inner, clone);
+                    ResponseFuture::fetch(inner, bound.clone(), request, Some(source))
+                }
+                Err(error) => ResponseFuture::failed(error),
+            },
+            Err(error) => ResponseFuture::failed(error),
         }
     }
 }

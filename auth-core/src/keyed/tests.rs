@@ -112,20 +112,32 @@ async fn the_bound_holds_and_evicted_keys_refetch_once() {
 
 #[tokio::test(start_paused = true)]
 async fn the_least_recently_used_key_goes_first() {
-    let counts = Counts::default();
-    let keyed = counted(&counts).max_keys(2).build();
-    let (a, b, c) = (TokenKey::new("a"), TokenKey::new("b"), TokenKey::new("c"));
-    keyed.token(&a).await.expect("token");
-    tokio::time::advance(Duration::from_millis(5)).await;
-    keyed.token(&b).await.expect("token");
-    tokio::time::advance(Duration::from_millis(5)).await;
-    keyed.token(&a).await.expect("token"); // a is now more recent than b
-    tokio::time::advance(Duration::from_millis(5)).await;
-    keyed.token(&c).await.expect("token"); // evicts b
-    keyed.token(&a).await.expect("token");
-    assert_eq!(fetches(&counts, "a"), 1);
-    keyed.token(&b).await.expect("token");
-    assert_eq!(fetches(&counts, "b"), 2);
+    // A key is used when its token is asked for, directly or as the token at hand for a
+    // request that carries the key.
+    for through_extensions in [false, true] {
+        let counts = Counts::default();
+        let keyed = counted(&counts).max_keys(2).build();
+        let (a, b, c) = (TokenKey::new("a"), TokenKey::new("b"), TokenKey::new("c"));
+        keyed.token(&a).await.expect("token");
+        tokio::time::advance(Duration::from_millis(5)).await;
+        keyed.token(&b).await.expect("token");
+        tokio::time::advance(Duration::from_millis(5)).await;
+        // a is now more recent than b
+        if through_extensions {
+            let mut extensions = http::Extensions::new();
+            extensions.insert(a.clone());
+            let at_hand = keyed.current_for_extensions(&extensions).expect("key");
+            assert!(at_hand.is_some());
+        } else {
+            keyed.token(&a).await.expect("token");
+        }
+        tokio::time::advance(Duration::from_millis(5)).await;
+        keyed.token(&c).await.expect("token"); // evicts b
+        keyed.token(&a).await.expect("token");
+        assert_eq!(fetches(&counts, "a"), 1);
+        keyed.token(&b).await.expect("token");
+        assert_eq!(fetches(&counts, "b"), 2);
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,6 +243,39 @@ async fn a_request_without_a_key_fails_closed() {
         entry.current().expect("ok").header_value(),
         "Bearer alice---1"
     );
+}
+
+#[tokio::test]
+async fn the_token_at_hand_for_a_requests_key_builds_nothing_and_fails_closed_without_a_key() {
+    let counts = Counts::default();
+    let keyed = counted(&counts).build();
+    let error = keyed
+        .current_for_extensions(&http::Extensions::new())
+        .expect_err("no key, no token");
+    assert_eq!(error.kind(), ErrorKind::NoTokenKey);
+    let mut extensions = http::Extensions::new();
+    extensions.insert(TokenKey::new("alice"));
+    // A key not held yet: nothing at hand, and nothing is built or fetched for it.
+    assert!(
+        keyed
+            .current_for_extensions(&extensions)
+            .expect("ok")
+            .is_none()
+    );
+    assert_eq!(keyed.len(), 0);
+    assert_eq!(fetches(&counts, "alice"), 0);
+    keyed.token(&TokenKey::new("alice")).await.expect("token");
+    let token = keyed.current_for_extensions(&extensions).expect("ok");
+    assert_eq!(token.expect("at hand").header_value(), "Bearer alice---1");
+    // Invalidated: nothing at hand until the next fetch.
+    keyed.invalidate_key(&TokenKey::new("alice"));
+    assert!(
+        keyed
+            .current_for_extensions(&extensions)
+            .expect("ok")
+            .is_none()
+    );
+    assert_eq!(fetches(&counts, "alice"), 1);
 }
 
 #[tokio::test]

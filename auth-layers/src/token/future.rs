@@ -54,7 +54,8 @@ pin_project! {
 /// What work after the first call needs.
 struct Later<S, T> {
     bound: Arc<Bound<S, T>>,
-    /// The request's own source, for a keyed layer (`None`: the layer's source).
+    /// The request's own source, for a keyed layer that fetched it (`None`: the layer's
+    /// source, or for a keyed layer, the source picked again from the request's copy).
     picked: Option<Arc<dyn TokenSource>>,
     /// The service for the next call: the layer's ready service, moved in when the call waits
     /// (for the token, or for the body); for a retry, a clone of the spare, taken only when the
@@ -108,9 +109,24 @@ fn fetch_owned<T: TokenSource>(
 }
 
 impl<S, T: TokenSource> Later<S, T> {
-    /// Drops `token` from the source it came from.
-    fn invalidate(&self, token: &AccessToken) {
-        match &self.picked {
+    /// The source to invalidate a rejected token in and fetch the next from: the one the
+    /// request's token was fetched from, else for a keyed layer the key's source picked again
+    /// from the request's copy (`None`: the layer's own source).
+    fn retry_source<B>(
+        &self,
+        replay: Option<&Replay<B>>,
+    ) -> Result<Option<Arc<dyn TokenSource>>, AuthError> {
+        match (&self.picked, &self.bound.shared.pick, replay) {
+            (Some(source), ..) => Ok(Some(source.clone())),
+            (None, Some(pick), Some(copy)) => pick.pick(copy.extensions()).map(Some),
+            // Without a copy there is no retry; a keyed layer's own source fails closed.
+            (None, ..) => Ok(None),
+        }
+    }
+
+    /// Drops `token` from `picked` (see [`retry_source`](Self::retry_source)).
+    fn invalidate(&self, picked: Option<&Arc<dyn TokenSource>>, token: &AccessToken) {
+        match picked {
             Some(source) => source.invalidate(token),
             None => self.bound.shared.source.invalidate(token),
         }
@@ -381,8 +397,15 @@ where
                             #[cfg(feature = "metrics")]
                             metrics::counter!(super::RETRIES, "status" => rejection.label())
                                 .increment(1);
-                            later.invalidate(token);
-                            let fut = fetch_owned(&later.bound.shared, later.picked.as_ref());
+                            let picked = match later.retry_source(replay.as_ref()) {
+                                Ok(picked) => picked,
+                                Err(error) => {
+                                    this.state.set(State::Done);
+                                    return Poll::Ready(Err(error.into()));
+                                }
+                            };
+                            later.invalidate(picked.as_ref(), token);
+                            let fut = fetch_owned(&later.bound.shared, picked.as_ref());
                             let replay = replay.take();
                             this.state.set(State::Refetching {
                                 fut,

@@ -192,6 +192,11 @@ impl<B> Replay<B> {
         }
     }
 
+    /// The request's extensions (a keyed layer finds the request's key there).
+    pub(super) fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
     /// The request to send again.
     pub(super) fn into_request(self) -> Request<B> {
         let mut request = Request::new(self.body);

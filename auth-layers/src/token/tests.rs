@@ -23,8 +23,26 @@ use crate::BoxError;
 
 mod bound;
 mod clones;
+mod keyed;
 mod query;
 mod view;
+
+/// The `Authorization` header `request` carries (empty when none).
+fn authorization<B>(request: &Request<B>) -> String {
+    request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A response with `status`.
+fn answer(status: StatusCode) -> Response<()> {
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    response
+}
 
 /// A source that hands out `t1`, `t2`, … and counts its fetches.
 fn numbered_source() -> (

@@ -17,7 +17,7 @@ use http_body_util::{Empty, Full};
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
-use super::{Api, numbered_source};
+use super::{Api, authorization, numbered_source};
 use crate::TokenLayer;
 
 /// Sends `request` through `client` once it is ready; the response's status.
@@ -47,12 +47,7 @@ fn recording() -> (
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let api = service_fn(move |req: Request<Empty<Bytes>>| {
-        let token = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let token = authorization(&req);
         log.lock().expect("lock").push((Instant::now(), token));
         async { Ok::<_, std::convert::Infallible>(Response::new(())) }
     });
