@@ -63,6 +63,7 @@ use crate::{
 
 mod attach;
 mod future;
+mod later;
 mod rejected;
 mod replay;
 mod retry;
@@ -140,7 +141,7 @@ pub(crate) struct Settings {
 
 impl<T: TokenSource + Clone> TokenLayer<T> {
     /// Sends tokens from `source` in the `Authorization` header; the header value (with its
-    /// prefix, usually `Bearer`) is the one the [`AccessToken`](auth_core::AccessToken) carries.
+    /// prefix, usually `Bearer`) is the one the [`AccessToken`] carries.
     pub fn new(source: T) -> Self {
         Self::placed(source, Placement::Header(HeaderSlot::authorization()))
     }

@@ -17,8 +17,9 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{
-    Bound, Shared,
+    Bound,
     attach::{Nonce, begin, bound_response},
+    later::{Later, fetch_owned},
     rejected::{NO_NEWER_TOKEN, attach_error, give_up_reason},
     replay::{Replay, ReplayableBody},
     retry::{self, Decision, Rejection},
@@ -51,18 +52,6 @@ pin_project! {
     }
 }
 
-/// What work after the first call needs.
-struct Later<S, T> {
-    bound: Arc<Bound<S, T>>,
-    /// The request's own source, for a keyed layer that fetched it (`None`: the layer's
-    /// source, or for a keyed layer, the source picked again from the request's copy).
-    picked: Option<Arc<dyn TokenSource>>,
-    /// The service for the next call: the layer's ready service, moved in when the call waits
-    /// (for the token, or for the body); for a retry, a clone of the spare, taken only when the
-    /// retry happens.
-    service: Option<S>,
-}
-
 pin_project! {
     // Each state holds what only it needs, so the future is as large as its largest state rather
     // than the sum of them all: it is moved a few times before it is polled.
@@ -89,47 +78,6 @@ pin_project! {
         // The token could not be placed in the request (a URI that takes no query).
         Failed { error: Option<AuthError> },
         Done,
-    }
-}
-
-fn fetch_owned<T: TokenSource>(
-    shared: &Arc<Shared<T>>,
-    picked: Option<&Arc<dyn TokenSource>>,
-) -> TokenFuture<'static> {
-    match picked {
-        Some(source) => {
-            let source = source.clone();
-            Box::pin(async move { source.token().await })
-        }
-        None => {
-            let shared = shared.clone();
-            Box::pin(async move { shared.source.token().await })
-        }
-    }
-}
-
-impl<S, T: TokenSource> Later<S, T> {
-    /// The source to invalidate a rejected token in and fetch the next from: the one the
-    /// request's token was fetched from, else for a keyed layer the key's source picked again
-    /// from the request's copy (`None`: the layer's own source).
-    fn retry_source<B>(
-        &self,
-        replay: Option<&Replay<B>>,
-    ) -> Result<Option<Arc<dyn TokenSource>>, AuthError> {
-        match (&self.picked, &self.bound.shared.pick, replay) {
-            (Some(source), ..) => Ok(Some(source.clone())),
-            (None, Some(pick), Some(copy)) => pick.pick(copy.extensions()).map(Some),
-            // Without a copy there is no retry; a keyed layer's own source fails closed.
-            (None, ..) => Ok(None),
-        }
-    }
-
-    /// Drops `token` from `picked` (see [`retry_source`](Self::retry_source)).
-    fn invalidate(&self, picked: Option<&Arc<dyn TokenSource>>, token: &AccessToken) {
-        match picked {
-            Some(source) => source.invalidate(token),
-            None => self.bound.shared.source.invalidate(token),
-        }
     }
 }
 
