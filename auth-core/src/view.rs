@@ -76,6 +76,12 @@ pub fn next_generation(watched: bool) -> u64 {
     GENERATIONS.fetch_add(1, Ordering::Relaxed) * 2 + u64::from(watched)
 }
 
+/// Whether `generation` was taken as a watched one (see [`next_generation`]).
+#[inline]
+pub(crate) fn is_watched(generation: u64) -> bool {
+    generation & 1 == 1
+}
+
 /// What [`TokenSource::current`] answers, for as long as the source's generation stays
 /// `generation` and the clock is before `until`; see the [module docs](self).
 #[derive(Clone)]
@@ -150,7 +156,7 @@ impl TokenView {
         let holds = match self.held {
             Some((generation, until)) => {
                 source.generation() == Some(generation)
-                    && (generation & 1 == 1 || Instant::now() < until)
+                    && (is_watched(generation) || Instant::now() < until)
             }
             None => false,
         };

@@ -25,16 +25,14 @@ use tokio::{
 };
 
 use super::{CacheConfig, Entry, Shared};
-use crate::{AccessToken, Lease, TokenSource, view::next_generation};
+use crate::{
+    AccessToken, Lease, TokenSource,
+    view::{is_watched, next_generation},
+};
 
 /// A watched generation ends this long before its lease's `until`, so a timer that runs up to
 /// this late still ends it in time.
 pub(super) const MARGIN: Duration = Duration::from_secs(1);
-
-/// Whether a generation is watched by a timer.
-pub(super) fn is_watched(generation: u64) -> bool {
-    generation & 1 == 1
-}
 
 /// Until when `current` answers with `entry` and does nothing else: until the refresh window
 /// opens (with proactive refresh off, until the token is no longer handed out).
