@@ -418,16 +418,16 @@ where
         {
             return ResponseFuture::pass_through(self.inner.call(request));
         }
+        // A keyed layer's own source never has a token at hand (its view would ask it on
+        // every request): the request's key is looked up instead.
+        if let Some(pick) = self.bound.shared.pick.as_deref() {
+            return Self::call_keyed(&mut self.inner, &self.bound, pick, request);
+        }
         match self.view.current(&self.bound.shared.source) {
             // The hot path: the future takes a reference to the shared state only when the
             // request may be retried.
             Some(token) => ResponseFuture::send(&mut self.inner, &self.bound, request, token, None),
             None => {
-                // A keyed layer's source never has a token at hand: it is looked for here, off
-                // the hot path of a single-token layer.
-                if let Some(pick) = self.bound.shared.pick.as_deref() {
-                    return Self::call_keyed(&mut self.inner, &self.bound, pick, request);
-                }
                 // The ready service goes into the future (it is called once the token comes);
                 // `self` keeps a fresh clone (tower's pattern).
                 let clone = self.inner.clone();
